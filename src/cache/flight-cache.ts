@@ -1,0 +1,550 @@
+import { Keyv } from 'keyv';
+import { CacheClosedError, InvalidOptionError, LoadFailedError, LoadUndefinedError } from '../errors.js';
+import { SingleFlight, type SingleFlightStats } from '../flight/single-flight.js';
+import { type CacheKey, encodeKey } from './keys.js';
+import { MemoryTier } from './memory-tier.js';
+import { createRedisKeyv, type RedisKeyv } from './redis-store.js';
+import { type BreakerState, StoreGuard } from './store-guard.js';
+
+export interface CacheOptions {
+  /** Redis to share values through (`redis://` or `rediss://`). Without it the store is the memory tier. */
+  redisUrl?: string;
+  /** Prefix of every key this cache writes to a shared store: `[a-z0-9][a-z0-9_-]*`. Default `gf`. */
+  namespace?: string;
+  /** Bound of the in-process memory tier, in entries (least recently used evicted). Default 10 000. */
+  maxEntries?: number;
+  /** TTL of a value when the call passes none, in milliseconds. Default 60 000. */
+  defaultTtlMs?: number;
+  /** Deadline of every shared-store call; past it a read is a miss and a write is dropped. Default 100. */
+  storeTimeoutMs?: number;
+  /**
+   * With Redis: the longest a value stays in this process's memory tier after it was read or
+   * written, so a delete made by another process is seen within this bound. Default 1 000.
+   */
+  localTtlMs?: number;
+  /** Consecutive store failures that open the circuit (calls then skip the store). Default 5. */
+  breakerThreshold?: number;
+  /** How long an open circuit waits before one probe call. Default 2 000. */
+  breakerCooldownMs?: number;
+  /** The single-flight map to share pending loads through. Default: one owned by this cache. */
+  flight?: SingleFlight;
+  /** Called with every store error or missed deadline (for logs); it must not throw. */
+  onStoreError?: (error: unknown) => void;
+  /** Monotonic clock for the memory tier's TTLs, in milliseconds (tests inject one). */
+  now?: () => number;
+}
+
+export interface RememberOptions {
+  /** How long the value stays fresh, in milliseconds. Default: the cache's `defaultTtlMs`. */
+  ttlMs?: number;
+}
+
+/** Loads the values of the keys nobody else is loading; one result per key, in the same order. */
+export type LoadMany<K, T> = (missing: K[], signal: AbortSignal) => Promise<ReadonlyArray<T | Error>>;
+
+export interface CacheStats {
+  /** Calls (per key) answered from the memory tier without waiting. */
+  hits: number;
+  /** Calls (per key) not answered from the memory tier: they started or joined a flight. */
+  misses: number;
+  /** Misses that joined a flight another call had started. */
+  coalesced: number;
+  /** Flights answered by the shared store (Redis) without loading. */
+  storeHits: number;
+  /** Keys handed to a loader. */
+  loads: number;
+  /** Keys whose load failed (a throw, a rejection, a per-key Error, or `undefined`). Never cached. */
+  errors: number;
+  /** Shared-store calls that failed or missed their deadline. */
+  storeErrors: number;
+  /** Entries in the memory tier. */
+  entries: number;
+  store: { kind: 'memory' | 'redis'; breaker: BreakerState; skipped: number };
+  flights: SingleFlightStats;
+}
+
+const NAMESPACE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(reason: unknown): void;
+}
+
+/** A key this call started the flight for, inside `rememberMany`. */
+interface Leader<K, T> {
+  k: string;
+  key: K;
+  signal: AbortSignal;
+  result: Deferred<T>;
+  ticket: number;
+}
+
+/** Invalidation bookkeeping for a key while loads of it are running (see `#begin`). */
+interface Generation {
+  gen: number;
+  active: number;
+}
+
+/**
+ * Keyed cache-then-load: a memory-tier hit returns at once; otherwise one flight per key (shared
+ * by every concurrent caller in the process, through SingleFlight) reads the shared store, loads,
+ * writes with the TTL and hands the one result to every waiter.
+ *
+ * Values handed to several waiters are the same object: the cache never mutates them, and callers
+ * must not either. Loader errors reach every waiter of that flight and are never cached.
+ */
+export class FlightCache {
+  readonly #memory: MemoryTier;
+  readonly #keyv: Keyv;
+  readonly #redis: RedisKeyv | undefined;
+  readonly #guard: StoreGuard;
+  readonly #flight: SingleFlight;
+  readonly #namespace: string;
+  readonly #defaultTtlMs: number;
+  readonly #localTtlMs: number;
+  /** Keys with loads running, and how often they were invalidated since (owned by #begin/#end). */
+  readonly #generations = new Map<string, Generation>();
+  /** Shared-store writes not yet acknowledged, per key; a delete of the key waits for them. */
+  readonly #writes = new Map<string, Promise<unknown>>();
+  #closed = false;
+  #hits = 0;
+  #misses = 0;
+  #coalesced = 0;
+  #storeHits = 0;
+  #loads = 0;
+  #errors = 0;
+
+  constructor(options: CacheOptions = {}) {
+    this.#namespace = options.namespace ?? 'gf';
+    if (typeof this.#namespace !== 'string' || !NAMESPACE.test(this.#namespace)) {
+      throw new InvalidOptionError(
+        'namespace',
+        'a string matching [a-z0-9][a-z0-9_-]{0,63}',
+        options.namespace,
+      );
+    }
+    const maxEntries = positiveInteger('maxEntries', options.maxEntries ?? 10_000);
+    this.#defaultTtlMs = ttl('defaultTtlMs', options.defaultTtlMs ?? 60_000);
+    this.#localTtlMs = ttl('localTtlMs', options.localTtlMs ?? 1_000);
+    const storeTimeoutMs = ttl('storeTimeoutMs', options.storeTimeoutMs ?? 100);
+    if (options.flight !== undefined && !(options.flight instanceof SingleFlight)) {
+      throw new InvalidOptionError('flight', 'a SingleFlight', options.flight);
+    }
+    this.#flight = options.flight ?? new SingleFlight();
+    this.#memory = new MemoryTier({ maxEntries, ...(options.now ? { now: options.now } : {}) });
+
+    const onStoreError = options.onStoreError ?? (() => {});
+    this.#guard = new StoreGuard({
+      timeoutMs: storeTimeoutMs,
+      failureThreshold: positiveInteger('breakerThreshold', options.breakerThreshold ?? 5),
+      cooldownMs: ttl('breakerCooldownMs', options.breakerCooldownMs ?? 2_000),
+      onError: onStoreError,
+    });
+    if (options.redisUrl !== undefined) {
+      if (typeof options.redisUrl !== 'string' || !/^rediss?:\/\//.test(options.redisUrl)) {
+        throw new InvalidOptionError('redisUrl', 'a redis:// or rediss:// URL', options.redisUrl);
+      }
+      this.#redis = createRedisKeyv(options.redisUrl, {
+        socketTimeoutMs: Math.max(1_000, storeTimeoutMs * 10),
+        connectTimeoutMs: Math.max(1_000, storeTimeoutMs * 10),
+        // Connection-level errors are logged; the calls they fail are counted by the guard.
+        onError: onStoreError,
+      });
+      this.#keyv = this.#redis.keyv;
+    } else {
+      // Memory mode: the memory tier is Keyv's store, so each value is held once. The cache
+      // writes the tier synchronously (the envelope Keyv would write), which keeps the
+      // invalidation check and the write in one step (see #write).
+      this.#keyv = new Keyv({
+        store: this.#memory,
+        namespace: undefined,
+        useKeyPrefix: false,
+        serialize: undefined,
+        deserialize: undefined,
+      });
+    }
+  }
+
+  /**
+   * The value of `key`: from the memory tier at once if it is there and fresh; otherwise from the
+   * one flight for this key (joined if another call started it), which reads the shared store and
+   * on a miss calls `load` and stores its result for `ttlMs`.
+   *
+   * `load` must resolve a value or `null`; `undefined` rejects with E_LOAD_UNDEFINED. The first
+   * caller's `load` and options serve everybody who joins its flight. `signal` aborts when the
+   * flight's deadline passes or every waiter has left.
+   */
+  remember<T>(
+    key: CacheKey,
+    load: (signal: AbortSignal) => Promise<T>,
+    options?: RememberOptions,
+  ): Promise<T> {
+    if (this.#closed) return Promise.reject(new CacheClosedError());
+    let k: string;
+    try {
+      k = encodeKey(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const hit = this.#memory.get(k);
+    if (hit !== undefined) {
+      this.#hits++;
+      return Promise.resolve(hit.value as T);
+    }
+    return this.#rememberMiss(k, load, options);
+  }
+
+  #rememberMiss<T>(
+    k: string,
+    load: (signal: AbortSignal) => Promise<T>,
+    options?: RememberOptions,
+  ): Promise<T> {
+    this.#misses++;
+    let ttlMs: number;
+    try {
+      ttlMs = this.#ttlOf(options);
+      if (typeof load !== 'function') throw new InvalidOptionError('load', 'a function', load);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const joined = this.#flight.join(this.#flightKey(k), (signal) => this.#fill(k, load, ttlMs, signal));
+    if (joined.shared) this.#coalesced++;
+    return joined.result;
+  }
+
+  /** The body of one flight for `remember`. */
+  async #fill<T>(
+    k: string,
+    load: (signal: AbortSignal) => Promise<T>,
+    ttlMs: number,
+    signal: AbortSignal,
+  ): Promise<T> {
+    const ticket = this.#begin(k);
+    try {
+      if (this.#redis !== undefined) {
+        const stored = await this.#guard.run(() => this.#keyv.get<T>(this.#storeKey(k)), undefined);
+        if (stored !== undefined) {
+          this.#storeHits++;
+          if (this.#isCurrent(k, ticket))
+            this.#memory.set(k, { value: stored }, Math.min(ttlMs, this.#localTtlMs));
+          return stored;
+        }
+      }
+      this.#loads++;
+      let value: T;
+      try {
+        value = await load(signal);
+      } catch (error) {
+        this.#errors++;
+        throw error;
+      }
+      if (value === undefined) {
+        this.#errors++;
+        throw new LoadUndefinedError(k);
+      }
+      // A flight past its deadline or abandoned drops its late result: it is not stored either.
+      if (!signal.aborted) this.#write(k, ticket, [{ k, value }], ttlMs);
+      return value;
+    } finally {
+      this.#end(k);
+    }
+  }
+
+  /**
+   * Values for many keys, in key order, each a value or an Error. Keys in the memory tier are
+   * answered at once; keys another call is loading (through `remember` or `rememberMany`, in any
+   * operation) join that flight; the rest are read from the shared store at once (one `getMany`)
+   * and `loadMany` is called once with only the keys still missing. So overlapping concurrent
+   * batches `[1,2,3]` and `[2,3,4]` load `[1,2,3]` and `[4]`.
+   *
+   * `loadMany` receives the keys as given (first occurrence of duplicates) and must return one
+   * result per key in the same order; a per-key Error reaches only that key's waiters and is not
+   * cached. A rejection of `loadMany` reaches every key it was asked for.
+   */
+  rememberMany<T, K extends CacheKey = CacheKey>(
+    keys: readonly K[],
+    loadMany: LoadMany<K, T>,
+    options?: RememberOptions,
+  ): Promise<Array<T | Error>> {
+    if (this.#closed) return Promise.reject(new CacheClosedError());
+    let ttlMs: number;
+    try {
+      ttlMs = this.#ttlOf(options);
+      if (!Array.isArray(keys)) throw new InvalidOptionError('keys', 'an array of keys', keys);
+      if (typeof loadMany !== 'function') throw new InvalidOptionError('loadMany', 'a function', loadMany);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const results = new Array<T | Error>(keys.length);
+    const waits: Promise<void>[] = [];
+    const byKey = new Map<string, Promise<T>>();
+    const leaders: Leader<K, T>[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as K;
+      let k: string;
+      try {
+        k = encodeKey(key);
+      } catch (error) {
+        results[i] = error as Error;
+        continue;
+      }
+      let pending = byKey.get(k);
+      if (pending === undefined) {
+        const hit = this.#memory.get(k);
+        if (hit !== undefined) {
+          this.#hits++;
+          results[i] = hit.value as T;
+          continue;
+        }
+        this.#misses++;
+        const joined = this.#flight.join<T>(this.#flightKey(k), (signal) => {
+          // Runs synchronously inside join() when this call starts the flight.
+          const result = deferred<T>();
+          leaders.push({ k, key, signal, result, ticket: this.#begin(k) });
+          return result.promise;
+        });
+        if (joined.shared) this.#coalesced++;
+        pending = joined.result;
+        byKey.set(k, pending);
+      }
+      waits.push(
+        pending.then(
+          (value) => {
+            results[i] = value;
+          },
+          (error: unknown) => {
+            results[i] = toError(error);
+          },
+        ),
+      );
+    }
+    if (leaders.length > 0) void this.#fillMany(leaders, loadMany, ttlMs);
+    return Promise.all(waits).then(() => results);
+  }
+
+  /** The body of the flights one `rememberMany` call started. Settles every leader; never rejects. */
+  async #fillMany<K, T>(leaders: Leader<K, T>[], loadMany: LoadMany<K, T>, ttlMs: number): Promise<void> {
+    let missing = leaders;
+    try {
+      if (this.#redis !== undefined) {
+        const stored = await this.#guard.run(
+          () => this.#keyv.getMany<T>(leaders.map((leader) => this.#storeKey(leader.k))),
+          undefined,
+        );
+        if (stored !== undefined) {
+          missing = [];
+          for (const [i, leader] of leaders.entries()) {
+            const value = stored[i];
+            if (value === undefined) {
+              missing.push(leader);
+              continue;
+            }
+            this.#storeHits++;
+            if (this.#isCurrent(leader.k, leader.ticket)) {
+              this.#memory.set(leader.k, { value }, Math.min(ttlMs, this.#localTtlMs));
+            }
+            leader.result.resolve(value);
+          }
+        }
+      }
+      // Keys whose waiters all left (or whose deadline passed) are not loaded at all.
+      missing = missing.filter((leader) => !leader.signal.aborted);
+      if (missing.length === 0) return;
+      this.#loads += missing.length;
+      let values: ReadonlyArray<T | Error>;
+      try {
+        values = await loadMany(
+          missing.map((leader) => leader.key),
+          whenAllAborted(missing.map((leader) => leader.signal)),
+        );
+      } catch (error) {
+        this.#errors += missing.length;
+        for (const leader of missing) leader.result.reject(error);
+        return;
+      }
+      if (!Array.isArray(values) || values.length !== missing.length) {
+        const error = new LoadFailedError(
+          missing[0]!.k,
+          `loadMany must resolve an array with one result per missing key: expected ${missing.length}, ` +
+            `received ${Array.isArray(values) ? `${values.length} results` : typeof values}`,
+        );
+        this.#errors += missing.length;
+        for (const leader of missing) leader.result.reject(error);
+        return;
+      }
+      const writes: Array<{ k: string; value: T }> = [];
+      for (const [i, leader] of missing.entries()) {
+        const value = values[i];
+        if (value instanceof Error || value === undefined) {
+          this.#errors++;
+          leader.result.reject(value ?? new LoadUndefinedError(leader.k));
+          continue;
+        }
+        if (!leader.signal.aborted && this.#isCurrent(leader.k, leader.ticket))
+          writes.push({ k: leader.k, value });
+        leader.result.resolve(value);
+      }
+      this.#writeMany(writes, ttlMs);
+    } catch (error) {
+      // Unexpected (a bug or a store adapter throwing synchronously): nobody is left hanging.
+      for (const leader of leaders) leader.result.reject(error);
+    } finally {
+      for (const leader of leaders) this.#end(leader.k);
+    }
+  }
+
+  /**
+   * Removes `key` everywhere this process can reach: the memory tier, the shared store, and the
+   * flight in progress (later callers start a new load). A load of the key that started before
+   * this call never writes its result back (it still answers the callers that were waiting).
+   * With Redis, another process's memory tier may serve the old value for up to `localTtlMs`.
+   */
+  async delete(key: CacheKey): Promise<void> {
+    const k = encodeKey(key);
+    const generation = this.#generations.get(k);
+    if (generation !== undefined) generation.gen++;
+    this.#flight.forget(this.#flightKey(k));
+    this.#memory.delete(k);
+    if (this.#redis === undefined) {
+      await this.#keyv.delete(k);
+      return;
+    }
+    // A write of this key still on its way to Redis must land before the delete, not after it.
+    await this.#writes.get(k);
+    await this.#guard.run(() => this.#keyv.delete(this.#storeKey(k)), false);
+  }
+
+  stats(): CacheStats {
+    const store = this.#guard.stats();
+    return {
+      hits: this.#hits,
+      misses: this.#misses,
+      coalesced: this.#coalesced,
+      storeHits: this.#storeHits,
+      loads: this.#loads,
+      errors: this.#errors,
+      storeErrors: store.errors,
+      entries: this.#memory.size,
+      store: { kind: this.#redis ? 'redis' : 'memory', breaker: store.state, skipped: store.skipped },
+      flights: this.#flight.stats(),
+    };
+  }
+
+  /** Stops accepting calls, waits for pending store writes, and closes the store connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all(this.#writes.values());
+    await this.#redis?.close();
+    this.#memory.clear();
+  }
+
+  #ttlOf(options: RememberOptions | undefined): number {
+    return options?.ttlMs === undefined ? this.#defaultTtlMs : ttl('ttlMs', options.ttlMs);
+  }
+
+  #flightKey(k: string): string {
+    return `${this.#namespace}:${k}`;
+  }
+
+  /** The key in the shared store: namespaced and typed (`v` for values), so nothing else can collide. */
+  #storeKey(k: string): string {
+    return `${this.#namespace}:v:${k}`;
+  }
+
+  /**
+   * Stale write-back guard. A load registers here when it starts and takes the key's current
+   * generation as its ticket; `delete` bumps the generation; the load writes only if its ticket is
+   * still current. Entries live only while loads of the key run, so the map is bounded by flights.
+   */
+  #begin(k: string): number {
+    let generation = this.#generations.get(k);
+    if (generation === undefined) {
+      generation = { gen: 0, active: 0 };
+      this.#generations.set(k, generation);
+    }
+    generation.active++;
+    return generation.gen;
+  }
+
+  #isCurrent(k: string, ticket: number): boolean {
+    return !this.#closed && this.#generations.get(k)?.gen === ticket;
+  }
+
+  #end(k: string): void {
+    const generation = this.#generations.get(k);
+    if (generation !== undefined && --generation.active === 0) this.#generations.delete(k);
+  }
+
+  #write<T>(k: string, ticket: number, entries: Array<{ k: string; value: T }>, ttlMs: number): void {
+    if (this.#isCurrent(k, ticket)) this.#writeMany(entries, ttlMs);
+  }
+
+  /**
+   * Writes loaded values: the memory tier synchronously (so the check that the load is still
+   * current and the write are one step, and the entry is there before the flight settles), then
+   * the shared store in the background under the guard (waiters do not wait for Redis).
+   */
+  #writeMany<T>(entries: Array<{ k: string; value: T }>, ttlMs: number): void {
+    if (entries.length === 0) return;
+    const localTtl = this.#redis === undefined ? ttlMs : Math.min(ttlMs, this.#localTtlMs);
+    for (const { k, value } of entries) this.#memory.set(k, { value }, localTtl);
+    if (this.#redis === undefined) return;
+    const ttl = Math.ceil(ttlMs);
+    const write = this.#guard.run(
+      () => this.#keyv.setMany(entries.map(({ k, value }) => ({ key: this.#storeKey(k), value, ttl }))),
+      undefined,
+    );
+    for (const { k } of entries) this.#writes.set(k, write);
+    void write.then(() => {
+      for (const { k } of entries) if (this.#writes.get(k) === write) this.#writes.delete(k);
+    });
+  }
+}
+
+/** Creates a FlightCache (see CacheOptions for defaults). */
+export function createCache(options?: CacheOptions): FlightCache {
+  return new FlightCache(options);
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A signal that aborts once every one of `signals` has aborted (a batch stops when nobody needs it). */
+function whenAllAborted(signals: AbortSignal[]): AbortSignal {
+  const controller = new AbortController();
+  let left = signals.length;
+  const onAbort = (signal: AbortSignal) => {
+    if (--left === 0) controller.abort(signal.reason);
+  };
+  for (const signal of signals) {
+    if (signal.aborted) onAbort(signal);
+    else signal.addEventListener('abort', () => onAbort(signal), { once: true });
+  }
+  return controller.signal;
+}
+
+function toError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason));
+}
+
+function positiveInteger(option: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new InvalidOptionError(option, 'a positive integer', value);
+  return value;
+}
+
+function ttl(option: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidOptionError(option, 'a positive, finite number of milliseconds', value);
+  }
+  return value;
+}

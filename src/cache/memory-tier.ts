@@ -1,0 +1,66 @@
+import { LRUCache } from 'lru-cache';
+
+/** What the memory tier holds for a key: Keyv's envelope shape, so Keyv can use the tier as its store. */
+export interface Envelope<T = unknown> {
+  value: T;
+  expires?: number | undefined;
+}
+
+export interface MemoryTierOptions {
+  /** Most entries kept; the least recently used goes first. */
+  maxEntries: number;
+  /** Monotonic clock in milliseconds (tests inject one). */
+  now?: () => number;
+}
+
+/**
+ * The in-process tier: a bounded LRU (lru-cache) with per-entry TTLs on a monotonic clock.
+ *
+ * It is read synchronously on the hit path, and it is also a Map-like Keyv store adapter
+ * (`get`, `set(key, value, ttl)`, `delete`, `clear`, `has`), so in memory mode Keyv writes into
+ * it directly and there is one copy of each value. Expiry is decided by the TTL given to `set`
+ * on this process's monotonic clock; the wall-clock `expires` Keyv puts in its envelope is not
+ * consulted.
+ */
+export class MemoryTier {
+  readonly #lru: LRUCache<string, Envelope>;
+
+  constructor(options: MemoryTierOptions) {
+    const now = options.now;
+    this.#lru = new LRUCache<string, Envelope>({
+      max: options.maxEntries,
+      // Entries without a TTL are allowed (ttl 0), but every write from the cache passes one.
+      ttl: 0,
+      allowStale: false,
+      updateAgeOnGet: false,
+      ...(now ? { perf: { now }, ttlResolution: 0 } : {}),
+    });
+  }
+
+  /** The live envelope for `key`, or undefined if absent or expired. */
+  get(key: string): Envelope | undefined {
+    return this.#lru.get(key);
+  }
+
+  set(key: string, envelope: Envelope, ttlMs?: number): boolean {
+    this.#lru.set(key, envelope, ttlMs === undefined ? undefined : { ttl: Math.ceil(ttlMs) });
+    return true;
+  }
+
+  has(key: string): boolean {
+    return this.#lru.has(key);
+  }
+
+  delete(key: string): boolean {
+    return this.#lru.delete(key);
+  }
+
+  clear(): void {
+    this.#lru.clear();
+  }
+
+  /** Entries held, expired ones not yet swept included (bounded by maxEntries either way). */
+  get size(): number {
+    return this.#lru.size;
+  }
+}

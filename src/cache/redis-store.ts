@@ -1,0 +1,63 @@
+import KeyvRedis, { createClient } from '@keyv/redis';
+import { defaultDeserialize, defaultSerialize } from '@keyv/serialize';
+import { Keyv } from 'keyv';
+
+export interface RedisKeyvOptions {
+  /** Socket-level timeout: a connection silent this long is dropped and re-opened (frozen server). */
+  socketTimeoutMs: number;
+  connectTimeoutMs: number;
+  /** Receives client and adapter errors (an unlistened `error` event would crash the process). */
+  onError: (error: unknown) => void;
+}
+
+export interface RedisKeyv {
+  keyv: Keyv;
+  close(): Promise<void>;
+}
+
+/**
+ * A Keyv on @keyv/redis, configured so that a dead or frozen Redis cannot hang its callers:
+ * - no offline queue: while disconnected, commands fail at once instead of piling up until a
+ *   reconnect (@keyv/redis otherwise hangs on a dead server, keyv#1496);
+ * - a socket timeout: a frozen server (SIGSTOP) drops the connection, failing the commands
+ *   already written, and the client reconnects with capped backoff;
+ * - no key prefixing by Keyv or the adapter: the cache builds complete keys itself, so a user key
+ *   can never be taken for a prefixed one (Keyv skips its prefix for keys that look prefixed);
+ * - no `expires` in the stored envelope: expiry is Redis's PX alone, so no process compares its
+ *   clock with the writer's (Keyv deletes entries its own clock thinks expired).
+ * The caller still puts its own deadline on every call (StoreGuard); these settings bound what
+ * piles up underneath.
+ */
+export function createRedisKeyv(url: string, options: RedisKeyvOptions): RedisKeyv {
+  const client = createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: options.connectTimeoutMs,
+      socketTimeout: options.socketTimeoutMs,
+      reconnectStrategy: (retries: number) =>
+        Math.min(50 * 2 ** retries, 2_000) + Math.floor(Math.random() * 50),
+    },
+  });
+  client.on('error', options.onError);
+  const adapter = new KeyvRedis(client, { throwOnConnectError: true, throwOnErrors: true });
+  adapter.namespace = undefined;
+  const keyv = new Keyv(adapter, {
+    namespace: undefined,
+    useKeyPrefix: false,
+    throwOnErrors: true,
+    serialize: (data) => defaultSerialize({ value: data.value }),
+    deserialize: (text) => defaultDeserialize(text),
+  });
+  keyv.on('error', options.onError);
+  // Connect now rather than on the first request; failures surface as errors and reconnects.
+  client.connect().catch(options.onError);
+  return {
+    keyv,
+    async close() {
+      client.off('error', options.onError);
+      client.on('error', () => {});
+      if (client.isOpen) client.destroy();
+    },
+  };
+}

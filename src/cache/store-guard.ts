@@ -1,0 +1,115 @@
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+export interface StoreGuardOptions {
+  /** Deadline of every store call, in milliseconds. */
+  timeoutMs: number;
+  /** Consecutive failures that open the circuit. */
+  failureThreshold: number;
+  /** How long the circuit stays open before one probe call is let through. */
+  cooldownMs: number;
+  /** Called with every failure (error or deadline), for logging; must not throw. */
+  onError?: (error: unknown) => void;
+}
+
+export interface StoreGuardStats {
+  state: BreakerState;
+  /** Store calls that failed or missed their deadline. */
+  errors: number;
+  /** Store calls not made because the circuit was open. */
+  skipped: number;
+  /** Times the circuit opened. */
+  opened: number;
+}
+
+export class StoreTimeoutError extends Error {
+  constructor(timeoutMs: number) {
+    super(`store call missed its ${timeoutMs} ms deadline`);
+    this.name = 'StoreTimeoutError';
+  }
+}
+
+/**
+ * Wraps every call to a shared store so that a dead, frozen or slow store never fails or hangs a
+ * caller: a call that fails or misses its deadline yields the fallback (a miss for a read, nothing
+ * for a write). After `failureThreshold` consecutive failures the circuit opens and calls return
+ * the fallback at once; after `cooldownMs` a single probe call goes through, and its outcome closes
+ * or re-opens the circuit.
+ */
+export class StoreGuard {
+  readonly #options: StoreGuardOptions;
+  #state: BreakerState = 'closed';
+  #failures = 0;
+  #openedAt = 0;
+  #probing = false;
+  #errors = 0;
+  #skipped = 0;
+  #opened = 0;
+
+  constructor(options: StoreGuardOptions) {
+    this.#options = options;
+  }
+
+  stats(): StoreGuardStats {
+    return { state: this.#state, errors: this.#errors, skipped: this.#skipped, opened: this.#opened };
+  }
+
+  /** Runs `call` under the deadline and the circuit; resolves its result, or `fallback` on any failure. */
+  async run<T, F>(call: () => Promise<T>, fallback: F): Promise<T | F> {
+    if (!this.#admit()) {
+      this.#skipped++;
+      return fallback;
+    }
+    const probe = this.#state === 'half-open';
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const pending = call();
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new StoreTimeoutError(this.#options.timeoutMs)),
+          this.#options.timeoutMs,
+        );
+      });
+      // A late settlement of `pending` after the deadline won must not surface as unhandled.
+      pending.catch(() => {});
+      const result = await Promise.race([pending, deadline]);
+      this.#succeed();
+      return result;
+    } catch (error) {
+      this.#fail(error);
+      return fallback;
+    } finally {
+      clearTimeout(timer);
+      if (probe) this.#probing = false;
+    }
+  }
+
+  #admit(): boolean {
+    if (this.#state === 'closed') return true;
+    if (this.#state === 'open' && performance.now() - this.#openedAt < this.#options.cooldownMs) return false;
+    // Cooldown over (or already half-open): exactly one probe at a time.
+    if (this.#probing) return false;
+    this.#state = 'half-open';
+    this.#probing = true;
+    return true;
+  }
+
+  #succeed(): void {
+    this.#failures = 0;
+    this.#state = 'closed';
+  }
+
+  #fail(error: unknown): void {
+    this.#errors++;
+    this.#failures++;
+    if (this.#state === 'half-open' || this.#failures >= this.#options.failureThreshold) {
+      if (this.#state !== 'open') this.#opened++;
+      this.#state = 'open';
+      this.#openedAt = performance.now();
+    }
+    try {
+      this.#options.onError?.(error);
+    } catch {
+      // a logging hook cannot break the request path
+    }
+  }
+}

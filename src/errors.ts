@@ -1,0 +1,84 @@
+/**
+ * Error classes with stable `code`s. Callers branch on `code`, never on message text.
+ * Messages name the key (or its fingerprint) and the cause; they never carry store credentials.
+ */
+
+export type FlightErrorCode =
+  | 'E_FLIGHT_TIMEOUT'
+  | 'E_FLIGHT_ABANDONED'
+  | 'E_LOAD_FAILED'
+  | 'E_LOAD_UNDEFINED'
+  | 'E_INVALID_KEY'
+  | 'E_INVALID_OPTION'
+  | 'E_CACHE_CLOSED';
+
+export class FlightError extends Error {
+  readonly code: FlightErrorCode;
+  /** The key the failure concerns, when there is one. */
+  readonly key: string | undefined;
+
+  constructor(code: FlightErrorCode, message: string, options?: { key?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.key = options?.key;
+  }
+}
+
+/** A flight outlived its deadline. Every waiter of that flight receives the same instance. */
+export class FlightTimeoutError extends FlightError {
+  readonly timeoutMs: number;
+  constructor(key: string, timeoutMs: number) {
+    super('E_FLIGHT_TIMEOUT', `flight for key "${key}" timed out after ${timeoutMs} ms`, { key });
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The reason a flight's AbortSignal carries when its last waiter left before it settled. */
+export class FlightAbandonedError extends FlightError {
+  constructor(key: string) {
+    super('E_FLIGHT_ABANDONED', `flight for key "${key}" was abandoned by all its waiters`, { key });
+  }
+}
+
+/** A batch loader broke its contract (wrong result count, or no result for a key). */
+export class LoadFailedError extends FlightError {
+  constructor(key: string, message: string, cause?: unknown) {
+    super('E_LOAD_FAILED', message, { key, cause });
+  }
+}
+
+/** A loader resolved `undefined`, which a cache cannot tell apart from a miss. Use `null` for "absent". */
+export class LoadUndefinedError extends FlightError {
+  constructor(key: string) {
+    super(
+      'E_LOAD_UNDEFINED',
+      `loader for key "${key}" resolved undefined; return null to cache an absent value`,
+      { key },
+    );
+  }
+}
+
+export class InvalidKeyError extends FlightError {
+  constructor(message: string) {
+    super('E_INVALID_KEY', message);
+  }
+}
+
+export class InvalidOptionError extends FlightError {
+  constructor(option: string, expected: string, received: unknown) {
+    super('E_INVALID_OPTION', `option "${option}" must be ${expected}; received ${describe(received)}`);
+  }
+}
+
+export class CacheClosedError extends FlightError {
+  constructor() {
+    super('E_CACHE_CLOSED', 'the cache is closed');
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
+  return typeof value;
+}

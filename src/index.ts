@@ -1,0 +1,30 @@
+export {
+  type CacheOptions,
+  type CacheStats,
+  createCache,
+  FlightCache,
+  type LoadMany,
+  type RememberOptions,
+} from './cache/flight-cache.js';
+export { type CacheKey, encodeKey, type KeyPart, MAX_KEY_LENGTH } from './cache/keys.js';
+export { type BreakerState, StoreTimeoutError } from './cache/store-guard.js';
+export {
+  CacheClosedError,
+  FlightAbandonedError,
+  FlightError,
+  type FlightErrorCode,
+  FlightTimeoutError,
+  InvalidKeyError,
+  InvalidOptionError,
+  LoadFailedError,
+  LoadUndefinedError,
+} from './errors.js';
+export {
+  type FlightFn,
+  type FlightSnapshot,
+  type Joined,
+  type RunOptions,
+  SingleFlight,
+  type SingleFlightOptions,
+  type SingleFlightStats,
+} from './flight/single-flight.js';

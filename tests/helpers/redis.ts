@@ -1,0 +1,129 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer, Socket } from 'node:net';
+import { createClient } from '@keyv/redis';
+
+/** The machine's Redis, which the Redis suites use unless they start their own. */
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Answers whether a Redis answers PING at `url` within a short deadline. */
+export async function redisAnswers(url = REDIS_URL): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.connect(Number(port || 6379), hostname, () => socket.write('PING\r\n'));
+    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+  });
+}
+
+/**
+ * Whether the Redis suites run. Without a Redis they skip with a printed reason, unless
+ * REQUIRE_REDIS=1 (as .ci/run sets), where a missing Redis fails the run instead.
+ */
+export async function redisSuiteEnabled(): Promise<boolean> {
+  if (await redisAnswers()) return true;
+  if (process.env.REQUIRE_REDIS === '1') {
+    throw new Error(`REQUIRE_REDIS=1 but no Redis answers at ${REDIS_URL}`);
+  }
+  console.warn(`skipping Redis suite: no Redis answers at ${REDIS_URL} (set REQUIRE_REDIS=1 to fail instead)`);
+  return false;
+}
+
+/** A namespace of its own for each suite, so suites sharing the machine's Redis never meet. */
+export function uniqueNamespace(label: string): string {
+  return `t-${label}-${randomBytes(4).toString('hex')}`;
+}
+
+/** A raw client for assertions on what is in Redis. */
+export async function rawClient(url = REDIS_URL) {
+  const client = createClient({ url });
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
+/** Deletes every key under `namespace:` (namespaces are [a-z0-9_-], so the pattern is literal). */
+export async function dropNamespace(namespace: string, url = REDIS_URL): Promise<void> {
+  const client = await rawClient(url);
+  try {
+    for await (const keys of client.scanIterator({ MATCH: `${namespace}:*`, COUNT: 500 })) {
+      if (keys.length > 0) await client.unlink(keys);
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** A redis-server of the test's own, on a free loopback port, that the test may stop or freeze. */
+export interface OwnRedis {
+  url: string;
+  port: number;
+  pid: number;
+  /** SIGSTOP: the socket stays open, nothing answers. */
+  pause(): void;
+  /** SIGCONT. */
+  resume(): void;
+  /** SIGKILL, and waits for the process to be gone. */
+  kill(): Promise<void>;
+  /** Starts a fresh server on the same port (after kill). */
+  restart(): Promise<void>;
+}
+
+export async function startRedis(): Promise<OwnRedis> {
+  const port = await freePort();
+  let child: ChildProcess = await spawnRedis(port);
+  const own: OwnRedis = {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    get pid() {
+      return child.pid ?? -1;
+    },
+    pause: () => child.kill('SIGSTOP'),
+    resume: () => child.kill('SIGCONT'),
+    kill: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+      await exited;
+    },
+    restart: async () => {
+      await own.kill();
+      child = await spawnRedis(port);
+    },
+  };
+  return own;
+}
+
+async function spawnRedis(port: number): Promise<ChildProcess> {
+  const child = spawn(
+    'redis-server',
+    ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+    { stdio: 'ignore' },
+  );
+  const url = `redis://127.0.0.1:${port}`;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${child.exitCode}`);
+    if (await redisAnswers(url)) return child;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`redis-server on port ${port} did not answer within 5 s`);
+}
