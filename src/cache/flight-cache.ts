@@ -223,7 +223,7 @@ export class FlightCache {
     const ticket = this.#begin(k);
     try {
       if (this.#redis !== undefined) {
-        const stored = await this.#guard.run(() => this.#keyv.get<T>(this.#storeKey(k)), undefined);
+        const stored = await this.#store(() => this.#keyv.get<T>(this.#storeKey(k)), undefined);
         if (stored !== undefined) {
           this.#storeHits++;
           if (this.#isCurrent(k, ticket))
@@ -328,7 +328,7 @@ export class FlightCache {
     let missing = leaders;
     try {
       if (this.#redis !== undefined) {
-        const stored = await this.#guard.run(
+        const stored = await this.#store(
           () => this.#keyv.getMany<T>(leaders.map((leader) => this.#storeKey(leader.k))),
           undefined,
         );
@@ -412,7 +412,7 @@ export class FlightCache {
     }
     // A write of this key still on its way to Redis must land before the delete, not after it.
     await this.#writes.get(k);
-    await this.#guard.run(() => this.#keyv.delete(this.#storeKey(k)), false);
+    await this.#store(() => this.#keyv.delete(this.#storeKey(k)), false);
   }
 
   stats(): CacheStats {
@@ -438,6 +438,12 @@ export class FlightCache {
     await Promise.all(this.#writes.values());
     await this.#redis?.close();
     this.#memory.clear();
+  }
+
+  /** One call to the shared store: after the first connection attempt, under the deadline and circuit. */
+  #store<T, F>(call: () => Promise<T>, fallback: F): Promise<T | F> {
+    const ready = this.#redis!.ready;
+    return this.#guard.run(() => ready.then(call), fallback);
   }
 
   #ttlOf(options: RememberOptions | undefined): number {
@@ -492,7 +498,7 @@ export class FlightCache {
     for (const { k, value } of entries) this.#memory.set(k, { value }, localTtl);
     if (this.#redis === undefined) return;
     const ttl = Math.ceil(ttlMs);
-    const write = this.#guard.run(
+    const write = this.#store(
       () => this.#keyv.setMany(entries.map(({ k, value }) => ({ key: this.#storeKey(k), value, ttl }))),
       undefined,
     );

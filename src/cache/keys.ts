@@ -3,8 +3,8 @@ import { InvalidKeyError } from '../errors.js';
 
 /** One part of a key: strings and finite numbers (`1` and `'1'` are different parts). */
 export type KeyPart = string | number;
-/** A key is a string (a key of one part) or a non-empty list of parts. */
-export type CacheKey = string | readonly KeyPart[];
+/** A key is one part (a string or a number) or a non-empty list of parts; `'a'` is the same key as `['a']`. */
+export type CacheKey = KeyPart | readonly KeyPart[];
 
 /** Encoded keys longer than this are replaced by a hash of the whole encoding (never truncated). */
 export const MAX_KEY_LENGTH = 200;
@@ -30,8 +30,11 @@ export function encodeKey(key: CacheKey): string {
     if (key.length <= MAX_KEY_LENGTH && !NEEDS_WORK.test(key)) return key;
     return bound(encodeString(key));
   }
+  if (typeof key === 'number') return encodeKey([key]);
   if (!Array.isArray(key) || key.length === 0) {
-    throw new InvalidKeyError('a cache key must be a string or a non-empty array of strings and numbers');
+    throw new InvalidKeyError(
+      'a cache key must be a string, a number, or a non-empty array of strings and numbers',
+    );
   }
   let encoded = '';
   for (let i = 0; i < key.length; i++) {

@@ -33,7 +33,8 @@ export class MemoryTier {
       ttl: 0,
       allowStale: false,
       updateAgeOnGet: false,
-      ...(now ? { perf: { now }, ttlResolution: 0 } : {}),
+      // lru-cache reads a start time of 0 as "no TTL start", so an injected clock is kept above 0.
+      ...(now ? { perf: { now: () => now() + 1 }, ttlResolution: 0 } : {}),
     });
   }
 

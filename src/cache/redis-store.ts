@@ -12,6 +12,11 @@ export interface RedisKeyvOptions {
 
 export interface RedisKeyv {
   keyv: Keyv;
+  /**
+   * Settles when the first connection attempt has succeeded or failed. Commands sent before it
+   * would fail at once (no offline queue), so callers wait for it, under their own deadline.
+   */
+  ready: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -51,9 +56,14 @@ export function createRedisKeyv(url: string, options: RedisKeyvOptions): RedisKe
   });
   keyv.on('error', options.onError);
   // Connect now rather than on the first request; failures surface as errors and reconnects.
+  const ready = new Promise<void>((resolve) => {
+    client.once('ready', resolve);
+    client.once('error', () => resolve());
+  });
   client.connect().catch(options.onError);
   return {
     keyv,
+    ready,
     async close() {
       client.off('error', options.onError);
       client.on('error', () => {});

@@ -1,5 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FlightAbandonedError, FlightTimeoutError, InvalidOptionError, SingleFlight } from '../../src/index.js';
+import {
+  FlightAbandonedError,
+  FlightTimeoutError,
+  InvalidOptionError,
+  SingleFlight,
+} from '../../src/index.js';
 import { deferred, flushMicrotasks, track } from '../helpers/deferred.js';
 
 describe('SingleFlight', () => {
@@ -58,7 +63,9 @@ describe('SingleFlight', () => {
     const flight = new SingleFlight();
     const gate = deferred<string>();
     const second = vi.fn(async () => 'second');
-    const chained = flight.run('k', () => gate.promise).then((value) => Promise.all([value, flight.run('k', second)]));
+    const chained = flight
+      .run('k', () => gate.promise)
+      .then((value) => Promise.all([value, flight.run('k', second)]));
     gate.resolve('first');
     await expect(chained).resolves.toEqual(['first', 'second']);
     expect(second).toHaveBeenCalledTimes(1);
@@ -343,6 +350,8 @@ describe('SingleFlight', () => {
     );
     expect(() => new SingleFlight({ timeoutMs: Number.NaN })).toThrow('received NaN');
     expect(() => new SingleFlight({ timeoutMs: Number.POSITIVE_INFINITY })).not.toThrow();
-    await expect(new SingleFlight().run('k', async () => 1, { timeoutMs: 0 })).rejects.toThrow(InvalidOptionError);
+    await expect(new SingleFlight().run('k', async () => 1, { timeoutMs: 0 })).rejects.toThrow(
+      InvalidOptionError,
+    );
   });
 });

@@ -31,7 +31,9 @@ export async function redisSuiteEnabled(): Promise<boolean> {
   if (process.env.REQUIRE_REDIS === '1') {
     throw new Error(`REQUIRE_REDIS=1 but no Redis answers at ${REDIS_URL}`);
   }
-  console.warn(`skipping Redis suite: no Redis answers at ${REDIS_URL} (set REQUIRE_REDIS=1 to fail instead)`);
+  console.warn(
+    `skipping Redis suite: no Redis answers at ${REDIS_URL} (set REQUIRE_REDIS=1 to fail instead)`,
+  );
   return false;
 }
 
@@ -66,7 +68,9 @@ export async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -120,7 +124,8 @@ async function spawnRedis(port: number): Promise<ChildProcess> {
   );
   const url = `redis://127.0.0.1:${port}`;
   for (let attempt = 0; attempt < 100; attempt++) {
-    if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${child.exitCode}`);
+    if (child.exitCode !== null)
+      throw new Error(`redis-server on port ${port} exited with ${child.exitCode}`);
     if (await redisAnswers(url)) return child;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
