@@ -1,0 +1,37 @@
+import type { SchemaTypes } from '@pothos/core';
+import type { FlightCache } from '../cache/flight-cache.js';
+import type { KeyPart } from '../cache/keys.js';
+
+/**
+ * PUBLIC: one entry shared by every requester. PRIVATE: one entry per verified viewer, and no
+ * caching at all (the resolver simply runs) when the request has no viewer.
+ */
+export type CacheScope = 'PUBLIC' | 'PRIVATE';
+
+/** The `cache` option of a field. */
+export interface FieldCachePolicy<Types extends SchemaTypes, Parent, Args> {
+  /** How long a result stays fresh, in milliseconds. */
+  ttlMs: number;
+  /**
+   * Default: PRIVATE for a field inside the subtree of one of the plugin's `privateRoots` (the
+   * `viewer` field by default), PUBLIC elsewhere.
+   */
+  scope?: CacheScope;
+  /**
+   * The parts that tell one result of this field from another. Default: the parent's `id` (when
+   * it has one) and the arguments, stably encoded. The field's coordinate, and for PRIVATE the
+   * viewer, are always added by the plugin, so a custom key can neither collide with another
+   * field's nor cross viewers.
+   */
+  key?: (parent: Parent, args: Args, context: Types['Context']) => readonly KeyPart[];
+}
+
+/** The builder's `cachePolicy` option. */
+export interface CachePolicyPluginOptions<Types extends SchemaTypes> {
+  /** The FlightCache of this request (usually one per server, from the context). */
+  cache: (context: Types['Context']) => FlightCache;
+  /** The verified viewer of this request, or null/undefined when anonymous. Never a client-set value. */
+  viewer: (context: Types['Context']) => string | number | null | undefined;
+  /** Root fields (of Query) whose whole subtree defaults to PRIVATE. Default `['viewer']`. */
+  privateRoots?: readonly string[];
+}
