@@ -468,3 +468,84 @@ describe('rememberMany', () => {
     expect(results[1]).toBeInstanceOf(InvalidKeyError);
   });
 });
+
+describe('rememberMany bookkeeping, invalidation and close', () => {
+  it('counts one miss per distinct key of a batch, and a hit for each key answered from memory', async () => {
+    cache = createCache();
+    const loadMany = vi.fn(async (keys: number[]) => keys.map((key) => `v${key}`));
+    await expect(cache.rememberMany([1, 1, 2, 1], loadMany)).resolves.toEqual(['v1', 'v1', 'v2', 'v1']);
+    expect(cache.stats()).toMatchObject({ misses: 2, coalesced: 0, hits: 0, loads: 2 });
+    expect(cache.stats().flights).toMatchObject({ started: 2, joined: 0 });
+
+    await expect(cache.rememberMany([2, 1], loadMany)).resolves.toEqual(['v2', 'v1']);
+    expect(loadMany).toHaveBeenCalledTimes(1);
+    expect(cache.stats()).toMatchObject({ misses: 2, hits: 2 });
+  });
+
+  it('counts every key of a rejected loadMany as an error', async () => {
+    cache = createCache();
+    const error = new Error('batch failed');
+    await expect(cache.rememberMany([1, 3], async () => Promise.reject(error))).resolves.toEqual([
+      error,
+      error,
+    ]);
+    expect(cache.stats()).toMatchObject({ errors: 2, loads: 2, entries: 0 });
+  });
+
+  it('never lets a batch load that started before a delete write that key back', async () => {
+    cache = createCache();
+    const gate = deferred<ReadonlyArray<string>>();
+    const batch = cache.rememberMany(['a', 'b'], () => gate.promise);
+    await cache.delete('a');
+    gate.resolve(['staleA', 'B']);
+    await expect(batch).resolves.toEqual(['staleA', 'B']);
+    const load = vi.fn(async () => 'freshA');
+    await expect(cache.remember('a', load)).resolves.toBe('freshA');
+    expect(load).toHaveBeenCalledTimes(1);
+    // The key that was not deleted was stored.
+    await expect(cache.remember('b', async () => 'unused')).resolves.toBe('B');
+  });
+
+  it('stores nothing a load finishes after close()', async () => {
+    cache = createCache();
+    const gate = deferred<string>();
+    const call = cache.remember('k', () => gate.promise);
+    await cache.close();
+    gate.resolve('late');
+    await expect(call).resolves.toBe('late');
+    expect(cache.stats().entries).toBe(0);
+  });
+
+  describe('batch deadline', () => {
+    beforeEach(() => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    });
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('rejects a hung batch with FlightTimeoutError per key, aborts its signal and stores no late result', async () => {
+      cache = createCache({ flight: new SingleFlight({ timeoutMs: 500 }) });
+      const gate = deferred<ReadonlyArray<string>>();
+      let batchSignal: AbortSignal | undefined;
+      const batch = cache.rememberMany(['a', 'b'], (_keys, signal) => {
+        batchSignal = signal;
+        return gate.promise;
+      });
+      await vi.advanceTimersByTimeAsync(499);
+      expect(batchSignal?.aborted).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      const results = await batch;
+      expect(results[0]).toBeInstanceOf(FlightTimeoutError);
+      expect(results[1]).toBeInstanceOf(FlightTimeoutError);
+      expect(batchSignal?.aborted).toBe(true);
+
+      gate.resolve(['lateA', 'lateB']);
+      await flushMicrotasks();
+      expect(cache.stats().entries).toBe(0);
+      const loadMany = vi.fn(async (keys: string[]) => keys.map((key) => `fresh-${key}`));
+      await expect(cache.rememberMany(['a', 'b'], loadMany)).resolves.toEqual(['fresh-a', 'fresh-b']);
+      expect(loadMany).toHaveBeenCalledTimes(1);
+    });
+  });
+});

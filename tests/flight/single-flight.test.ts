@@ -355,3 +355,46 @@ describe('SingleFlight', () => {
     );
   });
 });
+
+describe('SingleFlight ordering and timers', () => {
+  it('frees the key before it resolves any waiter (observed by a then-getter on the value)', async () => {
+    const flight = new SingleFlight();
+    const gate = deferred<object>();
+    const seen: boolean[] = [];
+    // Promise resolution reads `then` synchronously; returning a non-function keeps it a plain value.
+    const value = {
+      // biome-ignore lint/suspicious/noThenProperty: the getter observes when Promise resolution reads it
+      get then() {
+        seen.push(flight.isInFlight('k'));
+        return undefined;
+      },
+    };
+    const call = flight.run('k', () => gate.promise);
+    gate.resolve(value);
+    await expect(call).resolves.toBe(value);
+    // The first read is gate.resolve (flight still in progress); every read by a waiter's resolve comes after release.
+    expect(seen[0]).toBe(true);
+    expect(seen.slice(1)).not.toContain(true);
+    expect(seen.length).toBeGreaterThan(1);
+  });
+
+  describe('timers', () => {
+    beforeEach(() => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    });
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it("clears the flight's and a joiner's personal timers when the flight settles", async () => {
+      const flight = new SingleFlight({ timeoutMs: 1_000 });
+      const gate = deferred<string>();
+      const first = flight.run('k', () => gate.promise);
+      const joiner = flight.run('k', () => 'unused', { timeoutMs: 100 });
+      expect(vi.getTimerCount()).toBe(2);
+      gate.resolve('v');
+      await expect(Promise.all([first, joiner])).resolves.toEqual(['v', 'v']);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+  });
+});
