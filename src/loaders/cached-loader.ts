@@ -1,0 +1,57 @@
+import DataLoader from 'dataloader';
+import type { FlightCache } from '../cache/flight-cache.js';
+import type { KeyPart } from '../cache/keys.js';
+import { InvalidOptionError } from '../errors.js';
+
+export interface CachedLoaderOptions<K extends KeyPart, V> {
+  /** Names this kind of entry in the cache key (`['loader', name, key]`), e.g. `product`. */
+  name: string;
+  /** How long a loaded value stays fresh, in milliseconds. */
+  ttlMs: number;
+  /**
+   * Loads the values of keys that no request has in the cache or in flight: one result per key,
+   * in the same order, each a value, `null`, or an Error for that key alone.
+   */
+  load: (keys: K[], signal: AbortSignal) => Promise<ReadonlyArray<V | Error>>;
+  /** DataLoader's per-batch bound. Default: none. */
+  maxBatchSize?: number;
+  /** DataLoader's batch scheduler (tests use a manual one). Default: DataLoader's, after the current tick. */
+  batchScheduleFn?: (callback: () => void) => void;
+}
+
+/** The cache key of one entry of a cached loader, for deleting it after a write. */
+export function loaderCacheKey(name: string, key: KeyPart): readonly KeyPart[] {
+  return ['loader', name, key];
+}
+
+/**
+ * A DataLoader for one request whose batch function goes through `FlightCache.rememberMany`:
+ * each request keeps DataLoader's batching and per-request memoisation, while keys are shared
+ * across requests: a key in the cache is not loaded, a key another request is loading is joined,
+ * and `load` gets only the rest. Create one per request (in the GraphQL context), never share one
+ * between requests: its memo is not invalidated by `FlightCache.delete` (call `clear(key)` too).
+ */
+export function createCachedLoader<K extends KeyPart, V>(
+  cache: FlightCache,
+  options: CachedLoaderOptions<K, V>,
+): DataLoader<K, V> {
+  const { name, ttlMs, load } = options;
+  if (typeof name !== 'string' || name.length === 0)
+    throw new InvalidOptionError('name', 'a non-empty string', name);
+  if (typeof load !== 'function') throw new InvalidOptionError('load', 'a function', load);
+  const remember = { ttlMs };
+  const batch = (keys: readonly K[]) =>
+    cache.rememberMany<V, readonly KeyPart[]>(
+      keys.map((key) => loaderCacheKey(name, key)),
+      (missing, signal) =>
+        load(
+          missing.map((key) => key[2] as K),
+          signal,
+        ),
+      remember,
+    );
+  return new DataLoader<K, V>(batch, {
+    ...(options.maxBatchSize === undefined ? {} : { maxBatchSize: options.maxBatchSize }),
+    ...(options.batchScheduleFn === undefined ? {} : { batchScheduleFn: options.batchScheduleFn }),
+  });
+}

@@ -1,0 +1,1 @@
+export { type CachedLoaderOptions, createCachedLoader, loaderCacheKey } from './cached-loader.js';
