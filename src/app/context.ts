@@ -1,0 +1,60 @@
+import type DataLoader from 'dataloader';
+import type { FlightCache } from '../cache/flight-cache.js';
+import { createCachedLoader } from '../loaders/cached-loader.js';
+import type { Viewer } from './auth.js';
+import type { CustomerRow, ProductRow, ProductStatsRow, ShopData } from './data/index.js';
+
+/** How long entries of the demo domain stay fresh. */
+export const TTL = {
+  product: 60_000,
+  customer: 60_000,
+  productStats: 10_000,
+  salesSummary: 10_000,
+  topProducts: 10_000,
+  recentOrders: 30_000,
+} as const;
+
+export interface AppLoaders {
+  product: DataLoader<number, ProductRow | null>;
+  productStats: DataLoader<number, ProductStatsRow>;
+  customer: DataLoader<number, CustomerRow | null>;
+}
+
+/** Everything a resolver may use; built per request. */
+export interface AppContext {
+  cache: FlightCache;
+  data: ShopData;
+  viewer: Viewer | null;
+  loaders: AppLoaders;
+  /** Secret for key fingerprints in flightStats (per server). */
+  fingerprintSecret: Uint8Array;
+}
+
+/** Rows in `ids` order, `null` where no row exists (an absent product is cached as `null`). */
+function byId<R extends { id: number }>(ids: readonly number[], rows: readonly R[]): Array<R | null> {
+  const found = new Map(rows.map((row) => [row.id, row]));
+  return ids.map((id) => found.get(id) ?? null);
+}
+
+export function createLoaders(cache: FlightCache, data: ShopData): AppLoaders {
+  return {
+    product: createCachedLoader(cache, {
+      name: 'product',
+      ttlMs: TTL.product,
+      load: async (ids: number[]) => byId(ids, await data.productsByIds(ids)),
+    }),
+    productStats: createCachedLoader(cache, {
+      name: 'productStats',
+      ttlMs: TTL.productStats,
+      load: async (ids: number[]) => {
+        const rows = new Map((await data.productStatsByIds(ids)).map((row) => [row.productId, row]));
+        return ids.map((id) => rows.get(id) ?? { productId: id, unitsSold: 0, revenueCents: 0 });
+      },
+    }),
+    customer: createCachedLoader(cache, {
+      name: 'customer',
+      ttlMs: TTL.customer,
+      load: async (ids: number[]) => byId(ids, await data.customersByIds(ids)),
+    }),
+  };
+}

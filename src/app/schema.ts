@@ -1,0 +1,274 @@
+import SchemaBuilder from '@pothos/core';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { type FlightStatsSnapshot, flightStatsSnapshot } from '../graphql/flight-stats.js';
+import CachePolicyPlugin from '../graphql/index.js';
+import { forbidden, unauthenticated } from './auth.js';
+import { type AppContext, TTL } from './context.js';
+import type { CustomerRow, OrderRow, ProductRow, ProductStatsRow, SalesSummaryRow } from './data/index.js';
+import {
+  invalidateAfterOrder,
+  invalidateAfterPriceChange,
+  TOP_PRODUCTS_KEY,
+  TOP_PRODUCTS_MAX,
+} from './invalidation.js';
+
+/** Most ids one `products` call may ask for (a bound on what one request can make the server load). */
+export const MAX_IDS = 100;
+export const RECENT_ORDERS_MAX = 50;
+
+export interface SchemaOptions {
+  /** Whether `cache` field options take effect (default true). Off only to measure what they buy. */
+  fieldCache?: boolean;
+}
+
+export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
+  const builder = new SchemaBuilder<{
+    Context: AppContext;
+    DefaultFieldNullability: false;
+    Scalars: { ID: { Input: string; Output: number } };
+  }>({
+    plugins: options.fieldCache === false ? [] : [CachePolicyPlugin],
+    defaultFieldNullability: false,
+    cachePolicy: {
+      cache: (ctx) => ctx.cache,
+      viewer: (ctx) => ctx.viewer?.customerId,
+    },
+  });
+
+  const ProductStats = builder.objectRef<ProductStatsRow>('ProductStats').implement({
+    fields: (t) => ({ unitsSold: t.exposeInt('unitsSold'), revenueCents: t.exposeInt('revenueCents') }),
+  });
+
+  const Product = builder.objectRef<ProductRow>('Product').implement({
+    fields: (t) => ({
+      id: t.exposeID('id'),
+      name: t.exposeString('name'),
+      priceCents: t.exposeInt('priceCents'),
+      stats: t.field({
+        type: ProductStats,
+        resolve: (product, _args, ctx) => ctx.loaders.productStats.load(product.id),
+      }),
+    }),
+  });
+
+  const Order = builder.objectRef<OrderRow>('Order').implement({
+    fields: (t) => ({
+      id: t.exposeID('id'),
+      product: t.field({
+        type: Product,
+        resolve: async (order, _args, ctx) => {
+          const product = await ctx.loaders.product.load(order.productId);
+          if (product === null)
+            throw new GraphQLError(`product ${order.productId} of order ${order.id} is missing`);
+          return product;
+        },
+      }),
+      quantity: t.exposeInt('quantity'),
+      totalCents: t.exposeInt('totalCents'),
+      createdAt: t.exposeString('createdAt'),
+    }),
+  });
+
+  const Customer = builder.objectRef<CustomerRow>('Customer').implement({
+    fields: (t) => ({
+      id: t.exposeID('id'),
+      name: t.exposeString('name'),
+      recentOrders: t.field({
+        type: [Order],
+        args: { limit: t.arg.int({ defaultValue: 5 }) },
+        // Under `viewer`, so PRIVATE by default: keyed by the verified viewer as well.
+        cache: { ttlMs: TTL.recentOrders, key: (customer, args) => [customer.id, args.limit ?? 5] },
+        resolve: (customer, args, ctx) =>
+          userErrors(
+            ctx.data.recentOrders(customer.id, boundedInt('limit', args.limit ?? 5, 1, RECENT_ORDERS_MAX)),
+          ),
+      }),
+    }),
+  });
+
+  const SalesSummary = builder.objectRef<SalesSummaryRow>('SalesSummary').implement({
+    fields: (t) => ({
+      orderCount: t.exposeInt('orderCount'),
+      revenueCents: t.exposeInt('revenueCents', {
+        description: 'Sum of all order totals, in cents. Int is 32-bit: fine for the demo data.',
+      }),
+      averageOrderCents: t.exposeInt('averageOrderCents'),
+    }),
+  });
+
+  const InFlightKey = builder.objectRef<FlightStatsSnapshot['inFlight'][number]>('InFlightKey').implement({
+    description: 'A flight in progress. The key is shown as an HMAC fingerprint, never in the clear.',
+    fields: (t) => ({
+      fingerprint: t.exposeString('fingerprint'),
+      waiters: t.exposeInt('waiters'),
+      ageMs: t.exposeFloat('ageMs'),
+    }),
+  });
+  const StoreHealth = builder.objectRef<FlightStatsSnapshot['store']>('StoreHealth').implement({
+    fields: (t) => ({
+      kind: t.exposeString('kind', { description: '"memory" or "redis"' }),
+      healthy: t.exposeBoolean('healthy', {
+        description: 'False while the circuit to Redis is open or probing.',
+      }),
+      breaker: t.exposeString('breaker', { description: '"closed", "open" or "half-open"' }),
+      errors: t.exposeFloat('errors'),
+    }),
+  });
+  const QueryCount = builder.objectRef<FlightStatsSnapshot['queries'][number]>('QueryCount').implement({
+    fields: (t) => ({ statement: t.exposeString('statement'), count: t.exposeFloat('count') }),
+  });
+  const FlightStats = builder.objectRef<FlightStatsSnapshot>('FlightStats').implement({
+    description: 'Counters are Floats: a busy server passes the 32-bit Int range.',
+    fields: (t) => ({
+      inFlight: t.expose('inFlight', { type: [InFlightKey] }),
+      started: t.exposeFloat('started', { description: 'Flights started (each one execution of a loader).' }),
+      coalesced: t.exposeFloat('coalesced', {
+        description: 'Calls that joined a flight already in progress.',
+      }),
+      hits: t.exposeFloat('hits'),
+      misses: t.exposeFloat('misses'),
+      loads: t.exposeFloat('loads', { description: 'Keys handed to a data source.' }),
+      errors: t.exposeFloat('errors'),
+      timeouts: t.exposeFloat('timeouts'),
+      hitRatio: t.exposeFloat('hitRatio'),
+      store: t.expose('store', { type: StoreHealth }),
+      queries: t.expose('queries', { type: [QueryCount], description: 'Statements sent to the database.' }),
+    }),
+  });
+
+  builder.queryType({
+    fields: (t) => ({
+      product: t.field({
+        type: Product,
+        nullable: true,
+        args: { id: t.arg.id({ required: true }) },
+        resolve: (_root, args, ctx) => ctx.loaders.product.load(parseId('id', args.id)),
+      }),
+      products: t.field({
+        type: [Product],
+        nullable: { list: false, items: true },
+        args: { ids: t.arg.idList({ required: true }) },
+        resolve: (_root, args, ctx) => {
+          if (args.ids.length > MAX_IDS)
+            throw badInput(`ids may hold at most ${MAX_IDS} ids; received ${args.ids.length}`);
+          const ids = args.ids.map((id, i) => parseId(`ids[${i}]`, id));
+          return Promise.all(ids.map((id) => ctx.loaders.product.load(id)));
+        },
+      }),
+      topProducts: t.field({
+        type: [Product],
+        args: { limit: t.arg.int({ defaultValue: 10 }) },
+        description: `The best sellers by units sold. One cached aggregate serves every limit up to ${TOP_PRODUCTS_MAX}.`,
+        resolve: async (_root, args, ctx) => {
+          const limit = boundedInt('limit', args.limit ?? 10, 1, TOP_PRODUCTS_MAX);
+          const top = await ctx.cache.remember(
+            TOP_PRODUCTS_KEY,
+            () => userErrors(ctx.data.topProducts(TOP_PRODUCTS_MAX)),
+            {
+              ttlMs: TTL.topProducts,
+            },
+          );
+          return top.slice(0, limit);
+        },
+      }),
+      salesSummary: t.field({
+        type: SalesSummary,
+        cache: { ttlMs: TTL.salesSummary, key: () => [] },
+        resolve: (_root, _args, ctx) => ctx.data.salesSummary(),
+      }),
+      viewer: t.field({
+        type: Customer,
+        nullable: true,
+        description: 'The customer of the bearer token; null without one.',
+        resolve: (_root, _args, ctx) =>
+          ctx.viewer === null ? null : ctx.loaders.customer.load(ctx.viewer.customerId),
+      }),
+      flightStats: t.field({
+        type: FlightStats,
+        description: 'What the cache and the single flight are doing. Operators only.',
+        resolve: (_root, _args, ctx) => {
+          if (ctx.viewer === null) throw unauthenticated('flightStats needs an operator token');
+          if (!ctx.viewer.operator) throw forbidden('flightStats is for operators only');
+          return flightStatsSnapshot(ctx.cache.stats(), ctx.data.queryCounts(), ctx.fingerprintSecret);
+        },
+      }),
+    }),
+  });
+
+  builder.mutationType({
+    fields: (t) => ({
+      placeOrder: t.field({
+        type: Order,
+        args: { productId: t.arg.id({ required: true }), quantity: t.arg.int({ required: true }) },
+        resolve: async (_root, args, ctx) => {
+          if (ctx.viewer === null) throw unauthenticated('placeOrder needs a signed-in customer');
+          const order = await userErrors(
+            ctx.data.placeOrder({
+              customerId: ctx.viewer.customerId,
+              productId: parseId('productId', args.productId),
+              quantity: args.quantity,
+            }),
+          );
+          await invalidateAfterOrder(ctx, order);
+          return order;
+        },
+      }),
+      updateProductPrice: t.field({
+        type: Product,
+        args: { id: t.arg.id({ required: true }), priceCents: t.arg.int({ required: true }) },
+        resolve: async (_root, args, ctx) => {
+          if (ctx.viewer === null) throw unauthenticated('updateProductPrice needs an operator token');
+          if (!ctx.viewer.operator) throw forbidden('updateProductPrice is for operators only');
+          const id = parseId('id', args.id);
+          const product = await userErrors(ctx.data.updateProductPrice(id, args.priceCents));
+          if (product === null) throw notFound(`product ${id} does not exist`);
+          await invalidateAfterPriceChange(ctx, product);
+          return product;
+        },
+      }),
+    }),
+  });
+
+  return builder.toSchema({ sortSchema: true });
+}
+
+function badInput(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
+}
+
+function notFound(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'NOT_FOUND' } });
+}
+
+/** GraphQL IDs are the integers from 1 (`"1"`, `"2"`, ...). */
+function parseId(argument: string, id: string | number): number {
+  const text = String(id);
+  if (!/^[1-9][0-9]{0,9}$/.test(text) || Number(text) > 2_147_483_647) {
+    throw badInput(
+      `${argument} must be a positive integer id; received ${JSON.stringify(text.slice(0, 40))}`,
+    );
+  }
+  return Number(text);
+}
+
+function boundedInt(argument: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw badInput(`${argument} must be an integer from ${min} to ${max}; received ${value}`);
+  }
+  return value;
+}
+
+/**
+ * The data layer's validation and not-found errors carry stable codes and safe messages: clients
+ * see them. Anything else stays an unexpected error, which Yoga masks.
+ */
+async function userErrors<T>(pending: Promise<T>): Promise<T> {
+  try {
+    return await pending;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'E_INVALID_INPUT') throw badInput((error as Error).message);
+    if (code === 'E_NOT_FOUND') throw notFound((error as Error).message);
+    throw error;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The only reader of process.env: reads and validates the environment once. Every error names the
+ * variable and what it must be.
+ */
+
+export interface Config {
+  nodeEnv: 'development' | 'production' | 'test';
+  port: number;
+  /** Redis to share the cache through; unset: the bounded in-process memory tier. */
+  redisUrl: string | undefined;
+  /** PostgreSQL to use; unset: an embedded PGlite seeded with the demo data. */
+  databaseUrl: string | undefined;
+  /** HS256 secret for viewer tokens (at least 32 bytes). */
+  authSecret: Uint8Array;
+  /** True when AUTH_SECRET was not set and the development secret is in use. */
+  devSecret: boolean;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'E_CONFIG';
+  constructor(variable: string, expected: string, received: string) {
+    super(`${variable} must be ${expected}; received ${JSON.stringify(received)}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Public on purpose: it only exists so `npm start` works on a fresh clone. Refused in production. */
+export const DEVELOPMENT_SECRET = 'graphql-flight-development-secret-not-for-production';
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const nodeEnv = env.NODE_ENV ?? 'development';
+  if (nodeEnv !== 'development' && nodeEnv !== 'production' && nodeEnv !== 'test') {
+    throw new ConfigError('NODE_ENV', 'development, production or test', nodeEnv);
+  }
+  const portText = env.PORT ?? '4000';
+  const port = Number(portText);
+  if (!/^[0-9]+$/.test(portText) || port < 1 || port > 65_535) {
+    throw new ConfigError('PORT', 'a port number from 1 to 65535', portText);
+  }
+  const redisUrl = nonEmpty(env.REDIS_URL);
+  if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
+    throw new ConfigError('REDIS_URL', 'a redis:// or rediss:// URL', redacted(redisUrl));
+  }
+  const databaseUrl = nonEmpty(env.DATABASE_URL);
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/[^\s]+$/.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'a postgres:// or postgresql:// URL', redacted(databaseUrl));
+  }
+  const secretText = nonEmpty(env.AUTH_SECRET);
+  if (secretText === undefined && nodeEnv === 'production') {
+    throw new ConfigError('AUTH_SECRET', 'set (at least 32 characters) when NODE_ENV=production', '');
+  }
+  if (secretText !== undefined && Buffer.byteLength(secretText) < 32) {
+    throw new ConfigError('AUTH_SECRET', 'at least 32 characters long', `${secretText.length} characters`);
+  }
+  return {
+    nodeEnv,
+    port,
+    redisUrl,
+    databaseUrl,
+    authSecret: new TextEncoder().encode(secretText ?? DEVELOPMENT_SECRET),
+    devSecret: secretText === undefined,
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+/** Error messages never echo a URL's password. */
+function redacted(url: string): string {
+  return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
+}

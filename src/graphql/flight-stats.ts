@@ -1,0 +1,58 @@
+import { createHmac } from 'node:crypto';
+import type { CacheStats } from '../cache/flight-cache.js';
+
+/** What the `flightStats` field shows: figures and key fingerprints, never raw keys. */
+export interface FlightStatsSnapshot {
+  inFlight: Array<{ fingerprint: string; waiters: number; ageMs: number }>;
+  started: number;
+  coalesced: number;
+  hits: number;
+  misses: number;
+  loads: number;
+  errors: number;
+  timeouts: number;
+  /** hits / (hits + misses), 0 before the first call. */
+  hitRatio: number;
+  store: { kind: string; healthy: boolean; breaker: string; errors: number };
+  queries: Array<{ statement: string; count: number }>;
+}
+
+/**
+ * Keys can carry user ids (a PRIVATE field's key holds its viewer), so operators see an HMAC of
+ * each key under a per-server secret: stable while the server runs, useless for guessing ids.
+ */
+export function keyFingerprint(secret: Uint8Array, key: string): string {
+  return createHmac('sha256', secret).update(key).digest('hex').slice(0, 16);
+}
+
+export function flightStatsSnapshot(
+  stats: CacheStats,
+  queryCounts: Record<string, number>,
+  secret: Uint8Array,
+): FlightStatsSnapshot {
+  const lookups = stats.hits + stats.misses;
+  return {
+    inFlight: stats.flights.flights.map((flight) => ({
+      fingerprint: keyFingerprint(secret, flight.key),
+      waiters: flight.waiters,
+      ageMs: flight.ageMs,
+    })),
+    started: stats.flights.started,
+    coalesced: stats.coalesced,
+    hits: stats.hits,
+    misses: stats.misses,
+    loads: stats.loads,
+    errors: stats.errors,
+    timeouts: stats.flights.timedOut,
+    hitRatio: lookups === 0 ? 0 : stats.hits / lookups,
+    store: {
+      kind: stats.store.kind,
+      healthy: stats.store.breaker === 'closed',
+      breaker: stats.store.breaker,
+      errors: stats.storeErrors,
+    },
+    queries: Object.entries(queryCounts)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([statement, count]) => ({ statement, count })),
+  };
+}

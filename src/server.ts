@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { verifyViewer } from './app/auth.js';
+import { type AppContext, createLoaders } from './app/context.js';
+import { type OpenShopDataOptions, openShopData, type ShopData } from './app/data/index.js';
+import { buildSchema } from './app/schema.js';
+import { createCache, type FlightCache } from './cache/flight-cache.js';
+import type { Config } from './config.js';
+
+/** What createServer needs: the validated config, and for tests, a few overrides. */
+export interface ServerOptions {
+  config: Pick<Config, 'nodeEnv' | 'redisUrl' | 'databaseUrl' | 'authSecret'>;
+  /** Demo seed sizes and Postgres schema (tests use small seeds and a schema of their own). */
+  data?: Pick<OpenShopDataOptions, 'seed' | 'schema'>;
+  /** A cache to use instead of one built from the config (tests, or a shared one). */
+  cache?: FlightCache;
+  /** Set false to ignore `cache` field options (the benchmark's baseline). Default true. */
+  fieldCache?: boolean;
+}
+
+export interface Server {
+  yoga: YogaServerInstance<Record<string, unknown>, AppContext>;
+  cache: FlightCache;
+  data: ShopData;
+  /** Closes the cache (and its Redis connection) and the database. Call after the HTTP server stopped. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the schema, the cache, the data source and Yoga, and never listens or reads
+ * process.env: main.ts does that. Every request gets its own context: the verified viewer and
+ * fresh DataLoaders, over the one process-wide cache and single flight.
+ */
+export async function createServer(options: ServerOptions): Promise<Server> {
+  const { config } = options;
+  const schema = buildSchema({ fieldCache: options.fieldCache !== false });
+  const data = await openShopData({
+    ...(config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl }),
+    ...options.data,
+  });
+  const cache =
+    options.cache ?? createCache(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl });
+  const fingerprintSecret = randomBytes(32);
+
+  const yoga = createYoga<Record<string, unknown>, AppContext>({
+    schema,
+    graphiql: config.nodeEnv === 'development',
+    landingPage: false,
+    // Unexpected errors reach clients as "Unexpected error." with no stack or message.
+    maskedErrors: true,
+    logging: config.nodeEnv === 'test' ? false : 'info',
+    context: async ({ request }) => ({
+      cache,
+      data,
+      viewer: await verifyViewer(request.headers.get('authorization'), config.authSecret),
+      loaders: createLoaders(cache, data),
+      fingerprintSecret,
+    }),
+  });
+
+  let closed = false;
+  return {
+    yoga,
+    cache,
+    data,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled([cache.close(), data.close()]);
+    },
+  };
+}
