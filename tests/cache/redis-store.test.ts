@@ -3,6 +3,7 @@ import { createCache, type FlightCache } from '../../src/index.js';
 import { deferred } from '../helpers/deferred.js';
 import {
   dropNamespace,
+  eventually,
   freePort,
   type OwnRedis,
   REDIS_URL,
@@ -10,18 +11,10 @@ import {
   redisSuiteEnabled,
   startRedis,
   uniqueNamespace,
+  untilStored,
 } from '../helpers/redis.js';
 
 const enabled = await redisSuiteEnabled();
-
-/** Waits (bounded) until `check` holds; for state that another process (Redis) changes. */
-async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const started = performance.now();
-  while (!(await check())) {
-    if (performance.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe.skipIf(!enabled)('FlightCache on the shared Redis', () => {
   const namespace = uniqueNamespace('shared');
@@ -42,12 +35,7 @@ describe.skipIf(!enabled)('FlightCache on the shared Redis', () => {
     await expect(writer.remember(['product', 1], async () => ({ name: 'Lamp' }))).resolves.toEqual({
       name: 'Lamp',
     });
-    await eventually(
-      async () =>
-        (await rawClient().then((c) =>
-          c.exists(`${namespace}:v:product|\\d1`).finally(() => c.destroy()),
-        )) === 1,
-    );
+    await untilStored([`${namespace}:v:product|\\d1`]);
 
     const load = vi.fn(async () => ({ name: 'not this' }));
     await expect(reader.remember(['product', 1], load)).resolves.toEqual({ name: 'Lamp' });
@@ -110,14 +98,7 @@ describe.skipIf(!enabled)('FlightCache on the shared Redis', () => {
   it('reads the keys of a batch from Redis at once and loads only those Redis does not have', async () => {
     const writer = open();
     await writer.rememberMany([1, 3], async (keys) => keys.map((key) => `stored${key}`));
-    await eventually(async () => {
-      const client = await rawClient();
-      try {
-        return (await client.exists([`${namespace}:v:\\d1`, `${namespace}:v:\\d3`])) === 2;
-      } finally {
-        client.destroy();
-      }
-    });
+    await untilStored([`${namespace}:v:\\d1`, `${namespace}:v:\\d3`]);
     const reader = open();
     const loadMany = vi.fn(async (keys: number[]) => keys.map((key) => `loaded${key}`));
     await expect(reader.rememberMany([1, 2, 3, 4], loadMany)).resolves.toEqual([
@@ -161,14 +142,7 @@ describe.skipIf(!enabled)('FlightCache on the shared Redis', () => {
     const writer = open();
     const reader = open({ localTtlMs: 100, now: () => now });
     await writer.remember('bounded', async () => 'old');
-    await eventually(async () => {
-      const client = await rawClient();
-      try {
-        return (await client.exists(`${namespace}:v:bounded`)) === 1;
-      } finally {
-        client.destroy();
-      }
-    });
+    await untilStored([`${namespace}:v:bounded`]);
     const load = vi.fn(async () => 'new');
     await expect(reader.remember('bounded', load)).resolves.toBe('old');
     await writer.delete('bounded');
@@ -245,12 +219,7 @@ describe.skipIf(!enabled)('FlightCache when its Redis fails', () => {
       return cache.stats().store.breaker === 'closed';
     });
     await cache.remember('after-restart', async () => 'back');
-    const client = await rawClient(redis.url);
-    try {
-      await eventually(async () => (await client.exists('faults:v:after-restart')) === 1);
-    } finally {
-      client.destroy();
-    }
+    await untilStored(['faults:v:after-restart'], redis.url);
   });
 
   it('answers within the store deadline while Redis is frozen, and recovers when it resumes', async () => {
@@ -265,12 +234,7 @@ describe.skipIf(!enabled)('FlightCache when its Redis fails', () => {
 
     redis.resume();
     await cache.remember('thawed', async () => 'written');
-    const client = await rawClient(redis.url);
-    try {
-      await eventually(async () => (await client.exists('faults:v:thawed')) === 1);
-    } finally {
-      client.destroy();
-    }
+    await untilStored(['faults:v:thawed'], redis.url);
   });
 
   it('starts and serves when no Redis answers at all, without crashing on connection errors', async () => {

@@ -132,3 +132,22 @@ async function spawnRedis(port: number): Promise<ChildProcess> {
   child.kill('SIGKILL');
   throw new Error(`redis-server on port ${port} did not answer within 5 s`);
 }
+
+/** Waits (bounded) until `check` holds; for state another process (Redis) changes. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const started = performance.now();
+  while (!(await check())) {
+    if (performance.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Waits (bounded) until every key exists in Redis: the cache writes Redis in the background. */
+export async function untilStored(keys: readonly string[], url = REDIS_URL): Promise<void> {
+  const client = await rawClient(url);
+  try {
+    await eventually(async () => (await client.exists([...keys])) === keys.length);
+  } finally {
+    client.destroy();
+  }
+}

@@ -22,17 +22,26 @@ describe('the server process (src/main.ts)', () => {
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      await expect.poll(() => output, { timeout: 20_000, interval: 50 }).toContain(`http://localhost:${port}/graphql`);
+      await expect
+        .poll(() => output, { timeout: 20_000, interval: 50 })
+        .toContain(`http://localhost:${port}/graphql`);
       expect(output).toContain('(pglite, memory cache)');
 
       const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query: '{ salesSummary { orderCount revenueCents } topProducts(limit: 1) { id } }' }),
+        body: JSON.stringify({
+          query: '{ salesSummary { orderCount revenueCents } topProducts(limit: 1) { id } }',
+        }),
       });
-      const body = (await response.json()) as { data: { salesSummary: { orderCount: number }; topProducts: unknown[] } };
+      const body = (await response.json()) as {
+        data: { salesSummary: { orderCount: number }; topProducts: unknown[] };
+      };
       expect(body).toEqual({
-        data: { salesSummary: { orderCount: 200_000, revenueCents: expect.any(Number) }, topProducts: [{ id: '1' }] },
+        data: {
+          salesSummary: { orderCount: 200_000, revenueCents: expect.any(Number) },
+          topProducts: [{ id: '1' }],
+        },
       });
       expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
       const graphiql = await fetch(`http://127.0.0.1:${port}/graphql`, { headers: { accept: 'text/html' } });
