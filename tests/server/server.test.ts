@@ -126,7 +126,7 @@ describe(`the GraphQL server (${database})`, () => {
 
   it('forbids flightStats without the operator role and shows fingerprints, not keys, to operators', async () => {
     const anonymous = await t.request(FlightStatsDocument);
-    expect(anonymous.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(anonymous.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(anonymous.body.data).toBeNull();
     const customer = await t.request(FlightStatsDocument, { token: await t.token(2) });
     expect(customer.body.errors?.[0]).toMatchObject({
@@ -218,6 +218,10 @@ describe(`the GraphQL server (${database})`, () => {
   it('requires a viewer to place an order and the operator role to change a price', async () => {
     const anonymous = await t.request(PlaceOrderDocument, { variables: { productId: '1', quantity: 1 } });
     expect(anonymous.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    const anonymousPrice = await t.request(UpdateProductPriceDocument, {
+      variables: { id: '1', priceCents: 1 },
+    });
+    expect(anonymousPrice.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const customer = await t.request(UpdateProductPriceDocument, {
       token: await t.token(3),
       variables: { id: '1', priceCents: 1 },
