@@ -1,0 +1,51 @@
+/**
+ * graphql-flight under HTTP load: graphql-yoga + a Pothos schema with the cachePolicy plugin
+ * (`cache: { ttlMs }` on Query.hot) over createCache(), i.e. the field cache with process-wide
+ * coalescing, as src/server.ts builds it. graphql-yoga, @pothos/core and graphql are the root
+ * project's (resolved as src/ resolves them), never bench/node_modules' copies, so one graphql
+ * runs in this process.
+ */
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import SchemaBuilder from '@pothos/core';
+import type * as Yoga from '../../node_modules/graphql-yoga/typings/index.js';
+import { createCache, type FlightCache } from '../../src/cache/flight-cache.js';
+import CachePolicyPlugin from '../../src/graphql/index.js';
+import { announce, fetchHot, type HotValue, TTL_MS } from './common.js';
+
+// A bare 'graphql-yoga' here would resolve to bench/node_modules (and its own graphql): resolve
+// from the root package instead. '@pothos/core' exists only in the root node_modules.
+const rootRequire = createRequire(new URL('../../package.json', import.meta.url));
+const { createYoga } = rootRequire('graphql-yoga') as typeof Yoga;
+
+interface Context {
+  cache: FlightCache;
+}
+
+const cache = createCache();
+const builder = new SchemaBuilder<{ Context: Context }>({
+  plugins: [CachePolicyPlugin],
+  cachePolicy: { cache: (context) => context.cache, viewer: () => null },
+});
+const Hot = builder.objectRef<HotValue>('Hot').implement({
+  fields: (t) => ({
+    total: t.exposeInt('total'),
+    updatedAt: t.exposeString('updatedAt'),
+  }),
+});
+builder.queryType({
+  fields: (t) => ({
+    hot: t.field({ type: Hot, cache: { ttlMs: TTL_MS }, resolve: () => fetchHot() }),
+  }),
+});
+
+const yoga = createYoga<Record<string, unknown>, Context>({
+  schema: builder.toSchema(),
+  graphiql: false,
+  landingPage: false,
+  logging: false,
+  context: () => ({ cache }),
+});
+const server = createServer(yoga);
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1', () => announce(server, () => cache.close()));
