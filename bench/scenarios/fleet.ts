@@ -1,0 +1,221 @@
+/**
+ * Fleet stampede: 4 processes on one Redis, 250 concurrent callers each, one cold key, a 50 ms
+ * loader that INCRs a shared origin counter in Redis. The processes (fleet-worker.ts, started once
+ * per run) set the system up and warm its connections, then wait at a barrier: the parent sends
+ * 'go' to all four only when all four are ready. Total origin loads = the counter (cross-checked
+ * against the per-process counts sent back over IPC). Keys live under a namespace unique to the
+ * run and are deleted at the end. Every wait is bounded; children are killed if they overstay.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { deleteNamespace, PEER_NAMES, type PeerId } from '../lib/peers.js';
+import { medianRow } from '../lib/stats.js';
+import type { Row, Scenario } from '../lib/types.js';
+import type { FromWorker, ToWorker } from './fleet-worker.js';
+
+const PROCESSES = 4;
+const CALLERS = 250;
+const LOADER_MS = 50;
+const STEP_TIMEOUT_MS = 15_000;
+const SYSTEMS: PeerId[] = ['graphql-flight', 'async-cache-dedupe', 'bentocache', 'cacheable'];
+const NOTES: Record<string, string> = {
+  'graphql-flight':
+    'createCache({ redisUrl, namespace }): single flight per process, values shared through Redis',
+  'async-cache-dedupe': 'define() with redis storage (ioredis): dedupe per process, values in Redis',
+  bentocache: 'getOrSet() with memory L1 + Redis L2 + Redis bus: per-key lock per process',
+  cacheable:
+    'getOrSet() with a blocking @keyv/redis secondary: coalesced per process, reads Redis before loading',
+};
+
+class Worker {
+  readonly child: ChildProcess;
+  readonly #queue: FromWorker[] = [];
+  readonly #waiters: Array<(message: FromWorker) => void> = [];
+  /** The end of the child's stderr, quoted when it dies. */
+  #stderr = '';
+  exited = false;
+
+  constructor(script: string, tsx: string) {
+    this.child = fork(script, [], {
+      execArgv: ['--import', tsx],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    this.child.stderr?.on('data', (chunk: Buffer) => {
+      this.#stderr = (this.#stderr + chunk.toString()).slice(-1_000);
+    });
+    this.child.on('message', (message: FromWorker) => {
+      const waiter = this.#waiters.shift();
+      if (waiter) waiter(message);
+      else this.#queue.push(message);
+    });
+    this.child.on('exit', () => {
+      this.exited = true;
+    });
+  }
+
+  send(message: ToWorker): void {
+    if (!this.exited && this.child.connected) this.child.send(message);
+  }
+
+  /** The next message, or a rejection after `ms` or when the child has exited. */
+  next(ms = STEP_TIMEOUT_MS): Promise<FromWorker> {
+    const queued = this.#queue.shift();
+    if (queued) return Promise.resolve(queued);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const i = this.#waiters.indexOf(onMessage);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        this.child.off('exit', onExit);
+        reject(new Error(`fleet worker ${this.child.pid} sent nothing for ${ms} ms`));
+      }, ms);
+      const onExit = () => {
+        clearTimeout(timer);
+        reject(
+          new Error(`fleet worker ${this.child.pid} exited${this.#stderr ? `: ${this.#stderr.trim()}` : ''}`),
+        );
+      };
+      const onMessage = (message: FromWorker) => {
+        clearTimeout(timer);
+        this.child.off('exit', onExit);
+        resolve(message);
+      };
+      this.#waiters.push(onMessage);
+      this.child.once('exit', onExit);
+    });
+  }
+
+  async expect<T extends FromWorker['type']>(type: T): Promise<Extract<FromWorker, { type: T }>> {
+    const message = await this.next();
+    if (message.type === 'error') throw new Error(`fleet worker ${this.child.pid}: ${message.message}`);
+    if (message.type !== type)
+      throw new Error(`fleet worker ${this.child.pid}: expected ${type}, got ${message.type}`);
+    return message as Extract<FromWorker, { type: T }>;
+  }
+
+  /** Asks the child to exit; kills it if it has not within `ms`. */
+  async stop(ms = 3_000): Promise<void> {
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.send({ type: 'exit' });
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), ms);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+export const scenario: Scenario = {
+  id: 'fleet',
+  title: 'Fleet stampede',
+  async run(ctx) {
+    const base = {
+      id: 'fleet',
+      title: 'Fleet stampede',
+      description:
+        `${PROCESSES} processes on one Redis, ${CALLERS} concurrent callers each (${PROCESSES * CALLERS} in all), one cold key, ` +
+        `${LOADER_MS} ms loader that INCRs a shared origin counter in Redis; all processes released together by a barrier ` +
+        `after setting up and warming their connections. Medians of ${ctx.rounds} round(s).`,
+      baseline: 'cacheable',
+      metrics: [
+        { key: 'loads', label: 'origin loads (fleet)', better: 'lower' as const, ratio: true },
+        { key: 'processesLoading', label: 'processes that loaded', better: 'lower' as const },
+        { key: 'p99', label: 'p99 wait ms (worst process)', better: 'lower' as const, digits: 1 },
+        { key: 'spread', label: 'release spread ms', better: 'lower' as const, digits: 2 },
+      ],
+      chart: [{ metric: 'loads', title: `origin loads for ${PROCESSES} processes x ${CALLERS} callers` }],
+    };
+    const redisUrl = ctx.redisUrl;
+    if (redisUrl === undefined) return { ...base, rows: [], skipped: 'no Redis at REDIS_URL' };
+
+    const namespace = `gfbench-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const script = fileURLToPath(new URL('./fleet-worker.ts', import.meta.url));
+    const tsx = import.meta.resolve('tsx');
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+    const workers: Worker[] = [];
+    const notes: string[] = [];
+    const rows: Row[] = [];
+    try {
+      ctx.progress(`fleet: starting ${PROCESSES} processes`);
+      for (let i = 0; i < PROCESSES; i++) workers.push(new Worker(script, tsx));
+      await Promise.all(workers.map((worker) => worker.expect('hello')));
+
+      for (const system of SYSTEMS) {
+        const rounds: Array<Record<string, number | null>> = [];
+        for (let r = 1; r <= ctx.rounds; r++) {
+          ctx.progress(`fleet: ${system}, round ${r}/${ctx.rounds}`);
+          const key = `${namespace}:${system}:${r}:sales-summary`;
+          const counterKey = `${namespace}:origin:${system}:${r}`;
+          try {
+            for (const worker of workers) {
+              worker.send({
+                type: 'prepare',
+                system,
+                redisUrl,
+                namespace,
+                key,
+                counterKey,
+                callers: CALLERS,
+                loaderMs: LOADER_MS,
+              });
+            }
+            await Promise.all(workers.map((worker) => worker.expect('ready')));
+            for (const worker of workers) worker.send({ type: 'go' }); // the barrier
+            const done = await Promise.all(workers.map((worker) => worker.expect('done')));
+            const origin = Number((await redis.get(counterKey)) ?? 0);
+            const reported = done.reduce((sum, d) => sum + d.loads, 0);
+            if (reported !== origin) {
+              notes.push(
+                `${system} round ${r}: Redis counted ${origin} loads, processes reported ${reported}`,
+              );
+            }
+            const failed = done.reduce((sum, d) => sum + d.failed, 0);
+            if (failed > 0) notes.push(`${system} round ${r}: ${failed} call(s) failed`);
+            rounds.push({
+              loads: origin,
+              processesLoading: done.filter((d) => d.loads > 0).length,
+              p99: Math.max(...done.map((d) => d.p99)),
+              // How far apart the barrier released the processes (first to last caller wave).
+              spread: Math.max(...done.map((d) => d.startedAt)) - Math.min(...done.map((d) => d.startedAt)),
+            });
+            for (const worker of workers) worker.send({ type: 'close' });
+            await Promise.all(workers.map((worker) => worker.expect('closed')));
+          } catch (error) {
+            notes.push(
+              `${system} round ${r} failed: ${error instanceof Error ? error.message : String(error)}`,
+            );
+            // A worker that stopped answering is of no further use: end the scenario's rounds for it.
+            if (workers.some((worker) => worker.exited)) throw error;
+            for (const worker of workers) worker.send({ type: 'close' });
+            await Promise.allSettled(workers.map((worker) => worker.next(5_000)));
+          }
+        }
+        rows.push({ system: PEER_NAMES[system], values: medianRow(rounds), note: NOTES[system] ?? '' });
+      }
+    } finally {
+      ctx.progress('fleet: stopping processes, deleting keys');
+      await Promise.all(workers.map((worker) => worker.stop()));
+      await redis.quit().catch(() => {});
+      const deleted = await deleteNamespace(redisUrl, namespace).catch(() => -1);
+      if (deleted < 0) notes.push(`could not delete the keys of namespace ${namespace}`);
+    }
+    const flight = rows.find((row) => row.system === 'graphql-flight')?.values.loads ?? null;
+    const peers = rows.filter((row) => row.system !== 'graphql-flight').map((row) => row.values.loads);
+    return {
+      ...base,
+      rows,
+      goals: [
+        {
+          text: `graphql-flight: 1 origin load for the whole fleet (${PROCESSES} processes) where every peer makes ${PROCESSES}`,
+          met: flight === 1,
+          detail:
+            flight === 1
+              ? `1 load; peers: ${peers.join(', ')}`
+              : `${flight ?? 'no'} loads (peers: ${peers.join(', ')}): graphql-flight coalesces within a process only; ` +
+                'the fleet-wide lease in Redis is a later issue, so each process loads once',
+        },
+      ],
+      ...(notes.length > 0 ? { notes } : {}),
+    };
+  },
+};
