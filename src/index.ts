@@ -20,6 +20,13 @@ export {
   LoadUndefinedError,
 } from './errors.js';
 export {
+  FleetLease,
+  FleetLoadFailedError,
+  type FleetOptions,
+  type FleetSource,
+  type FleetStats,
+} from './fleet/redis-lease.js';
+export {
   type FlightFn,
   type FlightSnapshot,
   type Joined,

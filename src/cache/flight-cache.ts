@@ -1,5 +1,6 @@
 import { Keyv } from 'keyv';
 import { CacheClosedError, InvalidOptionError, LoadFailedError, LoadUndefinedError } from '../errors.js';
+import { FleetLease, type FleetOptions, type FleetStats } from '../fleet/redis-lease.js';
 import { SingleFlight, type SingleFlightStats } from '../flight/single-flight.js';
 import { type CacheKey, encodeKey } from './keys.js';
 import { MemoryTier } from './memory-tier.js';
@@ -28,6 +29,11 @@ export interface CacheOptions {
   breakerCooldownMs?: number;
   /** The single-flight map to share pending loads through. Default: one owned by this cache. */
   flight?: SingleFlight;
+  /**
+   * With Redis: one load per key for the whole fleet of processes on this Redis and namespace (a
+   * lease in Redis), on by default. `false`: values are shared, loads are coalesced per process.
+   */
+  fleet?: false | FleetOptions;
   /** Called with every store error or missed deadline (for logs); it must not throw. */
   onStoreError?: (error: unknown) => void;
   /** Monotonic clock for the memory tier's TTLs, in milliseconds (tests inject one). */
@@ -61,7 +67,20 @@ export interface CacheStats {
   entries: number;
   store: { kind: 'memory' | 'redis'; breaker: BreakerState; skipped: number };
   flights: SingleFlightStats;
+  /** The fleet-wide flight (Redis only); `enabled: false` otherwise. */
+  fleet: FleetStats;
 }
+
+const NO_FLEET: FleetStats = {
+  enabled: false,
+  leasesWon: 0,
+  waits: 0,
+  takeovers: 0,
+  fillsRefused: 0,
+  wakeupsByMessage: 0,
+  wakeupsByPoll: 0,
+  fallbacks: 0,
+};
 
 const NAMESPACE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
@@ -98,6 +117,7 @@ export class FlightCache {
   readonly #memory: MemoryTier;
   readonly #keyv: Keyv;
   readonly #redis: RedisKeyv | undefined;
+  readonly #fleet: FleetLease | undefined;
   readonly #guard: StoreGuard;
   readonly #flight: SingleFlight;
   readonly #namespace: string;
@@ -152,7 +172,20 @@ export class FlightCache {
         onError: onStoreError,
       });
       this.#keyv = this.#redis.keyv;
+      this.#fleet =
+        options.fleet === false
+          ? undefined
+          : new FleetLease(this.#redis.client, {
+              ...options.fleet,
+              namespace: this.#namespace,
+              guard: this.#guard,
+              ready: this.#redis.ready,
+              // Another process deleted the key: this process stops serving and writing it too.
+              onDeleted: (k) => this.#dropLocal(k),
+              onError: onStoreError,
+            });
     } else {
+      this.#fleet = undefined;
       // Memory mode: the memory tier is Keyv's store, so each value is held once. The cache
       // writes the tier synchronously (the envelope Keyv would write), which keeps the
       // invalidation check and the write in one step (see #write).
@@ -221,16 +254,7 @@ export class FlightCache {
     signal: AbortSignal,
   ): Promise<T> {
     const ticket = this.#begin(k);
-    try {
-      if (this.#redis !== undefined) {
-        const stored = await this.#store(() => this.#keyv.get<T>(this.#storeKey(k)), undefined);
-        if (stored !== undefined) {
-          this.#storeHits++;
-          if (this.#isCurrent(k, ticket))
-            this.#memory.set(k, { value: stored }, Math.min(ttlMs, this.#localTtlMs));
-          return stored;
-        }
-      }
+    const loadOnce = async (): Promise<T> => {
       this.#loads++;
       let value: T;
       try {
@@ -243,7 +267,29 @@ export class FlightCache {
         this.#errors++;
         throw new LoadUndefinedError(k);
       }
-      // A flight past its deadline or abandoned drops its late result: it is not stored either.
+      return value;
+    };
+    try {
+      if (this.#fleet !== undefined) {
+        const fetched = await this.#fleet.fetch(k, ttlMs, loadOnce, signal, () => this.#isCurrent(k, ticket));
+        // A flight past its deadline or abandoned drops its late result: it is not stored either.
+        if (!signal.aborted && this.#isCurrent(k, ticket)) {
+          const localTtl = Math.min(fetched.pttl ?? ttlMs, ttlMs, this.#localTtlMs);
+          if (localTtl > 0) this.#memory.set(k, { value: fetched.value }, localTtl);
+        }
+        if (fetched.source === 'redis') this.#storeHits++;
+        return fetched.value;
+      }
+      if (this.#redis !== undefined) {
+        const stored = await this.#store(() => this.#keyv.get<T>(this.#storeKey(k)), undefined);
+        if (stored !== undefined) {
+          this.#storeHits++;
+          if (this.#isCurrent(k, ticket))
+            this.#memory.set(k, { value: stored }, Math.min(ttlMs, this.#localTtlMs));
+          return stored;
+        }
+      }
+      const value = await loadOnce();
       if (!signal.aborted) this.#write(k, ticket, [{ k, value }], ttlMs);
       return value;
     } finally {
@@ -402,17 +448,27 @@ export class FlightCache {
    */
   async delete(key: CacheKey): Promise<void> {
     const k = encodeKey(key);
-    const generation = this.#generations.get(k);
-    if (generation !== undefined) generation.gen++;
-    this.#flight.forget(this.#flightKey(k));
-    this.#memory.delete(k);
+    this.#dropLocal(k);
     if (this.#redis === undefined) {
       await this.#keyv.delete(k);
       return;
     }
     // A write of this key still on its way to Redis must land before the delete, not after it.
     await this.#writes.get(k);
+    if (this.#fleet !== undefined) {
+      // New epoch (fills of loads begun before are refused), value gone, every process told.
+      await this.#fleet.invalidate(k);
+      return;
+    }
     await this.#store(() => this.#keyv.delete(this.#storeKey(k)), false);
+  }
+
+  /** This process forgets `k`: memory tier, flight in progress, and any write-back of a running load. */
+  #dropLocal(k: string): void {
+    const generation = this.#generations.get(k);
+    if (generation !== undefined) generation.gen++;
+    this.#flight.forget(this.#flightKey(k));
+    this.#memory.delete(k);
   }
 
   stats(): CacheStats {
@@ -428,6 +484,7 @@ export class FlightCache {
       entries: this.#memory.size,
       store: { kind: this.#redis ? 'redis' : 'memory', breaker: store.state, skipped: store.skipped },
       flights: this.#flight.stats(),
+      fleet: this.#fleet?.stats() ?? { ...NO_FLEET },
     };
   }
 
@@ -436,6 +493,7 @@ export class FlightCache {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all(this.#writes.values());
+    await this.#fleet?.close();
     await this.#redis?.close();
     this.#memory.clear();
   }

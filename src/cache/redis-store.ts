@@ -10,8 +10,25 @@ export interface RedisKeyvOptions {
   onError: (error: unknown) => void;
 }
 
+export type RedisClient = ReturnType<typeof connectClient>;
+
+function connectClient(url: string, options: RedisKeyvOptions) {
+  return createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: options.connectTimeoutMs,
+      socketTimeout: options.socketTimeoutMs,
+      reconnectStrategy: (retries: number) =>
+        Math.min(50 * 2 ** retries, 2_000) + Math.floor(Math.random() * 50),
+    },
+  });
+}
+
 export interface RedisKeyv {
   keyv: Keyv;
+  /** The client under Keyv, for the fleet's scripts and pub/sub (Keyv has no atomic primitives). */
+  client: RedisClient;
   /**
    * Settles when the first connection attempt has succeeded or failed. Commands sent before it
    * would fail at once (no offline queue), so callers wait for it, under their own deadline.
@@ -63,6 +80,7 @@ export function createRedisKeyv(url: string, options: RedisKeyvOptions): RedisKe
   client.connect().catch(options.onError);
   return {
     keyv,
+    client,
     ready,
     async close() {
       client.off('error', options.onError);
