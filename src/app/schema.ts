@@ -114,6 +114,27 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
       errors: t.exposeFloat('errors'),
     }),
   });
+  const FleetStats = builder.objectRef<FlightStatsSnapshot['fleet']>('FleetStats').implement({
+    description: 'The single flight across processes sharing one Redis (a lease per key).',
+    fields: (t) => ({
+      enabled: t.exposeBoolean('enabled', {
+        description: 'True when the cache is on Redis with the fleet lease.',
+      }),
+      leasesWon: t.exposeFloat('leasesWon', { description: 'Loads this process ran as the fleet leader.' }),
+      waits: t.exposeFloat('waits', { description: "Fetches that waited for another process's load." }),
+      takeovers: t.exposeFloat('takeovers', {
+        description: 'Leases taken over after the holder died or gave up.',
+      }),
+      fillsRefused: t.exposeFloat('fillsRefused', {
+        description: 'Fills Redis refused: lease lost, or the key invalidated during the load.',
+      }),
+      wakeupsByMessage: t.exposeFloat('wakeupsByMessage'),
+      wakeupsByPoll: t.exposeFloat('wakeupsByPoll'),
+      fallbacks: t.exposeFloat('fallbacks', {
+        description: 'Loads made locally because Redis failed or its circuit was open.',
+      }),
+    }),
+  });
   const QueryCount = builder.objectRef<FlightStatsSnapshot['queries'][number]>('QueryCount').implement({
     fields: (t) => ({ statement: t.exposeString('statement'), count: t.exposeFloat('count') }),
   });
@@ -132,6 +153,7 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
       timeouts: t.exposeFloat('timeouts'),
       hitRatio: t.exposeFloat('hitRatio'),
       store: t.expose('store', { type: StoreHealth }),
+      fleet: t.expose('fleet', { type: FleetStats }),
       queries: t.expose('queries', { type: [QueryCount], description: 'Statements sent to the database.' }),
     }),
   });

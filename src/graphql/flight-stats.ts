@@ -14,6 +14,8 @@ export interface FlightStatsSnapshot {
   /** hits / (hits + misses), 0 before the first call. */
   hitRatio: number;
   store: { kind: string; healthy: boolean; breaker: string; errors: number };
+  /** The fleet-wide flight over Redis (all zero and `enabled: false` without Redis). */
+  fleet: CacheStats['fleet'];
   queries: Array<{ statement: string; count: number }>;
 }
 
@@ -51,6 +53,7 @@ export function flightStatsSnapshot(
       breaker: stats.store.breaker,
       errors: stats.storeErrors,
     },
+    fleet: stats.fleet,
     queries: Object.entries(queryCounts)
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([statement, count]) => ({ statement, count })),

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCache } from '../../src/index.js';
-import { ProductsDocument, SalesSummaryDocument, ViewerDocument } from '../generated/graphql.js';
+import {
+  FleetStatsDocument,
+  ProductsDocument,
+  SalesSummaryDocument,
+  ViewerDocument,
+} from '../generated/graphql.js';
 import {
   dropNamespace,
   REDIS_URL,
@@ -39,6 +44,22 @@ describe.skipIf(!enabled)('two servers sharing one Redis-backed cache namespace'
     expect(fromRedis.body).toEqual(responses[0]!.body);
     expect(second.server.data.queryCounts().salesSummary).toBe(0);
     expect(second.server.cache.stats().storeHits).toBe(1);
+  });
+
+  it('shows the fleet figures to operators: one server won the lease, the other read the fill', async () => {
+    const operator = await first.token(1, { operator: true });
+    const [a, b] = await Promise.all([
+      first.request(FleetStatsDocument, { token: operator }),
+      second.request(FleetStatsDocument, { token: operator }),
+    ]);
+    expect(a.body.data?.flightStats.store).toEqual({ kind: 'redis', healthy: true, breaker: 'closed' });
+    expect(a.body.data?.flightStats.fleet).toMatchObject({
+      enabled: true,
+      leasesWon: 1,
+      fillsRefused: 0,
+      fallbacks: 0,
+    });
+    expect(b.body.data?.flightStats.fleet).toMatchObject({ enabled: true, leasesWon: 0 });
   });
 
   it('round-trips rows and absent (null) products through Redis', async () => {

@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createCache, type FlightCache } from '../../src/index.js';
+import { deferred } from '../helpers/deferred.js';
+import {
+  dropNamespace,
+  eventually,
+  REDIS_URL,
+  rawClient,
+  redisSuiteEnabled,
+  uniqueNamespace,
+} from '../helpers/redis.js';
+
+const enabled = await redisSuiteEnabled();
+
+/** Two FlightCache instances stand for two processes: each has its own connections and memory tier. */
+describe.skipIf(!enabled)('fleet invalidation', () => {
+  const namespace = uniqueNamespace('inval');
+  const caches: FlightCache[] = [];
+  const open = (options: Parameters<typeof createCache>[0] = {}) => {
+    const cache = createCache({ redisUrl: REDIS_URL, namespace, ...options });
+    caches.push(cache);
+    return cache;
+  };
+  afterEach(async () => {
+    await Promise.all(caches.splice(0).map((cache) => cache.close()));
+    await dropNamespace(namespace);
+  });
+
+  it("drops a deleted value from another process's memory tier by message, well within localTtlMs", async () => {
+    const writer = open();
+    // A long local TTL: only the delete message can make the reader stop serving its copy.
+    const reader = open({ localTtlMs: 60_000 });
+    await writer.remember('price', async () => 'old');
+    await expect(reader.remember('price', async () => 'unused')).resolves.toBe('old');
+    expect(reader.stats().storeHits).toBe(1);
+
+    await writer.delete('price');
+    const load = vi.fn(async () => 'new');
+    await eventually(async () => (await reader.remember('price', load)) === 'new', 2_000);
+    expect(load).toHaveBeenCalledTimes(1);
+  });
+
+  it('refuses the fill of a load that began before a delete in another process', async () => {
+    const loader = open();
+    const other = open();
+    const gate = deferred<string>();
+    const pending = loader.remember('stats', () => gate.promise);
+    await eventually(async () => loader.stats().fleet.leasesWon === 1);
+    await other.delete('stats');
+    gate.resolve('stale');
+    await expect(pending).resolves.toBe('stale');
+    expect(loader.stats().fleet.fillsRefused).toBe(1);
+    const client = await rawClient();
+    try {
+      expect(await client.exists(`${namespace}:v:stats`)).toBe(0);
+    } finally {
+      client.destroy();
+    }
+    const fresh = vi.fn(async () => 'fresh');
+    await expect(other.remember('stats', fresh)).resolves.toBe('fresh');
+    expect(fresh).toHaveBeenCalledTimes(1);
+  });
+
+  it('turns off with fleet: false: values are still shared, loads coalesce per process only', async () => {
+    const cache = open({ fleet: false });
+    await cache.remember('plain', async () => 'v');
+    expect(cache.stats().fleet).toMatchObject({ enabled: false, leasesWon: 0 });
+    const other = open({ fleet: false });
+    await eventually(async () => (await other.remember('plain', async () => 'miss')) === 'v');
+  });
+});
