@@ -10,6 +10,8 @@ export interface Config {
   redisUrl: string | undefined;
   /** PostgreSQL to use; unset: an embedded PGlite seeded with the demo data. */
   databaseUrl: string | undefined;
+  /** PostgreSQL schema for the demo tables (created and seeded when absent); unset: the default. */
+  databaseSchema: string | undefined;
   /** HS256 secret for viewer tokens (at least 32 bytes). */
   authSecret: Uint8Array;
   /** True when AUTH_SECRET was not set and the development secret is in use. */
@@ -45,6 +47,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/[^\s]+$/.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL', 'a postgres:// or postgresql:// URL', redacted(databaseUrl));
   }
+  const databaseSchema = nonEmpty(env.DATABASE_SCHEMA);
+  if (databaseSchema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(databaseSchema)) {
+    throw new ConfigError('DATABASE_SCHEMA', 'a schema name matching [a-z_][a-z0-9_]{0,62}', databaseSchema);
+  }
   const secretText = nonEmpty(env.AUTH_SECRET);
   if (secretText === undefined && nodeEnv === 'production') {
     throw new ConfigError('AUTH_SECRET', 'set (at least 32 characters) when NODE_ENV=production', '');
@@ -57,6 +63,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port,
     redisUrl,
     databaseUrl,
+    databaseSchema,
     authSecret: new TextEncoder().encode(secretText ?? DEVELOPMENT_SECRET),
     devSecret: secretText === undefined,
   };

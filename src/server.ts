@@ -9,7 +9,8 @@ import type { Config } from './config.js';
 
 /** What createServer needs: the validated config, and for tests, a few overrides. */
 export interface ServerOptions {
-  config: Pick<Config, 'nodeEnv' | 'redisUrl' | 'databaseUrl' | 'authSecret'>;
+  config: Pick<Config, 'nodeEnv' | 'redisUrl' | 'databaseUrl' | 'authSecret'> &
+    Partial<Pick<Config, 'databaseSchema'>>;
   /** Demo seed sizes and Postgres schema (tests use small seeds and a schema of their own). */
   data?: Pick<OpenShopDataOptions, 'seed' | 'schema'>;
   /** A cache to use instead of one built from the config (tests, or a shared one). */
@@ -36,6 +37,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   const schema = buildSchema({ fieldCache: options.fieldCache !== false });
   const data = await openShopData({
     ...(config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl }),
+    ...(config.databaseSchema === undefined ? {} : { schema: config.databaseSchema }),
     ...options.data,
   });
   const cache =

@@ -45,6 +45,10 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DATABASE_URL: 'mysql://root:hunter2@db/x' })).toThrow(
       'DATABASE_URL must be a postgres:// or postgresql:// URL; received "mysql://root:***@db/x"',
     );
+    expect(() => loadConfig({ DATABASE_SCHEMA: 'Bad-Name' })).toThrow(
+      'DATABASE_SCHEMA must be a schema name',
+    );
+    expect(loadConfig({ DATABASE_SCHEMA: 'shop_a' }).databaseSchema).toBe('shop_a');
     expect(() => loadConfig({ AUTH_SECRET: 'short' })).toThrow(
       'AUTH_SECRET must be at least 32 characters long',
     );

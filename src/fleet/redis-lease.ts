@@ -100,6 +100,8 @@ redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[2], 'deleted|' .. ARGV[3])
 return 1`;
 
+const SCRIPTS = [GET_OR_LEASE, FILL, RELEASE, EXTEND, INVALIDATE];
+
 /** Epochs outlive any value or lease they guard, and then expire (they never leak). */
 const EPOCH_TTL_MS = 24 * 60 * 60 * 1000;
 const FAILED = Symbol('redis call failed');
@@ -164,6 +166,13 @@ export class FleetLease {
     this.#pollMaxMs = positive('fleet.pollMaxMs', options.pollMaxMs ?? 400);
     this.#heartbeat = options.heartbeat ?? true;
     this.#onDeleted = options.onDeleted;
+    // Load the scripts on every (re)connection, so the first call of each is one EVALSHA rather
+    // than EVALSHA, NOSCRIPT, EVAL. EVAL stays the fallback (a SCRIPT FLUSH, a failover).
+    const loadScripts = () => {
+      for (const script of SCRIPTS) client.scriptLoad(script).catch(options.onError);
+    };
+    client.on('ready', loadScripts);
+    if (client.isReady) loadScripts();
     // One subscriber connection per process. No socket timeout on it: an idle subscriber is
     // normal, and a silent one only costs latency, since polling is what guarantees progress.
     this.#subscriber = client.duplicate({ socket: { ...client.options?.socket, socketTimeout: 0 } });
