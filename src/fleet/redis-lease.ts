@@ -23,7 +23,7 @@ export interface FleetStats {
   waits: number;
   /** Leases won after waiting: the previous holder died or gave up. */
   takeovers: number;
-  /** Fills Redis refused: the lease was lost, or the key was invalidated during the load. */
+  /** Loads not written back: the lease was lost, or the key was invalidated during the load. */
   fillsRefused: number;
   wakeupsByMessage: number;
   wakeupsByPoll: number;
@@ -301,7 +301,8 @@ export class FleetLease {
     }
     clearInterval(heartbeat);
     if (signal.aborted || !isCurrent()) {
-      // Not to be stored (late, or invalidated here): let a waiter elsewhere load afresh.
+      // Not to be stored (late, or invalidated while it loaded): let a waiter elsewhere load afresh.
+      if (!signal.aborted) this.#stats.fillsRefused++;
       await this.#eval(RELEASE, [keys.lease], [leaseId, this.#channel, 'released', k]);
       return value;
     }
