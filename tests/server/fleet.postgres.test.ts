@@ -98,8 +98,10 @@ describe('three server processes on one Redis and one PostgreSQL', () => {
     const operator = await signToken(1, new TextEncoder().encode(SECRET), { operator: true });
     const stats = await Promise.all(ports.map((port) => post(port, print(FlightStatsDocument), operator)));
     const sent = stats.map((s) => {
-      const flightStats = s.data?.flightStats as { queries: Array<{ statement: string; count: number }> };
-      return flightStats.queries.find((q) => q.statement === 'salesSummary')?.count ?? 0;
+      const flightStats = s.data?.flightStats as
+        | { queries: Array<{ statement: string; count: number }> }
+        | undefined;
+      return flightStats?.queries.find((q) => q.statement === 'salesSummary')?.count ?? 0;
     });
     const fleet = await Promise.all(ports.map((port) => post(port, print(FleetStatsDocument), operator)));
     const figures = JSON.stringify({ sent, fleet: fleet.map((f) => f.data?.flightStats) });
@@ -108,7 +110,9 @@ describe('three server processes on one Redis and one PostgreSQL', () => {
       figures,
     ).toBe(1);
 
-    const won = fleet.map((f) => (f.data?.flightStats as { fleet: { leasesWon: number } }).fleet.leasesWon);
+    const won = fleet.map(
+      (f) => (f.data?.flightStats as { fleet: { leasesWon: number } } | undefined)?.fleet.leasesWon ?? 0,
+    );
     expect(won.reduce((a, b) => a + b, 0)).toBe(1);
   }, 30_000);
 });
