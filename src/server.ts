@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { verifyViewer } from './app/auth.js';
 import { type AppContext, createLoaders } from './app/context.js';
 import { type OpenShopDataOptions, openShopData, type ShopData } from './app/data/index.js';
@@ -44,8 +44,13 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     options.cache ?? createCache(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl });
   const fingerprintSecret = randomBytes(32);
 
+  // Envelop/Yoga plugins, in order. Hardening (limits, masking, introspection) and metrics are
+  // added here; operation coalescing sits first so it answers before anything else runs.
+  const plugins: Array<Plugin<AppContext>> = [];
+
   const yoga = createYoga<Record<string, unknown>, AppContext>({
     schema,
+    plugins,
     graphiql: config.nodeEnv === 'development',
     landingPage: false,
     // Unexpected errors reach clients as "Unexpected error." with no stack or message.
