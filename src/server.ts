@@ -6,6 +6,7 @@ import { type OpenShopDataOptions, openShopData, type ShopData } from './app/dat
 import { buildSchema } from './app/schema.js';
 import { createCache, type FlightCache } from './cache/flight-cache.js';
 import type { Config } from './config.js';
+import { OperationCoalescing } from './graphql/use-operation-coalescing.js';
 
 /** What createServer needs: the validated config, and for tests, a few overrides. */
 export interface ServerOptions {
@@ -23,6 +24,8 @@ export interface Server {
   yoga: YogaServerInstance<Record<string, unknown>, AppContext>;
   cache: FlightCache;
   data: ShopData;
+  /** Identical concurrent query operations execute once (X-Cache: MISS / COALESCED). */
+  coalescing: OperationCoalescing;
   /** Closes the cache (and its Redis connection) and the database. Call after the HTTP server stopped. */
   close(): Promise<void>;
 }
@@ -46,7 +49,8 @@ export async function createServer(options: ServerOptions): Promise<Server> {
 
   // Envelop/Yoga plugins, in order. Hardening (limits, masking, introspection) and metrics are
   // added here; operation coalescing sits first so it answers before anything else runs.
-  const plugins: Array<Plugin<AppContext>> = [];
+  const coalescing = new OperationCoalescing();
+  const plugins: Array<Plugin | Plugin<AppContext>> = [coalescing.plugin()];
 
   const yoga = createYoga<Record<string, unknown>, AppContext>({
     schema,
@@ -70,6 +74,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     yoga,
     cache,
     data,
+    coalescing,
     async close() {
       if (closed) return;
       closed = true;
