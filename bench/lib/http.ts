@@ -21,6 +21,8 @@ export interface SystemDef {
   system: string;
   /** bench/servers/<file>.ts */
   file: string;
+  /** Environment for the server process (variants of one server file). */
+  env?: Record<string, string>;
   note: string;
 }
 
@@ -32,7 +34,13 @@ export const SYSTEMS: readonly SystemDef[] = [
     file: 'graphql-flight',
     note:
       `graphql-yoga + Pothos, \`cache: { ttlMs: ${TTL_MS} }\` on Query.hot over createCache() (field cache, ` +
-      'process-wide single flight); operation coalescing is not built yet, so it is not in this row',
+      'process-wide single flight)',
+  },
+  {
+    system: 'graphql-flight + operation coalescing',
+    file: 'graphql-flight',
+    env: { BENCH_OPERATION_COALESCING: '1' },
+    note: 'the same server with useOperationCoalescing(): identical concurrent operations execute once',
   },
   { system: BASELINE, file: 'yoga', note: 'graphql-yoga, the resolver fetches on every request' },
   {
@@ -145,6 +153,7 @@ export async function startSystem(def: SystemDef): Promise<RunningSystem> {
   let server: { child: ChildProcess; port: number };
   try {
     server = await spawn(def.file, {
+      ...def.env,
       BENCH_UPSTREAM_URL: `http://127.0.0.1:${upstream.port}`,
       BENCH_TTL_MS: String(TTL_MS),
     });

@@ -143,8 +143,7 @@ export const scenario: Scenario = {
         'A cache without coalescing makes one upstream call per request that arrives before the first ' +
           `answer is stored (${UPSTREAM_DELAY_MS} ms plus the server's own time): how many that is depends on how ` +
           'fast the server parses and executes the burst.',
-        'graphql-flight runs the field cache with process-wide coalescing; operation coalescing does not ' +
-          'exist yet.',
+        'graphql-flight + operation coalescing executes the 500 identical operations once.',
         'Errors: failed connections, timeouts, non-200 responses and bodies carrying GraphQL `errors`.',
       ],
       chart: [{ metric: 'calls', title: 'upstream calls (lower is better)' }],

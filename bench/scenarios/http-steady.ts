@@ -122,8 +122,8 @@ export const scenario: Scenario = {
         `TTL ${TTL_MS} ms everywhere, so a ${seconds} s round sees about ${Math.round((seconds * 1_000) / TTL_MS)} ` +
           'expiries: a cache that coalesces makes about one upstream call per expiry; one that does not makes one ' +
           `per request arriving during the ${UPSTREAM_DELAY_MS} ms refill.`,
-        'graphql-flight runs the field cache with process-wide coalescing; "with operation coalescing" is not ' +
-          'measured: operation coalescing does not exist yet.',
+        'graphql-flight + operation coalescing executes identical concurrent operations once; it has no response ' +
+          'cache yet (a hit still runs parse, validate and execute), which is what limits its req/s.',
         'Errors: socket errors, timeouts, non-2xx responses and 2xx bodies carrying GraphQL `errors` (every ' +
           'response body is checked).',
         "Client, servers and upstream share this machine's cores; req/s ratios hold better than absolute figures.",

@@ -11,6 +11,7 @@ import SchemaBuilder from '@pothos/core';
 import type * as Yoga from '../../node_modules/graphql-yoga/typings/index.js';
 import { createCache, type FlightCache } from '../../src/cache/flight-cache.js';
 import CachePolicyPlugin from '../../src/graphql/index.js';
+import { useOperationCoalescing } from '../../src/graphql/use-operation-coalescing.js';
 import { announce, fetchHot, type HotValue, TTL_MS } from './common.js';
 
 // A bare 'graphql-yoga' here would resolve to bench/node_modules (and its own graphql): resolve
@@ -45,6 +46,7 @@ const yoga = createYoga<Record<string, unknown>, Context>({
   landingPage: false,
   logging: false,
   context: () => ({ cache }),
+  plugins: process.env.BENCH_OPERATION_COALESCING === '1' ? [useOperationCoalescing()] : [],
 });
 const server = createServer(yoga);
 server.keepAliveTimeout = 60_000;
