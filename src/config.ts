@@ -3,6 +3,8 @@
  * variable and what it must be.
  */
 
+import { DEFAULT_LIMITS, type HardeningLimits } from './graphql/hardening.js';
+
 export interface Config {
   nodeEnv: 'development' | 'production' | 'test';
   port: number;
@@ -16,6 +18,13 @@ export interface Config {
   authSecret: Uint8Array;
   /** True when AUTH_SECRET was not set and the development secret is in use. */
   devSecret: boolean;
+  /** Limits of the HTTP edge (src/graphql/hardening.ts); each one from its variable, else its default. */
+  limits: HardeningLimits;
+  /**
+   * Port of a separate listener that serves only /metrics, without a token (the network guards it).
+   * Unset: /metrics is served on PORT to operators only (a bearer token with the operator role).
+   */
+  metricsPort: number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -34,11 +43,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (nodeEnv !== 'development' && nodeEnv !== 'production' && nodeEnv !== 'test') {
     throw new ConfigError('NODE_ENV', 'development, production or test', nodeEnv);
   }
-  const portText = env.PORT ?? '4000';
-  const port = Number(portText);
-  if (!/^[0-9]+$/.test(portText) || port < 1 || port > 65_535) {
-    throw new ConfigError('PORT', 'a port number from 1 to 65535', portText);
-  }
+  const port = portNumber('PORT', env.PORT ?? '4000');
   const redisUrl = nonEmpty(env.REDIS_URL);
   if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
     throw new ConfigError('REDIS_URL', 'a redis:// or rediss:// URL', redacted(redisUrl));
@@ -58,6 +63,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (secretText !== undefined && Buffer.byteLength(secretText) < 32) {
     throw new ConfigError('AUTH_SECRET', 'at least 32 characters long', `${secretText.length} characters`);
   }
+  const metricsPortText = nonEmpty(env.METRICS_PORT);
+  const metricsPort = metricsPortText === undefined ? undefined : portNumber('METRICS_PORT', metricsPortText);
+  if (metricsPort === port) {
+    throw new ConfigError('METRICS_PORT', `a port other than PORT (${port})`, String(metricsPortText));
+  }
   return {
     nodeEnv,
     port,
@@ -66,7 +76,53 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseSchema,
     authSecret: new TextEncoder().encode(secretText ?? DEVELOPMENT_SECRET),
     devSecret: secretText === undefined,
+    limits: loadLimits(env),
+    metricsPort,
   };
+}
+
+/** The variable of each limit; every one is a positive integer. */
+const LIMIT_VARIABLES: Record<keyof HardeningLimits, string> = {
+  maxDepth: 'MAX_DEPTH',
+  maxAliases: 'MAX_ALIASES',
+  maxTokens: 'MAX_TOKENS',
+  maxCost: 'MAX_COST',
+  maxDirectives: 'MAX_DIRECTIVES',
+  maxBodyBytes: 'MAX_BODY_BYTES',
+  executionTimeoutMs: 'EXECUTION_TIMEOUT_MS',
+  requestTimeoutMs: 'REQUEST_TIMEOUT_MS',
+  headersTimeoutMs: 'HEADERS_TIMEOUT_MS',
+};
+
+function loadLimits(env: Record<string, string | undefined>): HardeningLimits {
+  const limits = { ...DEFAULT_LIMITS };
+  for (const [name, variable] of Object.entries(LIMIT_VARIABLES) as Array<[keyof HardeningLimits, string]>) {
+    const text = nonEmpty(env[variable]);
+    if (text === undefined) continue;
+    const value = Number(text);
+    // Above 2^31 - 1 ms a Node timer fires at once, so no limit may be that large.
+    if (!/^[0-9]+$/.test(text) || value < 1 || value > 2_147_483_647) {
+      throw new ConfigError(variable, 'a positive integer (at most 2147483647)', text);
+    }
+    limits[name] = value;
+  }
+  // node:http refuses a headers timeout longer than the request timeout.
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new ConfigError(
+      'HEADERS_TIMEOUT_MS',
+      `at most REQUEST_TIMEOUT_MS (${limits.requestTimeoutMs})`,
+      String(limits.headersTimeoutMs),
+    );
+  }
+  return limits;
+}
+
+function portNumber(variable: string, text: string): number {
+  const port = Number(text);
+  if (!/^[0-9]+$/.test(text) || port < 1 || port > 65_535) {
+    throw new ConfigError(variable, 'a port number from 1 to 65535', text);
+  }
+  return port;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -1,5 +1,7 @@
 import { createServer as createHttpServer } from 'node:http';
 import { loadConfig } from './config.js';
+import { httpServerOptions } from './graphql/hardening.js';
+import { METRICS_LISTENER } from './graphql/use-metrics.js';
 import { createServer } from './server.js';
 
 /** How long a graceful shutdown may take before the process exits anyway. */
@@ -12,11 +14,24 @@ if (config.devSecret) {
   );
 }
 const app = await createServer({ config });
-const http = createHttpServer(app.yoga);
+// A client must send its headers within HEADERS_TIMEOUT_MS and its whole request within
+// REQUEST_TIMEOUT_MS, or Node answers 408 and closes the connection (slow clients hold no socket).
+const http = createHttpServer(httpServerOptions(config.limits), app.yoga);
 http.listen(config.port, () => {
   console.log(
     `graphql-flight on http://localhost:${config.port}/graphql (${app.data.kind}, ${app.cache.stats().store.kind} cache)`,
   );
+});
+// With METRICS_PORT, /metrics is served there only, without a token: bind that port where only the
+// scraper reaches it. The same handler marks these requests, and answers nothing else on this port.
+const metricsHttp =
+  config.metricsPort === undefined
+    ? undefined
+    : createHttpServer(httpServerOptions(config.limits), (request, response) =>
+        app.yoga(request, response, { [METRICS_LISTENER]: true }),
+      );
+metricsHttp?.listen(config.metricsPort, () => {
+  console.log(`metrics on http://localhost:${config.metricsPort}/metrics`);
 });
 
 let stopping = false;
@@ -30,10 +45,16 @@ async function shutdown(signal: string): Promise<void> {
   }, SHUTDOWN_DEADLINE_MS);
   deadline.unref();
   // Stop accepting; idle keep-alive sockets are closed, busy ones finish their request.
-  await new Promise<void>((resolve) => {
-    http.close(() => resolve());
-    http.closeIdleConnections();
-  });
+  await Promise.all(
+    [http, metricsHttp].map(
+      (server) =>
+        server &&
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        }),
+    ),
+  );
   await app.close();
   console.log('stopped');
   process.exit(0);

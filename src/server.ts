@@ -6,12 +6,17 @@ import { type OpenShopDataOptions, openShopData, type ShopData } from './app/dat
 import { buildSchema } from './app/schema.js';
 import { createCache, type FlightCache } from './cache/flight-cache.js';
 import type { Config } from './config.js';
+import { createHardeningPlugins } from './graphql/hardening.js';
+import { useMetrics } from './graphql/use-metrics.js';
 import { OperationCoalescing } from './graphql/use-operation-coalescing.js';
 
 /** What createServer needs: the validated config, and for tests, a few overrides. */
 export interface ServerOptions {
   config: Pick<Config, 'nodeEnv' | 'redisUrl' | 'databaseUrl' | 'authSecret'> &
-    Partial<Pick<Config, 'databaseSchema'>>;
+    Partial<Pick<Config, 'databaseSchema' | 'metricsPort'>> & {
+      /** Limits of the HTTP edge; each one absent takes its default (DEFAULT_LIMITS). */
+      limits?: Partial<Config['limits']>;
+    };
   /** Demo seed sizes and Postgres schema (tests use small seeds and a schema of their own). */
   data?: Pick<OpenShopDataOptions, 'seed' | 'schema'>;
   /** A cache to use instead of one built from the config (tests, or a shared one). */
@@ -51,6 +56,21 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   // added here; operation coalescing sits first so it answers before anything else runs.
   const coalescing = new OperationCoalescing();
   const plugins: Array<Plugin | Plugin<AppContext>> = [coalescing.plugin()];
+  plugins.push(
+    ...createHardeningPlugins<AppContext>({
+      limits: config.limits,
+      production: config.nodeEnv === 'production',
+    }),
+    useMetrics({
+      cacheStats: () => cache.stats(),
+      queryCounts: () => data.queryCounts(),
+      operationStats: () => coalescing.stats(),
+      // Operators only, as flightStats; a bad or expired token rejects (a 401).
+      authorize: async (authorization) =>
+        (await verifyViewer(authorization, config.authSecret))?.operator === true,
+      separateListener: config.metricsPort !== undefined,
+    }),
+  );
 
   const yoga = createYoga<Record<string, unknown>, AppContext>({
     schema,

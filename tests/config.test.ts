@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEVELOPMENT_SECRET, loadConfig } from '../src/config.js';
+import { DEFAULT_LIMITS } from '../src/graphql/hardening.js';
 
 describe('loadConfig', () => {
   it('gives embedded defaults for an empty environment', () => {
@@ -12,6 +13,19 @@ describe('loadConfig', () => {
     });
     expect(config.devSecret).toBe(true);
     expect(new TextDecoder().decode(config.authSecret)).toBe(DEVELOPMENT_SECRET);
+    expect(config.limits).toEqual({
+      maxDepth: 6,
+      maxAliases: 15,
+      maxTokens: 1_000,
+      maxCost: 5_000,
+      maxDirectives: 50,
+      maxBodyBytes: 100_000,
+      executionTimeoutMs: 15_000,
+      requestTimeoutMs: 30_000,
+      headersTimeoutMs: 10_000,
+    });
+    expect(config.limits).toEqual(DEFAULT_LIMITS);
+    expect(config.metricsPort).toBeUndefined();
   });
 
   it('reads every variable it knows', () => {
@@ -29,6 +43,62 @@ describe('loadConfig', () => {
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/test',
       devSecret: false,
     });
+  });
+
+  it('reads every limit and the metrics port, each from its variable', () => {
+    const config = loadConfig({
+      MAX_DEPTH: '8',
+      MAX_ALIASES: '4',
+      MAX_TOKENS: '2000',
+      MAX_COST: '900',
+      MAX_DIRECTIVES: '5',
+      MAX_BODY_BYTES: '65536',
+      EXECUTION_TIMEOUT_MS: '5000',
+      REQUEST_TIMEOUT_MS: '20000',
+      HEADERS_TIMEOUT_MS: '20000',
+      METRICS_PORT: '9464',
+    });
+    expect(config.limits).toEqual({
+      maxDepth: 8,
+      maxAliases: 4,
+      maxTokens: 2_000,
+      maxCost: 900,
+      maxDirectives: 5,
+      maxBodyBytes: 65_536,
+      executionTimeoutMs: 5_000,
+      requestTimeoutMs: 20_000,
+      headersTimeoutMs: 20_000,
+    });
+    expect(config.metricsPort).toBe(9464);
+    expect(loadConfig({ MAX_DEPTH: ' ', MAX_COST: '' }).limits).toEqual(DEFAULT_LIMITS);
+  });
+
+  it('names the variable and the value of a bad limit or metrics port', () => {
+    expect(() => loadConfig({ MAX_DEPTH: '0' })).toThrow(
+      'MAX_DEPTH must be a positive integer (at most 2147483647); received "0"',
+    );
+    expect(() => loadConfig({ MAX_ALIASES: '-1' })).toThrow('MAX_ALIASES must be a positive integer');
+    expect(() => loadConfig({ MAX_TOKENS: '1e3' })).toThrow('MAX_TOKENS must be a positive integer');
+    expect(() => loadConfig({ MAX_COST: 'lots' })).toThrow(
+      'MAX_COST must be a positive integer (at most 2147483647); received "lots"',
+    );
+    expect(() => loadConfig({ MAX_DIRECTIVES: '2.5' })).toThrow('MAX_DIRECTIVES must be a positive integer');
+    expect(() => loadConfig({ MAX_BODY_BYTES: '100kb' })).toThrow(
+      'MAX_BODY_BYTES must be a positive integer',
+    );
+    expect(() => loadConfig({ EXECUTION_TIMEOUT_MS: '2147483648' })).toThrow(
+      'EXECUTION_TIMEOUT_MS must be a positive integer (at most 2147483647); received "2147483648"',
+    );
+    expect(() => loadConfig({ REQUEST_TIMEOUT_MS: '5000' })).toThrow(
+      'HEADERS_TIMEOUT_MS must be at most REQUEST_TIMEOUT_MS (5000); received "10000"',
+    );
+    expect(() => loadConfig({ HEADERS_TIMEOUT_MS: 'x' })).toThrow(ConfigError);
+    expect(() => loadConfig({ METRICS_PORT: '99999' })).toThrow(
+      'METRICS_PORT must be a port number from 1 to 65535; received "99999"',
+    );
+    expect(() => loadConfig({ PORT: '4000', METRICS_PORT: '4000' })).toThrow(
+      'METRICS_PORT must be a port other than PORT (4000); received "4000"',
+    );
   });
 
   it('names the variable and the value in every error, without echoing a password', () => {
