@@ -4,10 +4,9 @@
  * scenario (medians of rounds, ratios to the scenario's baseline, goals met or not); writes
  * bench/results/<date>.json, <date>.md (date, Node, CPU, versions of every package measured)
  * and <date>.svg (origin calls and req/s per system, rendered by Vega). Quick runs write
- * bench/results/quick-<date>.* (not committed).
+ * bench/results/quick-<date>.*, `--only` runs partial-<date>.* (neither is committed).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { arch, cpus, platform, release, totalmem } from 'node:os';
 import { renderChart } from './lib/chart.js';
 import { createContext } from './lib/context.js';
@@ -99,7 +98,9 @@ const environment = {
   redis: ctx.redisUrl ?? null,
   versions: packageVersions(),
 };
-const stem = `${ctx.quick ? 'quick-' : ''}${environment.date.slice(0, 10)}`;
+// Only a full run (every scenario, not quick) writes the dated report; others never replace it.
+const prefix = ctx.quick ? 'quick-' : only !== undefined ? 'partial-' : '';
+const stem = `${prefix}${environment.date.slice(0, 10)}`;
 const dir = new URL('./results/', import.meta.url);
 mkdirSync(dir, { recursive: true });
 writeFileSync(new URL(`${stem}.json`, dir), `${JSON.stringify({ environment, results }, null, 2)}\n`);
@@ -115,21 +116,24 @@ if (failures > 0) {
 setTimeout(() => process.exit(process.exitCode ?? 0), 1_000).unref();
 
 function packageVersions(): Record<string, string> {
-  const versions: Record<string, string> = {};
-  const read = (base: string, name: string) => {
+  // Read node_modules/<name>/package.json directly: many packages' `exports` do not expose it.
+  const read = (base: URL, name: string) => {
     try {
-      const require = createRequire(base);
-      const file = require.resolve(`${name}/package.json`);
-      return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+      return (
+        JSON.parse(readFileSync(new URL(`node_modules/${name}/package.json`, base), 'utf8')) as {
+          version: string;
+        }
+      ).version;
     } catch {
       return undefined;
     }
   };
-  const root = new URL('../package.json', import.meta.url).href;
-  const bench = new URL('./package.json', import.meta.url).href;
-  versions['graphql-flight'] = (
-    JSON.parse(readFileSync(new URL(root), 'utf8')) as { version: string }
-  ).version;
+  const root = new URL('../', import.meta.url);
+  const bench = new URL('./', import.meta.url);
+  const versions: Record<string, string> = {
+    'graphql-flight': (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version: string })
+      .version,
+  };
   for (const name of MEASURED.root) versions[name] = read(root, name) ?? 'not installed';
   for (const name of MEASURED.bench) {
     const version = read(bench, name);

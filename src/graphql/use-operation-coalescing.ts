@@ -106,8 +106,9 @@ export function useOperationCoalescing(options?: OperationCoalescingOptions): Pl
 }
 
 /**
- * The identity of an operation: the credentials (hashed: the header never sits in memory as a key),
- * the operation name, the document and the variables with keys sorted.
+ * The identity of an operation: the credentials (hashed, so no token sits in memory as a key), the
+ * operation name, the document and the variables with keys sorted. The key lives only while the
+ * operation is in flight, so the document is used as it is rather than hashed on every request.
  */
 function operationKey(
   query: string,
@@ -115,15 +116,9 @@ function operationKey(
   variables: Record<string, unknown> | null | undefined,
   authorization: string | null,
 ): string {
-  return createHash('sha256')
-    .update(authorization ?? '')
-    .update('\0')
-    .update(operationName ?? '')
-    .update('\0')
-    .update(query)
-    .update('\0')
-    .update(stableStringify(variables ?? {}))
-    .digest('base64url');
+  const scope = authorization === null ? '' : createHash('sha256').update(authorization).digest('base64url');
+  const vars = variables === null || variables === undefined ? '' : stableStringify(variables);
+  return `${scope}\0${operationName ?? ''}\0${vars}\0${query}`;
 }
 
 function shapeOf(query: string): DocumentShape {
