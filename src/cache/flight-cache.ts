@@ -1,6 +1,6 @@
 import { Keyv } from 'keyv';
 import { CacheClosedError, InvalidOptionError, LoadFailedError, LoadUndefinedError } from '../errors.js';
-import { FleetLease, type FleetOptions, type FleetStats } from '../fleet/redis-lease.js';
+import { FleetLease, type FleetOptions, type FleetStats, fleetStats } from '../fleet/redis-lease.js';
 import { SingleFlight, type SingleFlightStats } from '../flight/single-flight.js';
 import { type CacheKey, encodeKey } from './keys.js';
 import { MemoryTier } from './memory-tier.js';
@@ -70,17 +70,6 @@ export interface CacheStats {
   /** The fleet-wide flight (Redis only); `enabled: false` otherwise. */
   fleet: FleetStats;
 }
-
-const NO_FLEET: FleetStats = {
-  enabled: false,
-  leasesWon: 0,
-  waits: 0,
-  takeovers: 0,
-  fillsRefused: 0,
-  wakeupsByMessage: 0,
-  wakeupsByPoll: 0,
-  fallbacks: 0,
-};
 
 const NAMESPACE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
@@ -484,7 +473,7 @@ export class FlightCache {
       entries: this.#memory.size,
       store: { kind: this.#redis ? 'redis' : 'memory', breaker: store.state, skipped: store.skipped },
       flights: this.#flight.stats(),
-      fleet: this.#fleet?.stats() ?? { ...NO_FLEET },
+      fleet: this.#fleet?.stats() ?? fleetStats(false),
     };
   }
 

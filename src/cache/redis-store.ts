@@ -51,16 +51,7 @@ export interface RedisKeyv {
  * piles up underneath.
  */
 export function createRedisKeyv(url: string, options: RedisKeyvOptions): RedisKeyv {
-  const client = createClient({
-    url,
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: options.connectTimeoutMs,
-      socketTimeout: options.socketTimeoutMs,
-      reconnectStrategy: (retries: number) =>
-        Math.min(50 * 2 ** retries, 2_000) + Math.floor(Math.random() * 50),
-    },
-  });
+  const client = connectClient(url, options);
   client.on('error', options.onError);
   const adapter = new KeyvRedis(client, { throwOnConnectError: true, throwOnErrors: true });
   adapter.namespace = undefined;

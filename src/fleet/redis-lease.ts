@@ -31,6 +31,20 @@ export interface FleetStats {
   fallbacks: number;
 }
 
+/** Fleet figures at zero (`enabled: false` is what a cache without the fleet reports). */
+export function fleetStats(enabled: boolean): FleetStats {
+  return {
+    enabled,
+    leasesWon: 0,
+    waits: 0,
+    takeovers: 0,
+    fillsRefused: 0,
+    wakeupsByMessage: 0,
+    wakeupsByPoll: 0,
+    fallbacks: 0,
+  };
+}
+
 /** Where a fetched value came from. */
 export type FleetSource = 'redis' | 'loaded' | 'fallback';
 
@@ -135,16 +149,7 @@ export class FleetLease {
   readonly #mailboxes = new Map<string, Set<Mailbox>>();
   readonly #shas = new Map<string, string>();
   #closed = false;
-  readonly #stats: FleetStats = {
-    enabled: true,
-    leasesWon: 0,
-    waits: 0,
-    takeovers: 0,
-    fillsRefused: 0,
-    wakeupsByMessage: 0,
-    wakeupsByPoll: 0,
-    fallbacks: 0,
-  };
+  readonly #stats = fleetStats(true);
 
   constructor(
     client: RedisClient,

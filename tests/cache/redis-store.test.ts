@@ -2,32 +2,23 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { createCache, type FlightCache } from '../../src/index.js';
 import { deferred } from '../helpers/deferred.js';
 import {
-  dropNamespace,
+  cachesOn,
   eventually,
   freePort,
   type OwnRedis,
-  REDIS_URL,
   rawClient,
   redisSuiteEnabled,
   startRedis,
-  uniqueNamespace,
   untilStored,
 } from '../helpers/redis.js';
 
 const enabled = await redisSuiteEnabled();
 
 describe.skipIf(!enabled)('FlightCache on the shared Redis', () => {
-  const namespace = uniqueNamespace('shared');
-  const caches: FlightCache[] = [];
-  const open = (options: Parameters<typeof createCache>[0] = {}) => {
-    const cache = createCache({ redisUrl: REDIS_URL, namespace, ...options });
-    caches.push(cache);
-    return cache;
-  };
-  afterEach(async () => {
-    await Promise.all(caches.splice(0).map((cache) => cache.close()));
-    await dropNamespace(namespace);
-  });
+  const caches = cachesOn('shared');
+  const { namespace } = caches;
+  const open = caches.open;
+  afterEach(() => caches.closeAll());
 
   it("lets two instances on the same Redis and namespace see each other's values", async () => {
     const writer = open();

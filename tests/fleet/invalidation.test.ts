@@ -1,30 +1,15 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createCache, type FlightCache } from '../../src/index.js';
 import { deferred } from '../helpers/deferred.js';
-import {
-  dropNamespace,
-  eventually,
-  REDIS_URL,
-  rawClient,
-  redisSuiteEnabled,
-  uniqueNamespace,
-} from '../helpers/redis.js';
+import { cachesOn, eventually, rawClient, redisSuiteEnabled } from '../helpers/redis.js';
 
 const enabled = await redisSuiteEnabled();
 
 /** Two FlightCache instances stand for two processes: each has its own connections and memory tier. */
 describe.skipIf(!enabled)('fleet invalidation', () => {
-  const namespace = uniqueNamespace('inval');
-  const caches: FlightCache[] = [];
-  const open = (options: Parameters<typeof createCache>[0] = {}) => {
-    const cache = createCache({ redisUrl: REDIS_URL, namespace, ...options });
-    caches.push(cache);
-    return cache;
-  };
-  afterEach(async () => {
-    await Promise.all(caches.splice(0).map((cache) => cache.close()));
-    await dropNamespace(namespace);
-  });
+  const caches = cachesOn('inval');
+  const { namespace } = caches;
+  const open = caches.open;
+  afterEach(() => caches.closeAll());
 
   it("drops a deleted value from another process's memory tier by message, well within localTtlMs", async () => {
     const writer = open();

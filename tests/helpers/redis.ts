@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, Socket } from 'node:net';
 import { createClient } from '@keyv/redis';
+import { type CacheOptions, createCache, type FlightCache } from '../../src/index.js';
 
 /** The machine's Redis, which the Redis suites use unless they start their own. */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -150,4 +151,25 @@ export async function untilStored(keys: readonly string[], url = REDIS_URL): Pro
   } finally {
     client.destroy();
   }
+}
+
+/**
+ * The caches one test opens on a namespace of its own (each instance stands for a process);
+ * `closeAll()` closes them and drops the namespace's keys (call it in afterEach).
+ */
+export function cachesOn(label: string, url = REDIS_URL) {
+  const namespace = uniqueNamespace(label);
+  const open: FlightCache[] = [];
+  return {
+    namespace,
+    open(options: CacheOptions = {}): FlightCache {
+      const cache = createCache({ redisUrl: url, namespace, ...options });
+      open.push(cache);
+      return cache;
+    },
+    async closeAll(): Promise<void> {
+      await Promise.all(open.splice(0).map((cache) => cache.close()));
+      await dropNamespace(namespace, url);
+    },
+  };
 }
