@@ -279,7 +279,7 @@ export class FlightCache {
         }
       }
       const value = await loadOnce();
-      if (!signal.aborted) this.#write(k, ticket, [{ k, value }], ttlMs);
+      if (!signal.aborted && this.#isCurrent(k, ticket)) this.#writeMany([{ k, value }], ttlMs);
       return value;
     } finally {
       this.#end(k);
@@ -528,10 +528,6 @@ export class FlightCache {
   #end(k: string): void {
     const generation = this.#generations.get(k);
     if (generation !== undefined && --generation.active === 0) this.#generations.delete(k);
-  }
-
-  #write<T>(k: string, ticket: number, entries: Array<{ k: string; value: T }>, ttlMs: number): void {
-    if (this.#isCurrent(k, ticket)) this.#writeMany(entries, ttlMs);
   }
 
   /**

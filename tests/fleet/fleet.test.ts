@@ -51,6 +51,18 @@ function expectClean(reports: readonly Report[]): void {
   expect(reports.flatMap((report) => report.unhandled)).toEqual([]);
 }
 
+/** After a fault: once every process is subscribed again, a new cold key reaches the origin once. */
+async function expectCoalescingAgain(fleet: Fleet, url: string, namespace: string): Promise<void> {
+  const processes = fleet.workers.length;
+  await fleet.settle();
+  await untilSubscribed(url, namespace, processes, 3_000);
+  const next = await fleet.round('k2', 20, 5_000);
+  expect(await originCount(url, namespace, 'k2')).toBe(1);
+  expect(tally(next)).toEqual({ resolved: processes * 20, rejected: 0 });
+  expect(distinctValues(next)).toEqual([expect.objectContaining({ origin: 1 })]);
+  expectClean(next);
+}
+
 describe.skipIf(!enabled)('fleet of processes on the shared Redis', () => {
   const namespaces: string[] = [];
   const open = (label: string) => {
@@ -321,13 +333,7 @@ describe.skipIf(!enabled)('fleet of processes when its Redis fails', () => {
     expect(resolved + rejected).toBe(60);
     expect(reports.flatMap((report) => report.unhandled)).toEqual([]);
 
-    await fleet.settle();
-    await untilSubscribed(own.url, namespace, 3, 3_000);
-    const next = await fleet.round('k2', 20, 5_000);
-    expect(await originCount(own.url, namespace, 'k2')).toBe(1);
-    expect(tally(next)).toEqual({ resolved: 60, rejected: 0 });
-    expect(distinctValues(next)).toEqual([expect.objectContaining({ origin: 1 })]);
-    expectClean(next);
+    await expectCoalescingAgain(fleet, own.url, namespace);
   });
 
   it('answers within the store deadline plus the load while Redis is frozen, each process loading once itself, and coalesces again after SIGCONT', async () => {
@@ -366,13 +372,7 @@ describe.skipIf(!enabled)('fleet of processes when its Redis fails', () => {
     }
     expectClean(frozen);
 
-    await fleet.settle();
-    await untilSubscribed(own.url, namespace, 3, 3_000);
-    const next = await fleet.round('k2', 20, 5_000);
-    expect(await originCount(own.url, namespace, 'k2')).toBe(1);
-    expect(tally(next)).toEqual({ resolved: 60, rejected: 0 });
-    expect(distinctValues(next)).toEqual([expect.objectContaining({ origin: 1 })]);
-    expectClean(next);
+    await expectCoalescingAgain(fleet, own.url, namespace);
   });
 
   it('finishes every waiter by polling when the pub/sub connections are killed while they wait, with 1 origin call', async () => {
