@@ -25,6 +25,8 @@ export interface Config {
    * Unset: /metrics is served on PORT to operators only (a bearer token with the operator role).
    */
   metricsPort: number | undefined;
+  /** RESPONSE_CACHE: whether public query responses are cached whole (on unless set to `off`). */
+  responseCache: boolean;
 }
 
 export class ConfigError extends Error {
@@ -68,6 +70,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (metricsPort === port) {
     throw new ConfigError('METRICS_PORT', `a port other than PORT (${port})`, String(metricsPortText));
   }
+  const responseCacheText = nonEmpty(env.RESPONSE_CACHE) ?? 'on';
+  if (responseCacheText !== 'on' && responseCacheText !== 'off') {
+    throw new ConfigError('RESPONSE_CACHE', 'on or off', responseCacheText);
+  }
   return {
     nodeEnv,
     port,
@@ -78,6 +84,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     devSecret: secretText === undefined,
     limits: loadLimits(env),
     metricsPort,
+    responseCache: responseCacheText === 'on',
   };
 }
 

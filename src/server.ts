@@ -6,14 +6,14 @@ import { type OpenShopDataOptions, openShopData, type ShopData } from './app/dat
 import { buildSchema } from './app/schema.js';
 import { createCache, type FlightCache } from './cache/flight-cache.js';
 import type { Config } from './config.js';
-import { createHardeningPlugins } from './graphql/hardening.js';
+import { createHardeningPlugins, DEFAULT_LIMITS } from './graphql/hardening.js';
 import { useMetrics } from './graphql/use-metrics.js';
 import { OperationCoalescing } from './graphql/use-operation-coalescing.js';
 
 /** What createServer needs: the validated config, and for tests, a few overrides. */
 export interface ServerOptions {
   config: Pick<Config, 'nodeEnv' | 'redisUrl' | 'databaseUrl' | 'authSecret'> &
-    Partial<Pick<Config, 'databaseSchema' | 'metricsPort'>> & {
+    Partial<Pick<Config, 'databaseSchema' | 'metricsPort' | 'responseCache'>> & {
       /** Limits of the HTTP edge; each one absent takes its default (DEFAULT_LIMITS). */
       limits?: Partial<Config['limits']>;
     };
@@ -29,7 +29,7 @@ export interface Server {
   yoga: YogaServerInstance<Record<string, unknown>, AppContext>;
   cache: FlightCache;
   data: ShopData;
-  /** Identical concurrent query operations execute once (X-Cache: MISS / COALESCED). */
+  /** Identical concurrent query operations execute once, and public ones are cached whole (X-Cache). */
   coalescing: OperationCoalescing;
   /** Closes the cache (and its Redis connection) and the database. Call after the HTTP server stopped. */
   close(): Promise<void>;
@@ -53,8 +53,21 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   const fingerprintSecret = randomBytes(32);
 
   // Envelop/Yoga plugins, in order. Hardening (limits, masking, introspection) and metrics are
-  // added here; operation coalescing sits first so it answers before anything else runs.
-  const coalescing = new OperationCoalescing();
+  // added here; operation coalescing and the response cache sit first so a hit is answered
+  // before anything else runs (metrics still time it: their clock starts in the instrumentation).
+  const coalescing = new OperationCoalescing({
+    responseCache:
+      config.responseCache === false
+        ? false
+        : {
+            cache,
+            // A public cached response goes to anonymous requests and to valid tokens; a bad token
+            // runs through Yoga and gets its 401.
+            authorize: async (authorization) =>
+              (await verifyViewer(authorization, config.authSecret)) !== null,
+            maxBodyBytes: { ...DEFAULT_LIMITS, ...config.limits }.maxBodyBytes,
+          },
+  });
   const plugins: Array<Plugin | Plugin<AppContext>> = [coalescing.plugin()];
   plugins.push(
     ...createHardeningPlugins<AppContext>({

@@ -1,5 +1,6 @@
 import type { CacheKey } from '../cache/keys.js';
 import { fieldCacheKey } from '../graphql/field-key.js';
+import { invalidateResponses } from '../graphql/use-operation-coalescing.js';
 import { loaderCacheKey } from '../loaders/cached-loader.js';
 import type { AppContext } from './context.js';
 import type { OrderRow, ProductRow } from './data/index.js';
@@ -17,11 +18,16 @@ function recentOrdersKeys(customerId: number): CacheKey[] {
   );
 }
 
+/** Cached whole responses that touched these fields are stale after an order (see invalidateResponses). */
+export const STALE_AFTER_ORDER = ['Product.stats', 'Query.salesSummary', 'Query.topProducts'] as const;
+/** ... and after a price change: every field that returns products (they carry the price). */
+export const STALE_AFTER_PRICE_CHANGE = ['Query.product', 'Query.products', 'Query.topProducts'] as const;
+
 /**
  * After an order is written: the product's stats, the aggregates and the customer's recent
- * orders are stale. The deletes finish before the mutation answers, so a read that follows the
- * response never sees the old value (loads already running are kept from writing back by the
- * cache's invalidation guard).
+ * orders are stale, and so are the cached responses that touched them. The deletes finish
+ * before the mutation answers, so a read that follows the response never sees the old value
+ * (loads already running are kept from writing back by the cache's invalidation guard).
  */
 export async function invalidateAfterOrder(ctx: AppContext, order: OrderRow): Promise<void> {
   ctx.loaders.productStats.clear(order.productId);
@@ -31,14 +37,18 @@ export async function invalidateAfterOrder(ctx: AppContext, order: OrderRow): Pr
       SALES_SUMMARY_KEY,
       TOP_PRODUCTS_KEY,
       ...recentOrdersKeys(order.customerId),
-    ].map((key) => ctx.cache.delete(key)),
+    ]
+      .map((key) => ctx.cache.delete(key))
+      .concat(invalidateResponses(ctx.cache, STALE_AFTER_ORDER)),
   );
 }
 
-/** After a price change: the product row and the best-seller list (it carries prices). */
+/** After a price change: the product row, the best-seller list (it carries prices), and their responses. */
 export async function invalidateAfterPriceChange(ctx: AppContext, product: ProductRow): Promise<void> {
   ctx.loaders.product.clear(product.id).prime(product.id, product);
   await Promise.all(
-    [loaderCacheKey('product', product.id), TOP_PRODUCTS_KEY].map((key) => ctx.cache.delete(key)),
+    [loaderCacheKey('product', product.id), TOP_PRODUCTS_KEY]
+      .map((key) => ctx.cache.delete(key))
+      .concat(invalidateResponses(ctx.cache, STALE_AFTER_PRICE_CHANGE)),
   );
 }

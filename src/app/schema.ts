@@ -46,6 +46,8 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
       priceCents: t.exposeInt('priceCents'),
       stats: t.field({
         type: ProductStats,
+        // The productStats loader caches it; the hint lets whole responses be cached too.
+        cache: { ttlMs: TTL.productStats, hintOnly: true },
         resolve: (product, _args, ctx) => ctx.loaders.productStats.load(product.id),
       }),
     }),
@@ -164,12 +166,14 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
         type: Product,
         nullable: true,
         args: { id: t.arg.id({ required: true }) },
+        cache: { ttlMs: TTL.product, hintOnly: true },
         resolve: (_root, args, ctx) => ctx.loaders.product.load(parseId('id', args.id)),
       }),
       products: t.field({
         type: [Product],
         nullable: { list: false, items: true },
         args: { ids: t.arg.idList({ required: true }) },
+        cache: { ttlMs: TTL.product, hintOnly: true },
         resolve: (_root, args, ctx) => {
           if (args.ids.length > MAX_IDS)
             throw badInput(`ids may hold at most ${MAX_IDS} ids; received ${args.ids.length}`);
@@ -180,6 +184,8 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
       topProducts: t.field({
         type: [Product],
         args: { limit: t.arg.int({ defaultValue: 10 }) },
+        // Cached below through TOP_PRODUCTS_KEY (one entry for every limit).
+        cache: { ttlMs: TTL.topProducts, hintOnly: true },
         description: `The best sellers by units sold. One cached aggregate serves every limit up to ${TOP_PRODUCTS_MAX}.`,
         resolve: async (_root, args, ctx) => {
           const limit = boundedInt('limit', args.limit ?? 10, 1, TOP_PRODUCTS_MAX);

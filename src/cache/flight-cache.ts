@@ -217,6 +217,19 @@ export class FlightCache {
     return this.#rememberMiss(k, load, options);
   }
 
+  /**
+   * The value of `key` if this process's memory tier holds it fresh, else undefined: no flight,
+   * no shared-store read, no waiting (the response cache's hit path). Found, it counts as a hit.
+   * Throws InvalidKeyError for a key `remember` would reject.
+   */
+  peek<T>(key: CacheKey): T | undefined {
+    if (this.#closed) return undefined;
+    const hit = this.#memory.get(encodeKey(key));
+    if (hit === undefined) return undefined;
+    this.#hits++;
+    return hit.value as T;
+  }
+
   #rememberMiss<T>(
     k: string,
     load: (signal: AbortSignal) => Promise<T>,

@@ -10,8 +10,12 @@ import {
 } from 'graphql';
 import { InvalidOptionError } from '../errors.js';
 import { defaultKeyParts, fieldCacheKey } from './field-key.js';
+import { type CachePolicyExtension, POLICY_EXTENSION } from './response-policy.js';
+import type { FieldCachePolicy } from './types.js';
 
 export { defaultKeyParts, fieldCacheKey, stableStringify } from './field-key.js';
+export type { CachePolicyExtension, ResponsePolicy } from './response-policy.js';
+export { POLICY_EXTENSION, responsePolicy } from './response-policy.js';
 export type { CachePolicyPluginOptions, CacheScope, FieldCachePolicy } from './types.js';
 
 const pluginName = 'cachePolicy';
@@ -29,16 +33,63 @@ export default pluginName;
  * who asks, and a PRIVATE one only on the viewer, which is part of the key.
  */
 export class PothosCachePolicyPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
+  /**
+   * Publishes each field's policy as the `graphqlFlightCache` field extension (what the response
+   * cache reads), and marks the private roots, after checking the option.
+   */
+  override onOutputFieldConfig(fieldConfig: PothosOutputFieldConfig<Types>): PothosOutputFieldConfig<Types> {
+    const policy = this.#policy(fieldConfig);
+    const privateRoot =
+      fieldConfig.kind === 'Query' &&
+      (this.builder.options.cachePolicy?.privateRoots ?? ['viewer']).includes(fieldConfig.name);
+    if (policy === undefined && !privateRoot) return fieldConfig;
+    const extension: CachePolicyExtension = {
+      ...(policy === undefined ? {} : { ttlMs: policy.ttlMs }),
+      ...(policy?.scope === undefined ? {} : { scope: policy.scope }),
+      ...(privateRoot ? { privateRoot: true } : {}),
+    };
+    return { ...fieldConfig, extensions: { ...fieldConfig.extensions, [POLICY_EXTENSION]: extension } };
+  }
+
   override wrapResolve(
     resolver: GraphQLFieldResolver<unknown, Types['Context'], object>,
     fieldConfig: PothosOutputFieldConfig<Types>,
   ): GraphQLFieldResolver<unknown, Types['Context'], object> {
-    const policy = fieldConfig.pothosOptions.cache;
-    if (policy === undefined) return resolver;
+    const policy = this.#policy(fieldConfig);
+    if (policy === undefined || policy.hintOnly === true) return resolver;
 
     const coordinate = `${fieldConfig.parentType}.${fieldConfig.name}`;
-    const options = this.builder.options.cachePolicy;
-    if (options === undefined) {
+    const options = this.builder.options.cachePolicy!;
+    const privateRoots = new Set(options.privateRoots ?? ['viewer']);
+    const ttl = { ttlMs: policy.ttlMs };
+
+    return (parent, args, context, info) => {
+      const scope = policy.scope ?? (isUnderRoot(info, privateRoots) ? 'PRIVATE' : 'PUBLIC');
+      let viewer: string | number | null = null;
+      if (scope === 'PRIVATE') {
+        viewer = options.viewer(context) ?? null;
+        // Fail closed: without a verified viewer a private result is neither cached nor shared.
+        if (viewer === null) return resolver(parent, args, context, info);
+      }
+      const parts = policy.key
+        ? policy.key(parent as never, args as never, context)
+        : defaultKeyParts(parent, args as Record<string, unknown>);
+      return options
+        .cache(context)
+        .remember(
+          fieldCacheKey(coordinate, viewer, parts),
+          async () => resolver(parent, args, context, info),
+          ttl,
+        );
+    };
+  }
+
+  /** The field's `cache` option, checked (a bad one throws when the schema is built), or undefined. */
+  #policy(fieldConfig: PothosOutputFieldConfig<Types>): FieldCachePolicy<Types, never, never> | undefined {
+    const policy = fieldConfig.pothosOptions.cache as FieldCachePolicy<Types, never, never> | undefined;
+    if (policy === undefined) return undefined;
+    const coordinate = `${fieldConfig.parentType}.${fieldConfig.name}`;
+    if (this.builder.options.cachePolicy === undefined) {
       throw new InvalidOptionError(
         'cachePolicy',
         `set on the SchemaBuilder (field ${coordinate} has a cache option)`,
@@ -62,28 +113,10 @@ export class PothosCachePolicyPlugin<Types extends SchemaTypes> extends BasePlug
     if (policy.scope !== undefined && policy.scope !== 'PUBLIC' && policy.scope !== 'PRIVATE') {
       throw new InvalidOptionError(`${coordinate} cache.scope`, "'PUBLIC' or 'PRIVATE'", policy.scope);
     }
-    const privateRoots = new Set(options.privateRoots ?? ['viewer']);
-    const ttl = { ttlMs: policy.ttlMs };
-
-    return (parent, args, context, info) => {
-      const scope = policy.scope ?? (isUnderRoot(info, privateRoots) ? 'PRIVATE' : 'PUBLIC');
-      let viewer: string | number | null = null;
-      if (scope === 'PRIVATE') {
-        viewer = options.viewer(context) ?? null;
-        // Fail closed: without a verified viewer a private result is neither cached nor shared.
-        if (viewer === null) return resolver(parent, args, context, info);
-      }
-      const parts = policy.key
-        ? policy.key(parent as never, args as never, context)
-        : defaultKeyParts(parent, args as Record<string, unknown>);
-      return options
-        .cache(context)
-        .remember(
-          fieldCacheKey(coordinate, viewer, parts),
-          async () => resolver(parent, args, context, info),
-          ttl,
-        );
-    };
+    if (policy.hintOnly !== undefined && typeof policy.hintOnly !== 'boolean') {
+      throw new InvalidOptionError(`${coordinate} cache.hintOnly`, 'a boolean', policy.hintOnly);
+    }
+    return policy;
   }
 }
 

@@ -24,6 +24,12 @@ export interface FieldCachePolicy<Types extends SchemaTypes, Parent, Args> {
    * field's nor cross viewers.
    */
   key?: (parent: Parent, args: Args, context: Types['Context']) => readonly KeyPart[];
+  /**
+   * true: the policy only tells the response cache how long results of this field may be reused;
+   * the resolver is not wrapped (for a field that caches through its own loader or
+   * `cache.remember`, whose TTL should match `ttlMs`). Default false.
+   */
+  hintOnly?: boolean;
 }
 
 /** The builder's `cachePolicy` option. */

@@ -3,7 +3,7 @@ import { getOperationAST } from 'graphql';
 import type { FetchAPI, Plugin } from 'graphql-yoga';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CacheStats } from '../cache/flight-cache.js';
-import type { SingleFlightStats } from '../flight/single-flight.js';
+import type { OperationStats } from './use-operation-coalescing.js';
 
 /**
  * The server context key that marks a request as arriving on the separate metrics listener
@@ -17,8 +17,8 @@ export interface MetricsOptions {
   cacheStats: () => CacheStats;
   /** Read on each scrape: statements sent to the data source, by statement. */
   queryCounts?: () => Record<string, number>;
-  /** Read on each scrape: operation coalescing's flight (executions started and requests joined). */
-  operationStats?: () => SingleFlightStats;
+  /** Read on each scrape: operation coalescing and the response cache (executions, joins, hits, stores). */
+  operationStats?: () => OperationStats;
   /**
    * Decides a scrape on the main listener from its Authorization header (never null here: a
    * request without one is a 401 before this is called). Resolves true to serve, false for a 403;
@@ -65,7 +65,7 @@ export function useMetrics(options: MetricsOptions): Plugin {
   // One reading of the sources per scrape, taken before the registry collects.
   let cache = options.cacheStats();
   let queries: Record<string, number> = {};
-  let operations: SingleFlightStats | undefined;
+  let operations: OperationStats | undefined;
   const read = () => {
     cache = options.cacheStats();
     queries = options.queryCounts?.() ?? {};
@@ -196,6 +196,16 @@ export function useMetrics(options: MetricsOptions): Plugin {
       'operations_coalesced_total',
       "Requests that shared another request's execution.",
       () => operations?.joined ?? 0,
+    );
+    total(
+      'responses_hits_total',
+      'Requests answered from the response cache (304s included).',
+      () => operations?.hits ?? 0,
+    );
+    total(
+      'responses_stored_total',
+      'Responses written to the response cache.',
+      () => operations?.stored ?? 0,
     );
   }
 

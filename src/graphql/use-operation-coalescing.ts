@@ -1,114 +1,514 @@
-import { createHash } from 'node:crypto';
-import { type DocumentNode, Kind, OperationTypeNode, parse, visit } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  type DocumentNode,
+  type ExecutionResult,
+  type GraphQLSchema,
+  OperationTypeNode,
+  parse,
+  printSchema,
+  visit,
+} from 'graphql';
+import type { FetchAPI, GraphQLParams, OnParamsEventPayload, Plugin } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
-import { SingleFlight, type SingleFlightStats } from '../flight/single-flight.js';
+import type { FlightCache } from '../cache/flight-cache.js';
+import type { CacheKey, KeyPart } from '../cache/keys.js';
+import { InvalidOptionError } from '../errors.js';
+import { SingleFlight } from '../flight/single-flight.js';
 import { stableStringify } from './field-key.js';
+import { type ResponsePolicy, responsePolicy } from './response-policy.js';
 
-export type CacheOutcome = 'MISS' | 'COALESCED';
+export type CacheOutcome = 'HIT' | 'MISS' | 'COALESCED';
 
 export interface OperationCoalescingOptions {
   /** Deadline of one shared execution; past it every requester gets a timeout error. Default 10 000. */
   timeoutMs?: number;
-  /** Documents whose operation types are remembered (parsing once per distinct document). Default 1 000. */
+  /** Documents whose operations are remembered (parsing once per distinct document). Default 1 000. */
   maxDocuments?: number;
   /**
-   * Longer documents are not coalesced (nor parsed here): it bounds the parsing an anonymous
-   * client can cause before the server's own limits apply, and the memory of the shape cache.
-   * Default 10 000 characters.
+   * Longer documents are neither coalesced nor cached (nor parsed here): it bounds the parsing an
+   * anonymous client can cause before the server's own limits apply, and the memory of the
+   * document cache. Default 10 000 characters.
    */
   maxDocumentLength?: number;
+  /** The response cache; absent or false: none (coalescing only). */
+  responseCache?: ResponseCacheOptions | false | undefined;
 }
 
-/** Per distinct query text: the type of each operation by name ('' for an anonymous one), or null if unusable. */
-type DocumentShape = Map<string, OperationTypeNode> | null;
+export interface ResponseCacheOptions {
+  /** Where responses are stored: with Redis, shared by the fleet and filled once for all of it. */
+  cache: FlightCache;
+  /**
+   * Whether a request with this Authorization header may be answered with a public cached
+   * response (resolve true when the credentials are valid; false or a rejection: the request
+   * runs through Yoga, which answers it, a 401 included). Default: requests with an
+   * Authorization header never use the response cache.
+   */
+  authorize?: (authorization: string) => boolean | Promise<boolean>;
+  /**
+   * A POST body is read ahead of Yoga (to answer a hit before parsing) only when its
+   * Content-Length is at most this; keep it at the server's body limit. Default 100 000.
+   */
+  maxBodyBytes?: number;
+  /** Responses longer than this many characters are not stored. Default 1 000 000. */
+  maxResponseLength?: number;
+}
+
+/** What the plugin has done since it was created. */
+export interface OperationStats {
+  /** Executions started by requests that could share them (each one MISS). */
+  started: number;
+  /** Requests that shared another request's execution (COALESCED). */
+  joined: number;
+  /** Requests answered from the response cache (HIT), 304s included. */
+  hits: number;
+  /** Responses written to the response cache. */
+  stored: number;
+  /** 304 Not Modified answers. */
+  notModified: number;
+}
+
+/** A stored response: the exact body Yoga would send, its ETag, and when it stops being fresh. */
+interface StoredResponse {
+  body: string;
+  etag: string;
+  /** Wall-clock milliseconds (a shared store serves it to other processes too). */
+  expiresAt: number;
+}
+
+/** A request the response cache may answer: its key, TTL and media type, and the stored response if any. */
+interface Found {
+  key: CacheKey;
+  ttlMs: number;
+  mediaType: string;
+  stored?: StoredResponse;
+}
+
+/** Per distinct document: its parse, and each operation's policy once asked for. */
+interface DocumentEntry {
+  document: DocumentNode | null;
+  /** sha256 of the text: the response key carries it instead of the text itself. */
+  digest: string;
+  /** Operation type by name ('' for an anonymous one); null when it streams (@defer/@stream). */
+  types: Map<string, OperationTypeNode> | null;
+  policies: Map<string, ResponsePolicy>;
+}
+
+/** What onParams leaves for onResponse: the outcome, and for a cached response its ETag and TTL. */
+interface Outcome {
+  outcome: CacheOutcome;
+  /** Present when the response is public and cached (or cacheable): the ETag, the remaining TTL. */
+  stored?: StoredResponse;
+  /** Served by the response cache path (public), or by coalescing per credentials (bypass). */
+  bypass: boolean;
+}
+
+/** What Yoga's params handler resolves: one result, or a stream of them. */
+type HandlerResult = Awaited<ReturnType<OnParamsEventPayload['paramsHandler']>>;
+
+/** A result that must not be stored (it has errors or extensions): it still answers the flight. */
+class UncacheableResult extends Error {
+  constructor(readonly result: HandlerResult) {
+    super('the response is not cacheable');
+  }
+}
+
+const GENERATION_TTL_MS = 24 * 60 * 60 * 1_000;
+const JSON_TYPES = /^application\/(json|graphql\+json)\s*(;|$)/i;
 
 /**
- * Operation coalescing (a Yoga plugin): identical concurrent query operations, with the same
- * document, operation name, variables and credentials, execute once, and every requester gets the
- * same result. `X-Cache: MISS` marks the request that executed, `X-Cache: COALESCED` the ones that
- * shared its execution; `Cache-Status` (RFC 9211) says the same in the standard vocabulary.
+ * Operation coalescing and the response cache (one Yoga plugin).
  *
- * Only queries coalesce: never mutations or subscriptions, nor operations with @defer or @stream
- * (their results are streams). The scope of a request is its exact `Authorization` header (or
- * none): requests of different viewers never share an execution, and a request with a bad token
- * shares only the 401 of the same bad token. The shared result object is serialised once per
- * response and never mutated.
+ * Coalescing: identical concurrent query operations, with the same document, operation name,
+ * variables and credentials, execute once, and every requester gets the same result. Only
+ * queries coalesce: never mutations or subscriptions, nor operations with @defer or @stream.
+ * Requests of different credentials never share an execution, and a request with a bad token
+ * shares only the 401 of the same bad token.
+ *
+ * The response cache (with `responseCache`): a query whose every field has a PUBLIC policy (see
+ * responsePolicy) is stored, as the exact response body, in the FlightCache for the smallest TTL
+ * of its fields. A later identical request is answered in `onRequest`, before Yoga parses the
+ * request, the document or the variables, or builds a context: `X-Cache: HIT`. Concurrent
+ * misses share one execution through the FlightCache's flight (with Redis, one for the fleet).
+ * Errors are never stored. Anonymous requests use it, and those whose credentials `authorize`
+ * accepts; other requests go through Yoga (and coalesce per credentials).
+ *
+ * A mutation makes cached responses stale through `invalidateResponses(cache, coordinates)`:
+ * each field coordinate has a generation in the FlightCache, and a response's key carries the
+ * generations of the fields it touched, so bumping one retires every response that touched it.
+ *
+ * Headers: `X-Cache: HIT | MISS | COALESCED`, the same in `Cache-Status` (RFC 9211), and for a
+ * public cacheable response `ETag`, `Cache-Control: public, no-cache` and `Vary: Accept`; a GET
+ * with a matching `If-None-Match` gets `304 Not Modified`. Every other response of the GraphQL
+ * endpoint gets `Cache-Control: no-store` unless something set one.
  */
 export class OperationCoalescing {
   readonly #flight: SingleFlight;
-  readonly #shapes: LRUCache<string, { shape: DocumentShape }>;
-  readonly #outcomes = new WeakMap<Request, CacheOutcome>();
+  readonly #documents: LRUCache<string, DocumentEntry>;
+  readonly #outcomes = new WeakMap<Request, Outcome>();
+  /** Requests looked up in onRequest: what was found (null: not for the response cache). */
+  readonly #found = new WeakMap<Request, Found | null>();
+  /** Entries loaded by this process whose flight is settling: joiners of it are COALESCED. */
+  readonly #loadedHere = new WeakSet<StoredResponse>();
   readonly #maxDocumentLength: number;
+  readonly #responses:
+    | (Required<Omit<ResponseCacheOptions, 'authorize'>> & Pick<ResponseCacheOptions, 'authorize'>)
+    | undefined;
+  #schema: GraphQLSchema | undefined;
+  #schemaDigest = '';
+  #endpoint = '/graphql';
+  #hits = 0;
+  #stored = 0;
+  #notModified = 0;
+  #started = 0;
+  #joined = 0;
 
   constructor(options: OperationCoalescingOptions = {}) {
     this.#maxDocumentLength = options.maxDocumentLength ?? 10_000;
     this.#flight = new SingleFlight({ timeoutMs: options.timeoutMs ?? 10_000 });
-    this.#shapes = new LRUCache({ max: options.maxDocuments ?? 1_000 });
+    this.#documents = new LRUCache({ max: options.maxDocuments ?? 1_000 });
+    const responses = options.responseCache;
+    if (responses) {
+      if (typeof responses.cache?.peek !== 'function') {
+        throw new InvalidOptionError('responseCache.cache', 'a FlightCache', responses.cache);
+      }
+      this.#responses = {
+        cache: responses.cache,
+        authorize: responses.authorize,
+        maxBodyBytes: responses.maxBodyBytes ?? 100_000,
+        maxResponseLength: responses.maxResponseLength ?? 1_000_000,
+      };
+    }
   }
 
-  /** Executions started (`started`) and requests that shared one (`joined`). */
-  stats(): SingleFlightStats {
-    return this.#flight.stats();
+  stats(): OperationStats {
+    return {
+      started: this.#started,
+      joined: this.#joined,
+      hits: this.#hits,
+      stored: this.#stored,
+      notModified: this.#notModified,
+    };
   }
 
   plugin(): Plugin {
     return {
-      onParams: ({ params, request, paramsHandler, setParamsHandler }) => {
-        if (typeof params.query !== 'string' || !this.#isPlainQuery(params.query, params.operationName))
+      onYogaInit: ({ yoga }) => {
+        this.#endpoint = yoga.graphqlEndpoint;
+      },
+      onSchemaChange: ({ schema }) => {
+        this.#schema = schema;
+        // Responses of another schema (another deploy on the same Redis) are never served.
+        this.#schemaDigest = digest(printSchema(schema)).slice(0, 16);
+        this.#documents.clear();
+      },
+      onRequest: ({ request, endResponse, setRequest, fetchAPI }) => {
+        if (this.#responses === undefined || this.#schema === undefined) return;
+        if (pathOf(request.url) !== this.#endpoint) return;
+        if (request.method === 'GET') {
+          return then(this.#find(request, paramsOfUrl(request.url)), (found) => {
+            if (found?.stored !== undefined) endResponse(this.#hit(request, found, found.stored, fetchAPI));
+          });
+        }
+        // A POST body is read here only when its length is known and within the limit; any other
+        // is left to Yoga (its limits apply) and looked up in onParams.
+        if (request.method !== 'POST' || !JSON_TYPES.test(request.headers.get('content-type') ?? '')) return;
+        const length = request.headers.get('content-length');
+        if (length === null || !/^[0-9]{1,9}$/.test(length) || Number(length) > this.#responses.maxBodyBytes)
           return;
-        const key = operationKey(
-          params.query,
-          params.operationName,
-          params.variables,
-          request.headers.get('authorization'),
-        );
-        setParamsHandler((payload) => {
-          const joined = this.#flight.join(key, () => paramsHandler(payload));
-          this.#outcomes.set(request, joined.shared ? 'COALESCED' : 'MISS');
-          return joined.result;
+        return request.text().then((text) => {
+          let params: unknown;
+          try {
+            params = JSON.parse(text);
+          } catch {
+            params = undefined; // Yoga answers the bad body
+          }
+          return then(this.#find(request, params), (found) => {
+            if (found?.stored !== undefined)
+              return endResponse(this.#hit(request, found, found.stored, fetchAPI));
+            // The body is read: Yoga gets a request with the same text to read again.
+            const again = new fetchAPI.Request(request.url, {
+              method: 'POST',
+              headers: request.headers,
+              body: text,
+              signal: request.signal,
+            });
+            this.#found.set(again, found ?? null);
+            setRequest(again);
+          });
         });
       },
-      onResponse: ({ request, response }) => {
-        const outcome = this.#outcomes.get(request);
-        if (outcome === undefined) return;
-        response.headers.set('X-Cache', outcome);
-        response.headers.set(
-          'Cache-Status',
-          outcome === 'MISS' ? 'graphql-flight; fwd=miss' : 'graphql-flight; fwd=miss; collapsed',
+      onParams: ({ params, request, paramsHandler, setParamsHandler, setResult }) => {
+        const known = this.#found.get(request);
+        const found =
+          known !== undefined || this.#responses === undefined ? known : this.#find(request, params);
+        return then(found, (found) => {
+          if (found?.stored !== undefined) {
+            // A hit found only now (a body Yoga read): answered without parsing the document.
+            this.#hits++;
+            this.#outcomes.set(request, { outcome: 'HIT', stored: found.stored, bypass: false });
+            setResult(JSON.parse(found.stored.body) as ExecutionResult);
+            return;
+          }
+          if (found != null) {
+            setParamsHandler((payload) => this.#throughCache(request, found, () => paramsHandler(payload)));
+            return;
+          }
+          this.#coalesce(params, request, paramsHandler, setParamsHandler);
+        });
+      },
+      onResponse: ({ request, response, setResponse, fetchAPI }) => {
+        const found = this.#outcomes.get(request);
+        if (found === undefined) {
+          if (this.#responses !== undefined && !response.headers.has('cache-control')) {
+            if (pathOf(request.url) === this.#endpoint) response.headers.set('cache-control', 'no-store');
+          }
+          return;
+        }
+        const { outcome, stored, bypass } = found;
+        const headers = response.headers;
+        headers.set('x-cache', outcome);
+        const fwd = bypass ? 'bypass' : 'miss';
+        headers.set(
+          'cache-status',
+          outcome === 'HIT'
+            ? hitStatus(stored)
+            : `graphql-flight; fwd=${fwd}${outcome === 'COALESCED' ? '; collapsed' : ''}${stored ? `; stored; ttl=${ttlSeconds(stored)}` : ''}`,
         );
+        if (stored === undefined || response.status !== 200) {
+          if (!headers.has('cache-control')) headers.set('cache-control', 'no-store');
+          return;
+        }
+        const etag = etagFor(stored, headers.get('content-type'));
+        headers.set('etag', etag);
+        headers.set('cache-control', 'public, no-cache');
+        headers.set('vary', 'Accept');
+        if (request.method === 'GET' && matchesEtag(request.headers.get('if-none-match'), etag)) {
+          this.#notModified++;
+          setResponse(new fetchAPI.Response(null, { status: 304, headers }));
+        }
       },
     };
   }
 
+  /**
+   * Whether the response cache may answer this request, and if so its key, TTL and media type,
+   * with the stored response when this process's memory tier holds it. Undefined when it may
+   * not: not a cacheable public query, a media type only Yoga serves, or credentials that
+   * `authorize` does not accept.
+   */
+  #find(request: Request, params: unknown): Found | undefined | Promise<Found | undefined> {
+    if (typeof params !== 'object' || params === null) return undefined;
+    const { query, operationName, variables, extensions } = params as Record<string, unknown>;
+    if (typeof query !== 'string' || extensions != null) return undefined;
+    if (operationName != null && typeof operationName !== 'string') return undefined;
+    if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return undefined;
+    const policy = this.#policy(query, operationName);
+    if (policy === undefined || !policy.cacheable) return undefined;
+    const mediaType = regularMediaType(request.headers.get('accept'));
+    if (mediaType === undefined) return undefined;
+    const parts: KeyPart[] = [
+      'response',
+      this.#schemaDigest,
+      this.#documents.get(query)!.digest,
+      operationName ?? '',
+      variables == null ? '' : stableStringify(variables),
+    ];
+    const found = (generations: string[]): Found => {
+      const key = [...parts, ...generations];
+      const stored = this.#responses!.cache.peek<StoredResponse>(key);
+      return { key, ttlMs: policy.ttlMs, mediaType, ...(stored === undefined ? {} : { stored }) };
+    };
+    const withGenerations = () => then(this.#generations(policy.coordinates), found);
+    const authorization = request.headers.get('authorization');
+    if (authorization === null) return withGenerations();
+    const authorize = this.#responses!.authorize;
+    if (authorize === undefined) return undefined;
+    return Promise.resolve()
+      .then(() => authorize(authorization))
+      .then(
+        (allowed) => (allowed === true ? withGenerations() : undefined),
+        () => undefined,
+      );
+  }
+
+  /** The response to a request found in the cache: the stored body, or a 304 for a matching GET. */
+  #hit(request: Request, found: Found, stored: StoredResponse, fetchAPI: FetchAPI): Response {
+    this.#hits++;
+    const contentType = `${found.mediaType}; charset=utf-8`;
+    const etag = etagFor(stored, contentType);
+    const headers = {
+      'content-type': contentType,
+      etag,
+      'cache-control': 'public, no-cache',
+      vary: 'Accept',
+      'x-cache': 'HIT',
+      'cache-status': hitStatus(stored),
+    };
+    if (request.method === 'GET' && matchesEtag(request.headers.get('if-none-match'), etag)) {
+      this.#notModified++;
+      return new fetchAPI.Response(null, { status: 304, headers });
+    }
+    return new fetchAPI.Response(stored.body, { status: 200, headers });
+  }
+
+  /** Coalescing without the response cache: one execution per identical operation and credentials. */
+  #coalesce(
+    params: GraphQLParams,
+    request: Request,
+    paramsHandler: OnParamsEventPayload['paramsHandler'],
+    setParamsHandler: OnParamsEventPayload['setParamsHandler'],
+  ): void {
+    if (typeof params.query !== 'string' || !this.#isPlainQuery(params.query, params.operationName)) return;
+    const key = operationKey(
+      params.query,
+      params.operationName,
+      params.variables,
+      request.headers.get('authorization'),
+    );
+    setParamsHandler((payload) => {
+      const joined = this.#flight.join(key, () => paramsHandler(payload));
+      if (joined.shared) this.#joined++;
+      else this.#started++;
+      this.#outcomes.set(request, { outcome: joined.shared ? 'COALESCED' : 'MISS', bypass: true });
+      return joined.result;
+    });
+  }
+
+  /**
+   * A miss of the response cache: one execution for every request of this key in the process
+   * (and with Redis, in the fleet), stored if it is cacheable. The request that ran it is the
+   * MISS; the ones that waited for it are COALESCED; one answered by the shared store is a HIT.
+   */
+  async #throughCache(
+    request: Request,
+    cacheable: Found,
+    execute: () => HandlerResult | Promise<HandlerResult>,
+  ): Promise<HandlerResult> {
+    const { cache, maxResponseLength } = this.#responses!;
+    let own: HandlerResult | undefined;
+    try {
+      const stored = await cache.remember<StoredResponse>(
+        cacheable.key,
+        async () => {
+          this.#started++;
+          own = await execute();
+          const body = storableBody(own, maxResponseLength);
+          if (body === undefined) throw new UncacheableResult(own);
+          const entry: StoredResponse = {
+            body,
+            etag: digest(body).slice(0, 27),
+            expiresAt: Date.now() + cacheable.ttlMs,
+          };
+          this.#stored++;
+          this.#loadedHere.add(entry);
+          // Joiners of this flight resume first (microtasks); later readers are HITs.
+          setImmediate(() => this.#loadedHere.delete(entry));
+          return entry;
+        },
+        { ttlMs: cacheable.ttlMs },
+      );
+      if (own !== undefined) {
+        this.#outcomes.set(request, { outcome: 'MISS', stored, bypass: false });
+        return own;
+      }
+      const outcome = this.#loadedHere.has(stored) ? 'COALESCED' : 'HIT';
+      if (outcome === 'COALESCED') this.#joined++;
+      else this.#hits++;
+      this.#outcomes.set(request, { outcome, stored, bypass: false });
+      return JSON.parse(stored.body) as ExecutionResult;
+    } catch (error) {
+      if (error instanceof UncacheableResult) {
+        if (own === undefined) this.#joined++;
+        this.#outcomes.set(request, { outcome: own === undefined ? 'COALESCED' : 'MISS', bypass: false });
+        return error.result;
+      }
+      if (own !== undefined) return own;
+      // The shared flight failed elsewhere (another process's load, a closed cache): run it here.
+      this.#started++;
+      this.#outcomes.set(request, { outcome: 'MISS', bypass: false });
+      return execute();
+    }
+  }
+
+  /** The generation of each coordinate (from the memory tier at once when all are there). */
+  #generations(coordinates: readonly string[]): string[] | Promise<string[]> {
+    const cache = this.#responses!.cache;
+    const found: string[] = [];
+    for (const coordinate of coordinates) {
+      const generation = cache.peek<string>(generationKey(coordinate));
+      if (generation === undefined) {
+        return Promise.all(
+          coordinates.map((one) =>
+            cache.remember(generationKey(one), async () => randomBytes(6).toString('base64url'), {
+              ttlMs: GENERATION_TTL_MS,
+            }),
+          ),
+        );
+      }
+      found.push(generation);
+    }
+    return found;
+  }
+
+  #document(query: string): DocumentEntry | undefined {
+    if (query.length > this.#maxDocumentLength) return undefined;
+    let entry = this.#documents.get(query);
+    if (entry === undefined) {
+      entry = documentEntry(query);
+      this.#documents.set(query, entry);
+    }
+    return entry;
+  }
+
+  /** The response policy of an operation, or undefined when the document cannot be used. */
+  #policy(query: string, operationName: string | null | undefined): ResponsePolicy | undefined {
+    const entry = this.#document(query);
+    if (entry?.document == null || entry.types === null || this.#schema === undefined) return undefined;
+    const name = operationName ?? '';
+    let policy = entry.policies.get(name);
+    if (policy === undefined) {
+      policy = responsePolicy(this.#schema, entry.document, operationName);
+      // Bounded: one per operation name that exists in the document.
+      if (entry.types.has(name) || (name === '' && entry.types.size === 1)) entry.policies.set(name, policy);
+    }
+    return policy;
+  }
+
   /** Whether the selected operation is a query without @defer/@stream (parsed once per document). */
   #isPlainQuery(query: string, operationName: string | null | undefined): boolean {
-    if (query.length > this.#maxDocumentLength) return false;
-    let entry = this.#shapes.get(query);
-    if (entry === undefined) {
-      entry = { shape: shapeOf(query) };
-      this.#shapes.set(query, entry);
-    }
-    const { shape } = entry;
-    if (shape === null) return false;
+    const types = this.#document(query)?.types;
+    if (types == null) return false;
     const type = operationName
-      ? shape.get(operationName)
-      : shape.size === 1
-        ? [...shape.values()][0]
+      ? types.get(operationName)
+      : types.size === 1
+        ? [...types.values()][0]
         : undefined;
     return type === OperationTypeNode.QUERY;
   }
 }
 
-/** Creates the plugin with a coalescing state of its own. */
+/** Creates the plugin with a state of its own. */
 export function useOperationCoalescing(options?: OperationCoalescingOptions): Plugin {
   return new OperationCoalescing(options).plugin();
 }
 
 /**
- * The identity of an operation: the credentials (hashed, so no token sits in memory as a key), the
- * operation name, the document and the variables with keys sorted. The key lives only while the
- * operation is in flight, so the document is used as it is rather than hashed on every request.
+ * Retires every cached response that touched one of `coordinates` (`Type.field`, the fields with
+ * a cache policy), in this process at once and, with Redis, in every process of the fleet (within
+ * the cache's `localTtlMs`). Call it, with the field deletes, before a mutation answers.
+ */
+export async function invalidateResponses(cache: FlightCache, coordinates: readonly string[]): Promise<void> {
+  await Promise.all(coordinates.map((coordinate) => cache.delete(generationKey(coordinate))));
+}
+
+function generationKey(coordinate: string): CacheKey {
+  return ['response-generation', coordinate];
+}
+
+/**
+ * The identity of an operation for coalescing: the credentials (hashed, so no token sits in
+ * memory as a key), the operation name, the document and the variables with keys sorted. The key
+ * lives only while the operation is in flight, so the document is used as it is.
  */
 function operationKey(
   query: string,
@@ -116,29 +516,121 @@ function operationKey(
   variables: Record<string, unknown> | null | undefined,
   authorization: string | null,
 ): string {
-  const scope = authorization === null ? '' : createHash('sha256').update(authorization).digest('base64url');
+  const scope = authorization === null ? '' : digest(authorization);
   const vars = variables === null || variables === undefined ? '' : stableStringify(variables);
   return `${scope}\0${operationName ?? ''}\0${vars}\0${query}`;
 }
 
-function shapeOf(query: string): DocumentShape {
-  let document: DocumentNode;
+function documentEntry(query: string): DocumentEntry {
+  const entry: DocumentEntry = { document: null, digest: digest(query), types: null, policies: new Map() };
   try {
-    document = parse(query);
+    entry.document = parse(query);
   } catch {
-    return null; // Yoga reports the syntax error; nothing to coalesce
+    return entry; // Yoga reports the syntax error; nothing to coalesce
   }
   let streams = false;
-  visit(document, {
+  visit(entry.document, {
     Directive(node) {
       if (node.name.value === 'defer' || node.name.value === 'stream') streams = true;
     },
   });
-  if (streams) return null;
-  const shape = new Map<string, OperationTypeNode>();
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.OPERATION_DEFINITION)
-      shape.set(definition.name?.value ?? '', definition.operation);
+  if (streams) return entry;
+  entry.types = new Map();
+  for (const definition of entry.document.definitions) {
+    if (definition.kind === 'OperationDefinition')
+      entry.types.set(definition.name?.value ?? '', definition.operation);
   }
-  return shape;
+  return entry;
+}
+
+/** The body Yoga sends for `result` when it may be stored: data only, no errors or extensions. */
+function storableBody(result: HandlerResult, maxLength: number): string | undefined {
+  if (typeof result !== 'object' || result === null || Symbol.asyncIterator in result) return undefined;
+  if (result.errors !== undefined || result.extensions !== undefined || result.data == null) return undefined;
+  const body = JSON.stringify(result);
+  return body.length <= maxLength ? body : undefined;
+}
+
+function hitStatus(stored: StoredResponse | undefined): string {
+  return stored === undefined ? 'graphql-flight; hit' : `graphql-flight; hit; ttl=${ttlSeconds(stored)}`;
+}
+
+/** Remaining freshness in whole seconds (RFC 9211 `ttl`). */
+function ttlSeconds(stored: StoredResponse): number {
+  return Math.max(0, Math.ceil((stored.expiresAt - Date.now()) / 1_000));
+}
+
+/** A strong ETag per representation: the body's digest, and the media type it is sent as. */
+function etagFor(stored: StoredResponse, contentType: string | null): string {
+  return contentType?.startsWith('application/graphql-response+json')
+    ? `"${stored.etag}-r"`
+    : `"${stored.etag}"`;
+}
+
+/** If-None-Match (weak comparison, RFC 9110 13.1.2): `*` or a listed tag equal to `etag`. */
+function matchesEtag(header: string | null, etag: string): boolean {
+  if (header === null) return false;
+  for (const part of header.split(',')) {
+    const tag = part.trim();
+    if (tag === '*' || tag === etag || (tag.startsWith('W/') && tag.slice(2) === etag)) return true;
+  }
+  return false;
+}
+
+/**
+ * The media type Yoga answers a single (non-stream) result with, for this Accept header: the
+ * first listed type (utf-8 only) matching application/json or application/graphql-response+json,
+ * application/json when both match (Yoga's order). Undefined when only stream types match.
+ */
+function regularMediaType(accept: string | null): string | undefined {
+  if (accept === null) return 'application/json';
+  for (const item of accept.replace(/\s/g, '').toLowerCase().split(',')) {
+    const [mediaType, ...parameters] = item.split(';');
+    const charset = parameters.find((parameter) => parameter.includes('charset='));
+    if (charset !== undefined && charset !== 'charset=utf-8') continue;
+    const [type, subtype] = (mediaType ?? '').split('/');
+    if (type !== '*' && type !== 'application') continue;
+    if (subtype === '*' || subtype === 'json') return 'application/json';
+    if (subtype === 'graphql-response+json') return 'application/graphql-response+json';
+  }
+  return undefined;
+}
+
+/** `f(value)`, at once when `value` is not a promise (the hit path stays synchronous where it can). */
+function then<T, R>(value: T | Promise<T>, f: (value: T) => R | Promise<R>): R | Promise<R> {
+  return value instanceof Promise ? value.then(f) : f(value);
+}
+
+/** GraphQL-over-HTTP GET parameters (variables and extensions as JSON text). */
+function paramsOfUrl(url: string): unknown {
+  const question = url.indexOf('?');
+  if (question === -1) return undefined;
+  const search = new URLSearchParams(url.slice(question + 1));
+  const query = search.get('query');
+  if (query === null) return undefined;
+  let variables: unknown;
+  const variablesText = search.get('variables');
+  try {
+    variables = variablesText === null ? undefined : JSON.parse(variablesText);
+  } catch {
+    return undefined;
+  }
+  return {
+    query,
+    operationName: search.get('operationName'),
+    variables,
+    extensions: search.get('extensions'),
+  };
+}
+
+/** The path of an absolute URL, without parsing the whole URL. */
+function pathOf(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  if (start === -1) return '/';
+  const end = url.indexOf('?', start);
+  return url.slice(start, end === -1 ? undefined : end);
+}
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('base64url');
 }

@@ -30,10 +30,18 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(options: { cache?: FlightCache } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { cache?: FlightCache; responseCache?: boolean } = {},
+): Promise<TestServer> {
   const schema = DATABASE_URL === undefined ? undefined : `t_server_${randomBytes(4).toString('hex')}`;
   const server = await createServer({
-    config: { nodeEnv: 'test', redisUrl: undefined, databaseUrl: DATABASE_URL, authSecret: TEST_SECRET },
+    config: {
+      nodeEnv: 'test',
+      redisUrl: undefined,
+      databaseUrl: DATABASE_URL,
+      authSecret: TEST_SECRET,
+      ...(options.responseCache === undefined ? {} : { responseCache: options.responseCache }),
+    },
     data: { seed: TEST_SEED, ...(schema === undefined ? {} : { schema }) },
     ...(options.cache === undefined ? {} : { cache: options.cache }),
   });

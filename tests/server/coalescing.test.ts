@@ -1,11 +1,7 @@
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  PlaceOrderDocument,
-  ProductDocument,
-  SalesSummaryDocument,
-  ViewerDocument,
-} from '../generated/graphql.js';
+import { PlaceOrderDocument, SalesSummaryDocument, ViewerDocument } from '../generated/graphql.js';
+import { deferred } from '../helpers/deferred.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /** Sends through yoga.fetch and keeps the headers, which request() of the helper drops. */
@@ -35,9 +31,19 @@ describe('operation coalescing', () => {
 
   it('executes a burst of 500 identical queries once: one MISS, the rest COALESCED, equal bodies', async () => {
     const before = t.server.coalescing.stats().started;
-    const salesSummary = vi.spyOn(t.server.data, 'salesSummary');
+    const joinedBefore = t.server.cache.stats().coalesced;
+    // The execution waits at the data source until all 499 others have joined it.
+    const gate = deferred<void>();
+    const original = t.server.data.salesSummary.bind(t.server.data);
+    const salesSummary = vi.spyOn(t.server.data, 'salesSummary').mockImplementation(async () => {
+      await gate.promise;
+      return original();
+    });
     const query = print(SalesSummaryDocument);
-    const responses = await Promise.all(Array.from({ length: 500 }, () => send(t, query)));
+    const pending = Promise.all(Array.from({ length: 500 }, () => send(t, query)));
+    await vi.waitFor(() => expect(t.server.cache.stats().coalesced - joinedBefore).toBe(499));
+    gate.resolve();
+    const responses = await pending;
 
     expect(t.server.coalescing.stats().started - before).toBe(1);
     expect(salesSummary).toHaveBeenCalledTimes(1);
@@ -45,7 +51,7 @@ describe('operation coalescing', () => {
     expect(count(outcomes, 'MISS')).toBe(1);
     expect(count(outcomes, 'COALESCED')).toBe(499);
     expect(responses.find((r) => r.headers.get('x-cache') === 'COALESCED')?.headers.get('cache-status')).toBe(
-      'graphql-flight; fwd=miss; collapsed',
+      'graphql-flight; fwd=miss; collapsed; stored; ttl=10',
     );
     for (const response of responses) {
       expect(response.status).toBe(200);
@@ -111,11 +117,14 @@ describe('operation coalescing', () => {
     expect(JSON.parse(malformed.body).errors[0].message).toMatch(/Syntax Error/);
   });
 
-  it('starts a new execution once the shared one has answered', async () => {
-    const query = print(ProductDocument);
-    const first = await send(t, query, { variables: { id: '9' } });
-    const second = await send(t, query, { variables: { id: '9' } });
+  it('starts a new execution once the shared one has answered (an operation the response cache does not hold)', async () => {
+    const token = await t.token(3);
+    const query = print(ViewerDocument);
+    const first = await send(t, query, { token });
+    const second = await send(t, query, { token });
     expect(first.headers.get('x-cache')).toBe('MISS');
     expect(second.headers.get('x-cache')).toBe('MISS');
+    expect(second.headers.get('cache-status')).toBe('graphql-flight; fwd=bypass');
+    expect(second.headers.get('cache-control')).toBe('no-store');
   });
 });

@@ -23,8 +23,11 @@ describe.skipIf(!enabled)('two servers sharing one Redis-backed cache namespace'
   let second: TestServer;
   beforeAll(async () => {
     // Two servers, each with its own database seeded identically, as two processes of a fleet.
-    first = await startTestServer({ cache: createCache({ redisUrl: REDIS_URL, namespace }) });
-    second = await startTestServer({ cache: createCache({ redisUrl: REDIS_URL, namespace }) });
+    // Field entries are what this suite follows, so whole responses are not cached here
+    // (tests/server/response-cache.test.ts shares those through Redis).
+    const options = { responseCache: false };
+    first = await startTestServer({ cache: createCache({ redisUrl: REDIS_URL, namespace }), ...options });
+    second = await startTestServer({ cache: createCache({ redisUrl: REDIS_URL, namespace }), ...options });
   });
   afterAll(async () => {
     await Promise.all([first?.close(), second?.close()]);

@@ -1,0 +1,191 @@
+import {
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLCompositeType,
+  type GraphQLField,
+  type GraphQLSchema,
+  getNamedType,
+  isCompositeType,
+  isInterfaceType,
+  isObjectType,
+  Kind,
+  type OperationDefinitionNode,
+  OperationTypeNode,
+  type SelectionSetNode,
+} from 'graphql';
+import type { CacheScope } from './types.js';
+
+/**
+ * The field extension under which the cachePolicy plugin publishes a field's policy, so the
+ * response cache can read it from the schema alone. A schema built without Pothos can set it on
+ * its fields (`extensions: { graphqlFlightCache: { ttlMs: 5000 } }`) to the same effect.
+ */
+export const POLICY_EXTENSION = 'graphqlFlightCache';
+
+export interface CachePolicyExtension {
+  /** How long a result of the field stays fresh; absent: the field has no policy. */
+  ttlMs?: number;
+  scope?: CacheScope;
+  /** A root field whose whole subtree is PRIVATE (the plugin's `privateRoots`). */
+  privateRoot?: boolean;
+}
+
+/** What the response cache may do with one operation of a document. */
+export type ResponsePolicy =
+  | {
+      cacheable: true;
+      /** The smallest `ttlMs` of the fields the operation touches. */
+      ttlMs: number;
+      /** Coordinates (`Type.field`) of the fields with a policy it touches: what invalidates it. */
+      coordinates: readonly string[];
+    }
+  | { cacheable: false; reason: string };
+
+/**
+ * Whether a response to `operationName` of `document` may be shared by everybody, and for how long,
+ * from the field policies alone (the document is not validated here: an invalid one is simply
+ * not cacheable, and Yoga reports it). The rules are Apollo's cache-control rules:
+ *
+ * - a field with a policy contributes its `ttlMs`, and the response lives as long as the
+ *   smallest one;
+ * - a leaf field (scalar or enum) without a policy inherits its parent's, and `__typename` is free;
+ * - a root field, or a field returning an object, interface or union, without a policy makes the
+ *   response uncacheable (nobody said how long it may be reused);
+ * - any PRIVATE field, or any field under a private root (`viewer`), makes it uncacheable here:
+ *   the response cache holds public responses only (private fields are still cached per viewer
+ *   by the field cache);
+ * - on an interface, the field's policy on every implementation counts.
+ *
+ * Fragments are walked once per spread target whatever the number of spreads, so the work is
+ * linear in the document; a fragment cycle is uncacheable.
+ */
+export function responsePolicy(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+): ResponsePolicy {
+  const operation = selectOperation(document, operationName);
+  if (operation === undefined) return { cacheable: false, reason: 'no such operation' };
+  if (operation.operation !== OperationTypeNode.QUERY) return { cacheable: false, reason: 'not a query' };
+  const queryType = schema.getQueryType();
+  if (queryType == null) return { cacheable: false, reason: 'no query type' };
+
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  }
+  const state: WalkState = { schema, fragments, ttlMs: Infinity, coordinates: new Set(), walked: new Set() };
+  const failure = walk(state, operation.selectionSet, queryType, true, new Set());
+  if (failure !== undefined) return { cacheable: false, reason: failure };
+  if (state.ttlMs === Infinity) return { cacheable: false, reason: 'no field with a policy' };
+  return { cacheable: true, ttlMs: state.ttlMs, coordinates: [...state.coordinates].sort() };
+}
+
+/** The operation a request selects: by name, or the only one. */
+export function selectOperation(
+  document: DocumentNode,
+  operationName: string | null | undefined,
+): OperationDefinitionNode | undefined {
+  let found: OperationDefinitionNode | undefined;
+  for (const definition of document.definitions) {
+    if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
+    if (operationName) {
+      if (definition.name?.value === operationName) return definition;
+    } else {
+      if (found !== undefined) return undefined; // several operations and no name: Yoga refuses it
+      found = definition;
+    }
+  }
+  return found;
+}
+
+interface WalkState {
+  schema: GraphQLSchema;
+  fragments: Map<string, FragmentDefinitionNode>;
+  ttlMs: number;
+  coordinates: Set<string>;
+  /** Fragments walked already (name + whether at the root): walking one again adds nothing. */
+  walked: Set<string>;
+}
+
+/** Walks one selection set; returns why the response is uncacheable, or undefined. */
+function walk(
+  state: WalkState,
+  selectionSet: SelectionSetNode,
+  parent: GraphQLCompositeType,
+  root: boolean,
+  inProgress: Set<string>,
+): string | undefined {
+  for (const selection of selectionSet.selections) {
+    let failure: string | undefined;
+    if (selection.kind === Kind.FIELD) {
+      failure = visitField(state, selection.name.value, selection.selectionSet, parent, root, inProgress);
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      const type = selection.typeCondition
+        ? state.schema.getType(selection.typeCondition.name.value)
+        : parent;
+      failure = isCompositeType(type)
+        ? walk(state, selection.selectionSet, type, root, inProgress)
+        : 'unknown type condition';
+    } else {
+      const name = selection.name.value;
+      const fragment = state.fragments.get(name);
+      if (fragment === undefined) return `unknown fragment ${name}`;
+      if (inProgress.has(name)) return 'fragment cycle';
+      const mark = `${root ? 'r' : 'f'}:${name}`;
+      if (state.walked.has(mark)) continue;
+      state.walked.add(mark);
+      const type = state.schema.getType(fragment.typeCondition.name.value);
+      if (!isCompositeType(type)) return 'unknown type condition';
+      inProgress.add(name);
+      failure = walk(state, fragment.selectionSet, type, root, inProgress);
+      inProgress.delete(name);
+    }
+    if (failure !== undefined) return failure;
+  }
+  return undefined;
+}
+
+function visitField(
+  state: WalkState,
+  name: string,
+  selectionSet: SelectionSetNode | undefined,
+  parent: GraphQLCompositeType,
+  root: boolean,
+  inProgress: Set<string>,
+): string | undefined {
+  if (name === '__typename') return undefined;
+  if (!isObjectType(parent) && !isInterfaceType(parent)) return `unknown field ${parent.name}.${name}`;
+  const field = parent.getFields()[name];
+  if (field === undefined) return `unknown field ${parent.name}.${name}`;
+  // On an interface, every implementation's own policy counts as well as the interface's.
+  const owners = isInterfaceType(parent) ? [parent, ...state.schema.getPossibleTypes(parent)] : [parent];
+  for (const owner of owners) {
+    const ownField = owner === parent ? field : owner.getFields()[name];
+    if (ownField === undefined) continue;
+    const failure = applyPolicy(state, `${owner.name}.${name}`, ownField, root);
+    if (failure !== undefined) return failure;
+  }
+  if (selectionSet === undefined) return undefined;
+  const type = getNamedType(field.type);
+  if (!isCompositeType(type)) return `${parent.name}.${name} has no fields to select`;
+  return walk(state, selectionSet, type, false, inProgress);
+}
+
+function applyPolicy(
+  state: WalkState,
+  coordinate: string,
+  field: GraphQLField<unknown, unknown>,
+  root: boolean,
+): string | undefined {
+  const policy = field.extensions?.[POLICY_EXTENSION] as CachePolicyExtension | undefined;
+  if (root && policy?.privateRoot === true) return `${coordinate} is private`;
+  if (policy?.ttlMs !== undefined) {
+    if (policy.scope === 'PRIVATE') return `${coordinate} is private`;
+    state.ttlMs = Math.min(state.ttlMs, policy.ttlMs);
+    state.coordinates.add(coordinate);
+    return undefined;
+  }
+  if (root || isCompositeType(getNamedType(field.type))) return `${coordinate} has no cache policy`;
+  return undefined; // a leaf inherits its parent's policy
+}
