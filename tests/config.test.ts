@@ -26,6 +26,15 @@ describe('loadConfig', () => {
     });
     expect(config.limits).toEqual(DEFAULT_LIMITS);
     expect(config.metricsPort).toBeUndefined();
+    expect(config.responseCache).toBe(true);
+  });
+
+  it('turns the response cache off with RESPONSE_CACHE=off, and refuses any other value', () => {
+    expect(loadConfig({ RESPONSE_CACHE: 'off' }).responseCache).toBe(false);
+    expect(loadConfig({ RESPONSE_CACHE: 'on' }).responseCache).toBe(true);
+    expect(() => loadConfig({ RESPONSE_CACHE: 'false' })).toThrow(
+      'RESPONSE_CACHE must be on or off; received "false"',
+    );
   });
 
   it('reads every variable it knows', () => {
