@@ -179,9 +179,12 @@ function applyPolicy(
   root: boolean,
 ): string | undefined {
   const policy = field.extensions?.[POLICY_EXTENSION] as CachePolicyExtension | undefined;
-  if (root && policy?.privateRoot === true) return `${coordinate} is private`;
+  if ((root && policy?.privateRoot === true) || policy?.scope === 'PRIVATE')
+    return `${coordinate} is private`;
   if (policy?.ttlMs !== undefined) {
-    if (policy.scope === 'PRIVATE') return `${coordinate} is private`;
+    // A hand-written extension is checked as the plugin checks the option.
+    if (typeof policy.ttlMs !== 'number' || !(policy.ttlMs > 0) || policy.ttlMs === Infinity)
+      return `${coordinate} has an invalid ttlMs`;
     state.ttlMs = Math.min(state.ttlMs, policy.ttlMs);
     state.coordinates.add(coordinate);
     return undefined;

@@ -11,7 +11,7 @@ import {
 import type { FetchAPI, GraphQLParams, OnParamsEventPayload, Plugin } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
 import type { FlightCache } from '../cache/flight-cache.js';
-import type { CacheKey, KeyPart } from '../cache/keys.js';
+import type { CacheKey } from '../cache/keys.js';
 import { InvalidOptionError } from '../errors.js';
 import { SingleFlight } from '../flight/single-flight.js';
 import { stableStringify } from './field-key.js';
@@ -90,7 +90,17 @@ interface DocumentEntry {
   digest: string;
   /** Operation type by name ('' for an anonymous one); null when it streams (@defer/@stream). */
   types: Map<string, OperationTypeNode> | null;
-  policies: Map<string, ResponsePolicy>;
+  /** Per operation name ('' when none is given): its policy and, when cacheable, how to key it. */
+  plans: Map<string, Plan>;
+}
+
+/** What the response cache needs for one operation of a document, worked out once. */
+interface Plan {
+  policy: ResponsePolicy;
+  /** Start of every response key of this operation: schema, document, operation name. */
+  prefix: string;
+  /** Generation keys of the fields it touches (what invalidates it). */
+  generationKeys: string[];
 }
 
 /** What onParams leaves for onResponse: the outcome, and for a cached response its ETag and TTL. */
@@ -112,7 +122,8 @@ class UncacheableResult extends Error {
   }
 }
 
-const GENERATION_TTL_MS = 24 * 60 * 60 * 1_000;
+/** A generation lives a day unless a mutation retires it first; a lost one only costs misses. */
+const GENERATION = { ttlMs: 24 * 60 * 60 * 1_000 };
 const JSON_TYPES = /^application\/(json|graphql\+json)\s*(;|$)/i;
 
 /**
@@ -147,6 +158,8 @@ export class OperationCoalescing {
   readonly #outcomes = new WeakMap<Request, Outcome>();
   /** Requests looked up in onRequest: what was found (null: not for the response cache). */
   readonly #found = new WeakMap<Request, Found | null>();
+  /** Requests answered from the cache in onRequest. */
+  readonly #answered = new WeakSet<Request>();
   /** Entries loaded by this process whose flight is settling: joiners of it are COALESCED. */
   readonly #loadedHere = new WeakSet<StoredResponse>();
   readonly #maxDocumentLength: number;
@@ -207,6 +220,7 @@ export class OperationCoalescing {
         if (request.method === 'GET') {
           return then(this.#find(request, paramsOfUrl(request.url)), (found) => {
             if (found?.stored !== undefined) endResponse(this.#hit(request, found, found.stored, fetchAPI));
+            else this.#found.set(request, found ?? null);
           });
         }
         // A POST body is read here only when its length is known and within the limit; any other
@@ -259,6 +273,9 @@ export class OperationCoalescing {
       onResponse: ({ request, response, setResponse, fetchAPI }) => {
         const found = this.#outcomes.get(request);
         if (found === undefined) {
+          // A hit answered in onRequest is complete; its headers are left untouched, so Node writes
+          // them from the object they were given in (whatwg-node's single writeHead).
+          if (this.#answered.has(request)) return;
           if (this.#responses !== undefined && !response.headers.has('cache-control')) {
             if (pathOf(request.url) === this.#endpoint) response.headers.set('cache-control', 'no-store');
           }
@@ -302,38 +319,56 @@ export class OperationCoalescing {
     if (typeof query !== 'string' || extensions != null) return undefined;
     if (operationName != null && typeof operationName !== 'string') return undefined;
     if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return undefined;
-    const policy = this.#policy(query, operationName);
-    if (policy === undefined || !policy.cacheable) return undefined;
+    const plan = this.#plan(query, operationName);
+    if (plan === undefined || !plan.policy.cacheable) return undefined;
     const mediaType = regularMediaType(request.headers.get('accept'));
     if (mediaType === undefined) return undefined;
-    const parts: KeyPart[] = [
-      'response',
-      this.#schemaDigest,
-      this.#documents.get(query)!.digest,
-      operationName ?? '',
-      variables == null ? '' : stableStringify(variables),
-    ];
-    const found = (generations: string[]): Found => {
-      const key = [...parts, ...generations];
-      const stored = this.#responses!.cache.peek<StoredResponse>(key);
-      return { key, ttlMs: policy.ttlMs, mediaType, ...(stored === undefined ? {} : { stored }) };
-    };
-    const withGenerations = () => then(this.#generations(policy.coordinates), found);
+    const vars = variables == null ? '' : stableStringify(variables);
     const authorization = request.headers.get('authorization');
-    if (authorization === null) return withGenerations();
+    if (authorization === null) return this.#lookUp(plan, vars, mediaType);
     const authorize = this.#responses!.authorize;
     if (authorize === undefined) return undefined;
     return Promise.resolve()
       .then(() => authorize(authorization))
       .then(
-        (allowed) => (allowed === true ? withGenerations() : undefined),
+        (allowed) => (allowed === true ? this.#lookUp(plan, vars, mediaType) : undefined),
         () => undefined,
       );
+  }
+
+  /**
+   * The key of a response (the plan's prefix, the current generation of each field it touches,
+   * the variables) and the stored response if this process's memory tier has it. Synchronous
+   * when every generation is in the memory tier.
+   */
+  #lookUp(plan: Plan, vars: string, mediaType: string): Found | Promise<Found> {
+    const cache = this.#responses!.cache;
+    let generations = '';
+    for (const generationKey of plan.generationKeys) {
+      const generation = cache.peek<string>(generationKey);
+      if (generation === undefined) {
+        return Promise.all(
+          plan.generationKeys.map((key) => cache.remember(key, newGeneration, GENERATION)),
+        ).then((all) => this.#keyed(plan, all.join(','), vars, mediaType));
+      }
+      generations = generations === '' ? generation : `${generations},${generation}`;
+    }
+    return this.#keyed(plan, generations, vars, mediaType);
+  }
+
+  #keyed(plan: Plan, generations: string, vars: string, mediaType: string): Found {
+    // Variables last: they are the only part that may hold a separator.
+    const key = `${plan.prefix}${generations}:${vars}`;
+    const stored = this.#responses!.cache.peek<StoredResponse>(key);
+    return stored === undefined
+      ? { key, ttlMs: (plan.policy as { ttlMs: number }).ttlMs, mediaType }
+      : { key, ttlMs: (plan.policy as { ttlMs: number }).ttlMs, mediaType, stored };
   }
 
   /** The response to a request found in the cache: the stored body, or a 304 for a matching GET. */
   #hit(request: Request, found: Found, stored: StoredResponse, fetchAPI: FetchAPI): Response {
     this.#hits++;
+    this.#answered.add(request);
     const contentType = `${found.mediaType}; charset=utf-8`;
     const etag = etagFor(stored, contentType);
     const headers = {
@@ -430,26 +465,6 @@ export class OperationCoalescing {
     }
   }
 
-  /** The generation of each coordinate (from the memory tier at once when all are there). */
-  #generations(coordinates: readonly string[]): string[] | Promise<string[]> {
-    const cache = this.#responses!.cache;
-    const found: string[] = [];
-    for (const coordinate of coordinates) {
-      const generation = cache.peek<string>(generationKey(coordinate));
-      if (generation === undefined) {
-        return Promise.all(
-          coordinates.map((one) =>
-            cache.remember(generationKey(one), async () => randomBytes(6).toString('base64url'), {
-              ttlMs: GENERATION_TTL_MS,
-            }),
-          ),
-        );
-      }
-      found.push(generation);
-    }
-    return found;
-  }
-
   #document(query: string): DocumentEntry | undefined {
     if (query.length > this.#maxDocumentLength) return undefined;
     let entry = this.#documents.get(query);
@@ -460,18 +475,24 @@ export class OperationCoalescing {
     return entry;
   }
 
-  /** The response policy of an operation, or undefined when the document cannot be used. */
-  #policy(query: string, operationName: string | null | undefined): ResponsePolicy | undefined {
+  /** The plan of an operation, or undefined when the document cannot be used. */
+  #plan(query: string, operationName: string | null | undefined): Plan | undefined {
     const entry = this.#document(query);
     if (entry?.document == null || entry.types === null || this.#schema === undefined) return undefined;
     const name = operationName ?? '';
-    let policy = entry.policies.get(name);
-    if (policy === undefined) {
-      policy = responsePolicy(this.#schema, entry.document, operationName);
+    let plan = entry.plans.get(name);
+    if (plan === undefined) {
+      const policy = responsePolicy(this.#schema, entry.document, operationName);
+      const coordinates = policy.cacheable ? policy.coordinates : [];
+      plan = {
+        policy,
+        prefix: `response:${this.#schemaDigest}:${entry.digest}:${name}:`,
+        generationKeys: coordinates.map(generationKey),
+      };
       // Bounded: one per operation name that exists in the document.
-      if (entry.types.has(name) || (name === '' && entry.types.size === 1)) entry.policies.set(name, policy);
+      if (entry.types.has(name) || (name === '' && entry.types.size === 1)) entry.plans.set(name, plan);
     }
-    return policy;
+    return plan;
   }
 
   /** Whether the selected operation is a query without @defer/@stream (parsed once per document). */
@@ -501,8 +522,13 @@ export async function invalidateResponses(cache: FlightCache, coordinates: reado
   await Promise.all(coordinates.map((coordinate) => cache.delete(generationKey(coordinate))));
 }
 
-function generationKey(coordinate: string): CacheKey {
-  return ['response-generation', coordinate];
+/** A coordinate is a pair of GraphQL names, so the key needs no escaping (see encodeKey). */
+function generationKey(coordinate: string): string {
+  return `response-generation:${coordinate}`;
+}
+
+function newGeneration(): Promise<string> {
+  return Promise.resolve(randomBytes(6).toString('base64url'));
 }
 
 /**
@@ -522,7 +548,7 @@ function operationKey(
 }
 
 function documentEntry(query: string): DocumentEntry {
-  const entry: DocumentEntry = { document: null, digest: digest(query), types: null, policies: new Map() };
+  const entry: DocumentEntry = { document: null, digest: digest(query), types: null, plans: new Map() };
   try {
     entry.document = parse(query);
   } catch {
