@@ -8,6 +8,7 @@ import { Agent, request } from 'node:http';
 import {
   BASELINE,
   BODY,
+  FLIGHT,
   failedRow,
   goodBody,
   SYSTEMS,
@@ -119,8 +120,17 @@ export const scenario: Scenario = {
       }
     }
     throwIfAllFailed(rows);
+    const flightCalls = rows.find((row) => row.system === FLIGHT)?.values.calls ?? null;
     return {
       id: 'http-burst',
+      goals: [
+        {
+          text: `${FLIGHT}: 1 upstream call for the ${BURST} requests`,
+          met: flightCalls === 1,
+          detail:
+            flightCalls === null ? 'not measured' : `${flightCalls} upstream call(s) (median of rounds)`,
+        },
+      ],
       title: `HTTP, cold burst of ${BURST} identical requests`,
       description:
         `${BURST} identical requests of \`{ hot { total updatedAt } }\` (resolver: a counted upstream, ` +
@@ -143,7 +153,10 @@ export const scenario: Scenario = {
         'A cache without coalescing makes one upstream call per request that arrives before the first ' +
           `answer is stored (${UPSTREAM_DELAY_MS} ms plus the server's own time): how many that is depends on how ` +
           'fast the server parses and executes the burst.',
-        'graphql-flight + operation coalescing executes the 500 identical operations once.',
+        `${FLIGHT}: the requests that arrive before the response is stored miss the empty response cache and ` +
+          "share one execution through the FlightCache's flight (one upstream call); later ones are HITs. The " +
+          'field-cache-only row coalesces at the field; the operation-coalescing row merges the identical ' +
+          'concurrent operations.',
         'Errors: failed connections, timeouts, non-200 responses and bodies carrying GraphQL `errors`.',
       ],
       chart: [{ metric: 'calls', title: 'upstream calls (lower is better)' }],

@@ -1,25 +1,31 @@
 /**
  * HTTP, steady load: the same hot query (`{ hot { total updatedAt } }`, a 20 ms counted upstream)
- * served by graphql-flight, graphql-yoga without a cache, graphql-yoga with its response cache and
- * mercurius with mercurius-cache, each in a fresh process of its own over a fresh upstream, under
- * autocannon with 100 connections on loopback.
+ * served by graphql-flight (response cache; field cache only; field cache + operation coalescing),
+ * graphql-yoga without a cache, graphql-yoga with its response cache and mercurius with
+ * mercurius-cache, each in a fresh process of its own over a fresh upstream, under autocannon with
+ * 100 connections on loopback. Goals: graphql-flight's response cache against the other two
+ * response caches, in req/s, from the rows just measured.
  */
 import autocannon from 'autocannon';
 import {
   BASELINE,
   BODY,
+  checkHit,
   checkOnce,
+  FLIGHT,
   failedRow,
   goodBody,
+  MERCURIUS,
   SYSTEMS,
   type SystemDef,
   startSystem,
   TTL_MS,
   throwIfAllFailed,
   UPSTREAM_DELAY_MS,
+  YOGA_RESPONSE_CACHE,
 } from '../lib/http.js';
 import { medianRow } from '../lib/stats.js';
-import type { BenchContext, Row, Scenario, ScenarioResult } from '../lib/types.js';
+import type { BenchContext, Goal, Row, Scenario, ScenarioResult } from '../lib/types.js';
 
 const CONNECTIONS = 100;
 
@@ -54,6 +60,7 @@ async function measure(def: SystemDef, ctx: BenchContext, seconds: number, warmu
   const system = await startSystem(def);
   try {
     await checkOnce(system.url);
+    await checkHit(def, system.url);
     ctx.progress(`http-steady: ${def.system}: warm-up (${warmup} s)`);
     await load(system.url, warmup);
     const rounds: Array<Record<string, number | null>> = [];
@@ -101,6 +108,7 @@ export const scenario: Scenario = {
     throwIfAllFailed(rows);
     return {
       id: 'http-steady',
+      goals: [rpsGoal(rows, MERCURIUS, 1), rpsGoal(rows, YOGA_RESPONSE_CACHE, 3)],
       title: 'HTTP, steady load on a hot field',
       description:
         `The query \`{ hot { total updatedAt } }\`, whose resolver fetches a counted upstream process ` +
@@ -122,8 +130,11 @@ export const scenario: Scenario = {
         `TTL ${TTL_MS} ms everywhere, so a ${seconds} s round sees about ${Math.round((seconds * 1_000) / TTL_MS)} ` +
           'expiries: a cache that coalesces makes about one upstream call per expiry; one that does not makes one ' +
           `per request arriving during the ${UPSTREAM_DELAY_MS} ms refill.`,
-        'graphql-flight + operation coalescing executes identical concurrent operations once; it has no response ' +
-          'cache yet (a hit still runs parse, validate and execute), which is what limits its req/s.',
+        `${FLIGHT} answers a repeat of the public query from the stored response in Yoga's onRequest ` +
+          '(X-Cache: HIT, checked before measuring), before parsing, validation, context or execution; after an ' +
+          'expiry the concurrent misses share one execution. The field-cache-only and operation-coalescing rows ' +
+          'run parse, validate and execute on every request (the field cache answers the resolver; coalescing ' +
+          'merges identical concurrent executions), which is what limits their req/s.',
         'Errors: socket errors, timeouts, non-2xx responses and 2xx bodies carrying GraphQL `errors` (every ' +
           'response body is checked).',
         "Client, servers and upstream share this machine's cores; req/s ratios hold better than absolute figures.",
@@ -135,3 +146,23 @@ export const scenario: Scenario = {
     };
   },
 };
+
+/** `${FLIGHT}` req/s >= factor x `other`'s, from the measured rows (not met when either failed). */
+function rpsGoal(rows: readonly Row[], other: string, factor: number): Goal {
+  const text = `${FLIGHT} req/s >= ${factor.toFixed(1)}x ${other}`;
+  const flight = rows.find((row) => row.system === FLIGHT)?.values.rps ?? null;
+  const base = rows.find((row) => row.system === other)?.values.rps ?? null;
+  if (flight === null || base === null || base <= 0) {
+    return {
+      text,
+      met: false,
+      detail: `not measured (${FLIGHT}: ${flight ?? 'n/a'}, ${other}: ${base ?? 'n/a'})`,
+    };
+  }
+  const fmt = (value: number) => Math.round(value).toLocaleString('en-US');
+  return {
+    text,
+    met: flight >= factor * base,
+    detail: `${(flight / base).toFixed(2)}x (${fmt(flight)} vs ${fmt(base)} req/s)`,
+  };
+}

@@ -1,9 +1,17 @@
 /**
  * graphql-flight under HTTP load: graphql-yoga + a Pothos schema with the cachePolicy plugin
  * (`cache: { ttlMs }` on Query.hot) over createCache(), i.e. the field cache with process-wide
- * coalescing, as src/server.ts builds it. graphql-yoga, @pothos/core and graphql are the root
- * project's (resolved as src/ resolves them), never bench/node_modules' copies, so one graphql
- * runs in this process.
+ * coalescing. BENCH_MODE picks what runs in front of it:
+ *
+ * - `response` (default): useOperationCoalescing({ responseCache: { cache } }) over the same
+ *   FlightCache, as src/server.ts builds it by default: the public hot query is stored whole and
+ *   a repeat is answered in onRequest (`X-Cache: HIT`) before Yoga parses anything;
+ * - `coalescing`: useOperationCoalescing() without a response cache: identical concurrent
+ *   operations execute once, every request still parses, validates and executes;
+ * - `field`: no plugin, the field cache only.
+ *
+ * graphql-yoga, @pothos/core and graphql are the root project's (resolved as src/ resolves them),
+ * never bench/node_modules' copies, so one graphql runs in this process.
  */
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
@@ -18,6 +26,13 @@ import { announce, fetchHot, type HotValue, TTL_MS } from './common.js';
 // from the root package instead. '@pothos/core' exists only in the root node_modules.
 const rootRequire = createRequire(new URL('../../package.json', import.meta.url));
 const { createYoga } = rootRequire('graphql-yoga') as typeof Yoga;
+
+const MODES = ['response', 'coalescing', 'field'] as const;
+type Mode = (typeof MODES)[number];
+const mode = (process.env.BENCH_MODE ?? 'response') as Mode;
+if (!MODES.includes(mode)) {
+  throw new Error(`BENCH_MODE must be one of ${MODES.join(', ')} (got ${JSON.stringify(mode)})`);
+}
 
 interface Context {
   cache: FlightCache;
@@ -46,7 +61,12 @@ const yoga = createYoga<Record<string, unknown>, Context>({
   landingPage: false,
   logging: false,
   context: () => ({ cache }),
-  plugins: process.env.BENCH_OPERATION_COALESCING === '1' ? [useOperationCoalescing()] : [],
+  plugins:
+    mode === 'response'
+      ? [useOperationCoalescing({ responseCache: { cache } })]
+      : mode === 'coalescing'
+        ? [useOperationCoalescing()]
+        : [],
 });
 const server = createServer(yoga);
 server.keepAliveTimeout = 60_000;
