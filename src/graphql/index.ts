@@ -17,6 +17,15 @@ export { defaultKeyParts, fieldCacheKey, stableStringify } from './field-key.js'
 export type { CachePolicyExtension, ResponsePolicy } from './response-policy.js';
 export { POLICY_EXTENSION, responsePolicy } from './response-policy.js';
 export type { CachePolicyPluginOptions, CacheScope, FieldCachePolicy } from './types.js';
+export {
+  type CacheOutcome,
+  invalidateResponses,
+  OperationCoalescing,
+  type OperationCoalescingOptions,
+  type OperationStats,
+  type ResponseCacheOptions,
+  useOperationCoalescing,
+} from './use-operation-coalescing.js';
 
 const pluginName = 'cachePolicy';
 export default pluginName;
@@ -31,6 +40,10 @@ export default pluginName;
  * JSON-serialisable); the fields below it still resolve on it per operation. The resolver that
  * runs is the first caller's, with its context and info: a PUBLIC resolver must not depend on
  * who asks, and a PRIVATE one only on the viewer, which is part of the key.
+ *
+ * Every policy is also published as the field's `graphqlFlightCache` extension (and the private
+ * roots are marked), which is what the response cache reads; `hintOnly: true` publishes the
+ * policy without wrapping the resolver.
  */
 export class PothosCachePolicyPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
   /**

@@ -158,6 +158,8 @@ export class OperationCoalescing {
   readonly #outcomes = new WeakMap<Request, Outcome>();
   /** Requests looked up in onRequest: what was found (null: not for the response cache). */
   readonly #found = new WeakMap<Request, Found | null>();
+  /** POST bodies parsed in onRequest, for Yoga's request parser (the body is read once). */
+  readonly #parsed = new WeakMap<Request, GraphQLParams | GraphQLParams[]>();
   /** Requests answered from the cache in onRequest. */
   readonly #answered = new WeakSet<Request>();
   /** Entries loaded by this process whose flight is settling: joiners of it are COALESCED. */
@@ -239,7 +241,13 @@ export class OperationCoalescing {
           return then(this.#find(request, params), (found) => {
             if (found?.stored !== undefined)
               return endResponse(this.#hit(request, found, found.stored, fetchAPI));
-            // The body is read: Yoga gets a request with the same text to read again.
+            if (typeof params === 'object' && params !== null) {
+              // Yoga takes the parsed body as it is (onRequestParse) and checks it as its own.
+              this.#parsed.set(request, params as GraphQLParams);
+              this.#found.set(request, found ?? null);
+              return;
+            }
+            // Not a JSON object: Yoga reads the same text again and answers it.
             const again = new fetchAPI.Request(request.url, {
               method: 'POST',
               headers: request.headers,
@@ -250,6 +258,10 @@ export class OperationCoalescing {
             setRequest(again);
           });
         });
+      },
+      onRequestParse: ({ request, setRequestParser }) => {
+        const params = this.#parsed.get(request);
+        if (params !== undefined) setRequestParser(() => params);
       },
       onParams: ({ params, request, paramsHandler, setParamsHandler, setResult }) => {
         const known = this.#found.get(request);

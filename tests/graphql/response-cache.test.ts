@@ -346,6 +346,22 @@ describe('the response cache', () => {
     });
     expect(bad.status).toBe(400);
     expect((await bad.json()).errors[0].message).toBe('POST body sent invalid JSON.');
+
+    // A body read ahead is handed to Yoga's own checks: not an object, or a batch (batching is off).
+    const post = (body: string) =>
+      t.yoga.fetch('http://localhost/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+    const scalar = await post('5');
+    expect(scalar.status).toBe(400);
+    expect((await scalar.json()).errors[0].message).toBe(
+      'POST body is expected to be object but received number',
+    );
+    const batch = await post(JSON.stringify([{ query: HOT }, { query: HOT }]));
+    expect(batch.status).toBe(400);
+    expect((await batch.json()).errors[0].message).toMatch(/batching is not supported/i);
   });
 
   it('adds CORS headers to a hit as Yoga does to a miss', async () => {

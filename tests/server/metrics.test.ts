@@ -102,12 +102,15 @@ describe('/metrics, served to operators on the main listener', () => {
       sample(text, 'graphql_flight_http_requests_total', labels) ?? 0;
     const misses = { operation_type: 'query', status: '200', cache: 'miss' };
     const coalesced = { operation_type: 'query', status: '200', cache: 'coalesced' };
+    const hits = { operation_type: 'query', status: '200', cache: 'hit' };
     const mutation = { operation_type: 'mutation', status: '401', cache: 'none' };
     const syntax = { operation_type: 'unknown', status: '200', cache: 'none' };
 
     const query = `{ salesSummary { orderCount } m${randomBytes(3).toString('hex')}: __typename }`;
     const burst = await Promise.all(Array.from({ length: 5 }, () => t.request(query)));
     for (const response of burst) expect(response.body.errors).toBeUndefined();
+    // The same query again: answered by the response cache, before any validation.
+    expect((await t.request(query)).body.errors).toBeUndefined();
     const anonymousOrder = await t.request(PlaceOrderDocument, {
       variables: { productId: '1', quantity: 1 },
     });
@@ -117,6 +120,9 @@ describe('/metrics, served to operators on the main listener', () => {
 
     expect(count(after, misses) - count(before, misses)).toBe(1);
     expect(count(after, coalesced) - count(before, coalesced)).toBe(4);
+    expect(count(after, hits) - count(before, hits)).toBe(1);
+    expect(sample(after, 'graphql_flight_responses_hits_total')).toBe(t.server.coalescing.stats().hits);
+    expect(sample(after, 'graphql_flight_responses_stored_total')).toBe(t.server.coalescing.stats().stored);
     expect(count(after, mutation) - count(before, mutation)).toBe(1);
     expect(count(after, syntax) - count(before, syntax)).toBe(1);
     const durations = (text: string) =>
