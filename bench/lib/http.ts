@@ -220,8 +220,8 @@ export async function startSystem(def: SystemDef): Promise<RunningSystem> {
   };
 }
 
-/** One request of QUERY (bounded), to check a server answers it before measuring. */
-export async function checkOnce(url: string): Promise<void> {
+/** One request of QUERY (bounded); throws unless it is a good answer; resolves its headers. */
+async function postOnce(url: string): Promise<Headers> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -232,6 +232,12 @@ export async function checkOnce(url: string): Promise<void> {
   if (!response.ok || !goodBody(text)) {
     throw new Error(`${url} answered ${response.status}: ${text.slice(0, 300)}`);
   }
+  return response.headers;
+}
+
+/** Checks a server answers QUERY before measuring it. */
+export async function checkOnce(url: string): Promise<void> {
+  await postOnce(url);
 }
 
 /**
@@ -241,20 +247,8 @@ export async function checkOnce(url: string): Promise<void> {
 export async function checkHit(def: SystemDef, url: string): Promise<void> {
   if (def.hitHeader === undefined) return;
   const { name, value } = def.hitHeader;
-  let found: string | null = null;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: BODY,
-      signal: AbortSignal.timeout(5_000),
-    });
-    const text = await response.text();
-    if (!response.ok || !goodBody(text)) {
-      throw new Error(`${url} answered ${response.status}: ${text.slice(0, 300)}`);
-    }
-    found = response.headers.get(name);
-  }
+  await postOnce(url);
+  const found = (await postOnce(url)).get(name);
   if (found !== value) {
     throw new Error(
       `${def.system}: a repeated request was answered with ${name}: ${found ?? '(none)'}, not ${value}`,

@@ -287,7 +287,11 @@ export class OperationCoalescing {
         if (found === undefined) {
           // A hit answered in onRequest is complete; its headers are left untouched, so Node writes
           // them from the object they were given in (whatwg-node's single writeHead).
-          if (this.#answered.has(request)) return;
+          if (this.#answered.has(request)) {
+            // CORS (which runs first) replaces Vary with Origin when the request has one.
+            if (request.headers.has('origin')) addVary(response.headers, 'Accept');
+            return;
+          }
           if (this.#responses !== undefined && !response.headers.has('cache-control')) {
             if (pathOf(request.url) === this.#endpoint) response.headers.set('cache-control', 'no-store');
           }
@@ -310,7 +314,7 @@ export class OperationCoalescing {
         const etag = etagFor(stored, headers.get('content-type'));
         headers.set('etag', etag);
         headers.set('cache-control', 'public, no-cache');
-        headers.set('vary', 'Accept');
+        addVary(headers, 'Accept');
         if (request.method === 'GET' && matchesEtag(request.headers.get('if-none-match'), etag)) {
           this.#notModified++;
           setResponse(new fetchAPI.Response(null, { status: 304, headers }));
@@ -603,6 +607,19 @@ function etagFor(stored: StoredResponse, contentType: string | null): string {
   return contentType?.startsWith('application/graphql-response+json')
     ? `"${stored.etag}-r"`
     : `"${stored.etag}"`;
+}
+
+/** Adds `field` to the Vary header, keeping what is there (CORS's Origin, for one). */
+function addVary(headers: Headers, field: string): void {
+  const vary = headers.get('vary');
+  if (vary === null || vary === '') headers.set('vary', field);
+  else if (
+    !vary
+      .toLowerCase()
+      .split(/\s*,\s*/)
+      .includes(field.toLowerCase())
+  )
+    headers.set('vary', `${vary}, ${field}`);
 }
 
 /** If-None-Match (weak comparison, RFC 9110 13.1.2): `*` or a listed tag equal to `etag`. */

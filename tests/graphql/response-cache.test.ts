@@ -374,6 +374,9 @@ describe('the response cache', () => {
       miss.headers.get('access-control-allow-origin'),
     );
     expect(hit.headers.get('access-control-allow-origin')).toBe('https://shop.example');
+    // Both Vary fields survive: the representation depends on Accept and, with CORS, on Origin.
+    for (const response of [miss, hit])
+      expect(response.headers.get('vary')).toMatch(/^(Origin, Accept|Accept, Origin)$/);
   });
 
   it('is off without responseCache: identical sequential queries both execute', async () => {
