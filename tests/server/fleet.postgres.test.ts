@@ -115,6 +115,9 @@ describe('three server processes on one Redis and one PostgreSQL', () => {
     );
     // Three keys were loaded, each by one process for the whole fleet: the field's response
     // generation, the response, and the field value the response's execution read.
-    expect(won.reduce((a, b) => a + b, 0), figures).toBe(3);
+    expect(
+      won.reduce((a, b) => a + b, 0),
+      figures,
+    ).toBe(3);
   }, 30_000);
 });
