@@ -14,6 +14,11 @@ export interface CacheOptions {
   namespace?: string;
   /** Bound of the in-process memory tier, in entries (least recently used evicted). Default 10 000. */
   maxEntries?: number;
+  /**
+   * Bound of the memory tier in bytes, by estimate: strings and stored responses by their length,
+   * other values at a nominal 256 bytes. Default 64 MiB.
+   */
+  maxBytes?: number;
   /** TTL of a value when the call passes none, in milliseconds. Default 60 000. */
   defaultTtlMs?: number;
   /** Deadline of every shared-store call; past it a read is a miss and a write is dropped. Default 100. */
@@ -141,7 +146,8 @@ export class FlightCache {
       throw new InvalidOptionError('flight', 'a SingleFlight', options.flight);
     }
     this.#flight = options.flight ?? new SingleFlight();
-    this.#memory = new MemoryTier({ maxEntries, ...(options.now ? { now: options.now } : {}) });
+    const maxBytes = positiveInteger('maxBytes', options.maxBytes ?? 64 * 1024 * 1024);
+    this.#memory = new MemoryTier({ maxEntries, maxBytes, ...(options.now ? { now: options.now } : {}) });
 
     const onStoreError = options.onStoreError ?? (() => {});
     this.#guard = new StoreGuard({

@@ -9,6 +9,11 @@ export interface Envelope<T = unknown> {
 export interface MemoryTierOptions {
   /** Most entries kept; the least recently used goes first. */
   maxEntries: number;
+  /**
+   * Most bytes kept, by estimate (see estimateSize); the least recently used go first, and a
+   * single value larger than this is not kept at all. Absent: entries alone bound the tier.
+   */
+  maxBytes?: number;
   /** Monotonic clock in milliseconds (tests inject one). */
   now?: () => number;
 }
@@ -33,6 +38,12 @@ export class MemoryTier {
       ttl: 0,
       allowStale: false,
       updateAgeOnGet: false,
+      ...(options.maxBytes === undefined
+        ? {}
+        : {
+            maxSize: options.maxBytes,
+            sizeCalculation: (envelope: Envelope) => estimateSize(envelope.value),
+          }),
       // lru-cache reads a start time of 0 as "no TTL start", so an injected clock is kept above 0.
       ...(now ? { perf: { now: () => now() + 1 }, ttlResolution: 0 } : {}),
     });
@@ -64,4 +75,19 @@ export class MemoryTier {
   get size(): number {
     return this.#lru.size;
   }
+}
+
+/**
+ * A value's size in bytes, as the memory tier counts it: a string by its length (UTF-16, 2 bytes a
+ * unit), a stored response (`{ body: string }`) by its body, anything else at a nominal 256. It
+ * bounds what can grow with a client's input (cached responses, large strings) without walking
+ * every object that is cached.
+ */
+export function estimateSize(value: unknown): number {
+  if (typeof value === 'string') return 64 + 2 * value.length;
+  if (typeof value === 'object' && value !== null) {
+    const body = (value as { body?: unknown }).body;
+    if (typeof body === 'string') return 128 + 2 * body.length;
+  }
+  return 256;
 }

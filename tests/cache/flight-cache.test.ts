@@ -244,6 +244,41 @@ describe('bounded memory', () => {
     await cache.remember('user:0', reload);
     expect(reload).toHaveBeenCalledTimes(1);
   });
+
+  it('keeps at most maxBytes of large values (by estimate), least recently used out first', async () => {
+    // Each 10,000-character string counts 64 + 20,000 bytes: three fit in 64 KB, four do not.
+    cache = createCache({ maxBytes: 64_000 });
+    const big = (label: string) => async () => label.repeat(10_000);
+    for (const label of ['a', 'b', 'c', 'd']) await cache.remember(label, big(label));
+    expect(cache.stats().entries).toBe(3);
+    const reload = vi.fn(big('a'));
+    await cache.remember('a', reload); // evicted: loads again
+    await cache.remember('d', reload); // kept
+    expect(reload).toHaveBeenCalledTimes(1);
+
+    // A value larger than the whole bound is returned, and not kept.
+    const huge = vi.fn(async () => 'x'.repeat(40_000));
+    expect(await cache.remember('huge', huge)).toHaveLength(40_000);
+    await cache.remember('huge', huge);
+    expect(huge).toHaveBeenCalledTimes(2);
+    // Small values count a nominal 256 bytes each: entries, not bytes, bound them.
+    expect(() => createCache({ maxBytes: 0 })).toThrow(
+      'option "maxBytes" must be a positive integer; received 0',
+    );
+  });
+
+  it('bounds stored responses by their body: a flood of distinct large responses stays under maxBytes', async () => {
+    cache = createCache({ maxBytes: 1_000_000 });
+    for (let i = 0; i < 200; i++) {
+      await cache.remember(`response:${i}`, async () => ({
+        body: 'r'.repeat(20_000),
+        etag: 'e',
+        expiresAt: 0,
+      }));
+    }
+    // 20,000-character bodies count 40,128 bytes each: at most 24 fit in 1 MB.
+    expect(cache.stats().entries).toBe(24);
+  });
 });
 
 describe('delete', () => {
