@@ -99,6 +99,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       viewer: await verifyViewer(request.headers.get('authorization'), config.authSecret),
       loaders: createLoaders(cache, data),
       fingerprintSecret,
+      operationStats: () => coalescing.stats(),
     }),
   });
 

@@ -1,5 +1,6 @@
 import type DataLoader from 'dataloader';
 import type { FlightCache } from '../cache/flight-cache.js';
+import type { OperationStats } from '../graphql/use-operation-coalescing.js';
 import { createCachedLoader } from '../loaders/cached-loader.js';
 import type { Viewer } from './auth.js';
 import type { CustomerRow, ProductRow, ProductStatsRow, ShopData } from './data/index.js';
@@ -28,6 +29,8 @@ export interface AppContext {
   loaders: AppLoaders;
   /** Secret for key fingerprints in flightStats (per server). */
   fingerprintSecret: Uint8Array;
+  /** Operation coalescing and the response cache, for flightStats (absent: none). */
+  operationStats?: () => OperationStats;
 }
 
 /** Rows in `ids` order, `null` where no row exists (an absent product is cached as `null`). */

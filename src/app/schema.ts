@@ -140,6 +140,20 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
   const QueryCount = builder.objectRef<FlightStatsSnapshot['queries'][number]>('QueryCount').implement({
     fields: (t) => ({ statement: t.exposeString('statement'), count: t.exposeFloat('count') }),
   });
+  const OperationStatsRef = builder.objectRef<FlightStatsSnapshot['operations']>('OperationStats').implement({
+    description: 'Operation coalescing and the response cache (X-Cache), since the server started.',
+    fields: (t) => ({
+      executed: t.exposeFloat('started', {
+        description: 'Query executions that requests could share (each an X-Cache: MISS).',
+      }),
+      coalesced: t.exposeFloat('joined', {
+        description: "Requests that shared another request's execution (X-Cache: COALESCED).",
+      }),
+      hits: t.exposeFloat('hits', { description: 'Requests answered by the response cache (X-Cache: HIT).' }),
+      stored: t.exposeFloat('stored', { description: 'Responses written to the response cache.' }),
+      notModified: t.exposeFloat('notModified', { description: '304 Not Modified answers.' }),
+    }),
+  });
   const FlightStats = builder.objectRef<FlightStatsSnapshot>('FlightStats').implement({
     description: 'Counters are Floats: a busy server passes the 32-bit Int range.',
     fields: (t) => ({
@@ -157,6 +171,7 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
       store: t.expose('store', { type: StoreHealth }),
       fleet: t.expose('fleet', { type: FleetStats }),
       queries: t.expose('queries', { type: [QueryCount], description: 'Statements sent to the database.' }),
+      operations: t.expose('operations', { type: OperationStatsRef }),
     }),
   });
 
@@ -217,7 +232,12 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
         resolve: (_root, _args, ctx) => {
           // Anyone but an operator, anonymous callers included, is FORBIDDEN.
           if (!ctx.viewer?.operator) throw forbidden('flightStats is for operators only');
-          return flightStatsSnapshot(ctx.cache.stats(), ctx.data.queryCounts(), ctx.fingerprintSecret);
+          return flightStatsSnapshot(
+            ctx.cache.stats(),
+            ctx.data.queryCounts(),
+            ctx.fingerprintSecret,
+            ctx.operationStats?.(),
+          );
         },
       }),
     }),

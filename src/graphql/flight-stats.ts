@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { CacheStats } from '../cache/flight-cache.js';
+import type { OperationStats } from './use-operation-coalescing.js';
 
 /** What the `flightStats` field shows: figures and key fingerprints, never raw keys. */
 export interface FlightStatsSnapshot {
@@ -17,6 +18,8 @@ export interface FlightStatsSnapshot {
   /** The fleet-wide flight over Redis (all zero and `enabled: false` without Redis). */
   fleet: CacheStats['fleet'];
   queries: Array<{ statement: string; count: number }>;
+  /** Operation coalescing and the response cache (all zero when the server has neither). */
+  operations: OperationStats;
 }
 
 /**
@@ -31,6 +34,7 @@ export function flightStatsSnapshot(
   stats: CacheStats,
   queryCounts: Record<string, number>,
   secret: Uint8Array,
+  operations: OperationStats = { started: 0, joined: 0, hits: 0, stored: 0, notModified: 0 },
 ): FlightStatsSnapshot {
   const lookups = stats.hits + stats.misses;
   return {
@@ -57,5 +61,6 @@ export function flightStatsSnapshot(
     queries: Object.entries(queryCounts)
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([statement, count]) => ({ statement, count })),
+    operations,
   };
 }

@@ -2,6 +2,7 @@ import { print } from 'graphql';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createCache } from '../../src/index.js';
 import {
+  FlightStatsDocument,
   PlaceOrderDocument,
   ProductDocument,
   SalesSummaryDocument,
@@ -218,6 +219,24 @@ describe('the response cache of the server', () => {
     expect(outcome(next)).toBe('MISS');
     expect(next.json?.data.topProducts).toHaveLength(2);
     expect(t.server.coalescing.stats().stored).toBe(stored + 1);
+  });
+
+  it("shows operators the response cache's figures in flightStats", async () => {
+    const operator = await t.token(1, { operator: true });
+    const read = async () =>
+      (await send(t, print(FlightStatsDocument), { token: operator })).json?.data.flightStats.operations;
+    const before = await read();
+    await send(t, '{ product(id: 33) { id } }');
+    await send(t, '{ product(id: 33) { id } }');
+    const after = await read();
+    expect(after).toEqual({
+      // The product query, and this flightStats query itself (it coalesces, uncached).
+      executed: before.executed + 2,
+      coalesced: before.coalesced,
+      hits: before.hits + 1,
+      stored: before.stored + 1,
+      notModified: before.notModified,
+    });
   });
 
   it('serves a valid token the public cached response, and a bad token its 401', async () => {
