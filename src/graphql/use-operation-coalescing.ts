@@ -8,11 +8,11 @@ import {
   printSchema,
   visit,
 } from 'graphql';
-import type { FetchAPI, GraphQLParams, OnParamsEventPayload, Plugin } from 'graphql-yoga';
+import { createGraphQLError, type FetchAPI, type GraphQLParams, type OnParamsEventPayload, type Plugin } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
 import type { FlightCache } from '../cache/flight-cache.js';
 import type { CacheKey } from '../cache/keys.js';
-import { InvalidOptionError } from '../errors.js';
+import { FlightTimeoutError, InvalidOptionError } from '../errors.js';
 import { SingleFlight } from '../flight/single-flight.js';
 import { stableStringify } from './field-key.js';
 import { type ResponsePolicy, responsePolicy } from './response-policy.js';
@@ -437,12 +437,14 @@ export class OperationCoalescing {
   ): Promise<HandlerResult> {
     const { cache, maxResponseLength } = this.#responses!;
     let own: HandlerResult | undefined;
+    let running: Promise<HandlerResult> | undefined;
     try {
       const stored = await cache.remember<StoredResponse>(
         cacheable.key,
         async () => {
           this.#started++;
-          own = await execute();
+          running = Promise.resolve(execute());
+          own = await running;
           const body = storableBody(own, maxResponseLength);
           if (body === undefined) throw new UncacheableResult(own);
           const entry: StoredResponse = {
@@ -473,7 +475,24 @@ export class OperationCoalescing {
         this.#outcomes.set(request, { outcome: own === undefined ? 'COALESCED' : 'MISS', bypass: false });
         return error.result;
       }
-      if (own !== undefined) return own;
+      // This request's own execution outlived the flight's deadline (or its store write failed):
+      // it still answers this request, and is never run twice.
+      if (running !== undefined) {
+        this.#outcomes.set(request, { outcome: 'MISS', bypass: false });
+        return running;
+      }
+      if (error instanceof FlightTimeoutError) {
+        // The execution this request waited for passed the flight's deadline: a 503, not a herd.
+        this.#joined++;
+        this.#outcomes.set(request, { outcome: 'COALESCED', bypass: false });
+        return {
+          errors: [
+            createGraphQLError(`the shared execution passed its ${error.timeoutMs} ms deadline`, {
+              extensions: { code: 'EXECUTION_TIMEOUT', http: { status: 503 } },
+            }),
+          ],
+        };
+      }
       // The shared flight failed elsewhere (another process's load, a closed cache): run it here.
       this.#started++;
       this.#outcomes.set(request, { outcome: 'MISS', bypass: false });

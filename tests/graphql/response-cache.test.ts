@@ -1,14 +1,14 @@
 import SchemaBuilder from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import CachePolicyPlugin from '../../src/graphql/index.js';
 import {
   invalidateResponses,
   OperationCoalescing,
   type ResponseCacheOptions,
 } from '../../src/graphql/use-operation-coalescing.js';
-import { createCache, type FlightCache } from '../../src/index.js';
+import { createCache, type FlightCache, SingleFlight } from '../../src/index.js';
 import { deferred } from '../helpers/deferred.js';
 
 interface Context {
@@ -22,10 +22,19 @@ interface Context {
  * Yoga does after onRequest; the clock of the cache is the test's.
  */
 function setup(
-  options: { responseCache?: Partial<ResponseCacheOptions> | false; itemGate?: Promise<void> } = {},
+  options: {
+    responseCache?: Partial<ResponseCacheOptions> | false;
+    itemGate?: Promise<void>;
+    flightTimeoutMs?: number;
+  } = {},
 ) {
   let now = 1_000;
-  const cache = createCache({ now: () => now });
+  const cache = createCache({
+    now: () => now,
+    ...(options.flightTimeoutMs === undefined
+      ? {}
+      : { flight: new SingleFlight({ timeoutMs: options.flightTimeoutMs }) }),
+  });
   const calls = { hot: 0, warm: 0, item: 0, flaky: 0, uncached: 0, big: 0 };
   const yogaSteps = { params: 0, context: 0 };
   let failing = false;
@@ -42,7 +51,8 @@ function setup(
       warm: t.int({ cache: { ttlMs: 60_000 }, resolve: () => ++calls.warm }),
       item: t.int({
         args: { id: t.arg.int({ required: true }), scale: t.arg.int() },
-        cache: { ttlMs: 60_000 },
+        // A hint only: the response cache alone decides how often it runs.
+        cache: { ttlMs: 60_000, hintOnly: true },
         resolve: async (_root, args) => {
           calls.item++;
           await options.itemGate;
@@ -222,6 +232,29 @@ describe('the response cache', () => {
     expect(responses.map((r) => r.cache).sort()).toEqual(['COALESCED', 'COALESCED', 'MISS']);
     expect(new Set(responses.map((r) => r.body))).toEqual(new Set(['{"data":{"item":7}}']));
     expect(t.calls.item).toBe(1);
+  });
+
+  it('past the flight deadline, answers the waiters 503 and lets the execution finish once for its own request', async () => {
+    const gate = deferred<void>();
+    const t = track(setup({ itemGate: gate.promise, flightTimeoutMs: 1_000 }));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const leader = t.post('{ item(id: 4) }');
+      const waiter = t.post('{ item(id: 4) }');
+      await expectEventually(() => t.cache.stats().flights.flights.some((flight) => flight.waiters === 2));
+      await vi.advanceTimersByTimeAsync(1_000);
+      const late = await waiter;
+      expect(late.status).toBe(503);
+      expect(JSON.parse(late.body).errors[0].extensions.code).toBe('EXECUTION_TIMEOUT');
+      expect(late.headers.get('x-cache')).toBe('COALESCED');
+      gate.resolve();
+      const first = await leader;
+      expect(JSON.parse(first.body)).toEqual({ data: { item: 4 } });
+      expect(first.headers.get('x-cache')).toBe('MISS');
+      expect(t.calls.item).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('keeps variables apart, and shares equal variables in any key order', async () => {
