@@ -8,7 +8,13 @@ import {
   printSchema,
   visit,
 } from 'graphql';
-import { createGraphQLError, type FetchAPI, type GraphQLParams, type OnParamsEventPayload, type Plugin } from 'graphql-yoga';
+import {
+  createGraphQLError,
+  type FetchAPI,
+  type GraphQLParams,
+  type OnParamsEventPayload,
+  type Plugin,
+} from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
 import type { FlightCache } from '../cache/flight-cache.js';
 import type { CacheKey } from '../cache/keys.js';
