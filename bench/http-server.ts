@@ -29,7 +29,7 @@ const app = await createServer({
   },
   fieldCache: mode !== 'none',
 });
-const http = createHttpServer(app.yoga);
+const http = createHttpServer(app.handler);
 http.keepAliveTimeout = 60_000;
 http.listen(0, '127.0.0.1', () => {
   process.send?.({ type: 'ready', port: (http.address() as AddressInfo).port });

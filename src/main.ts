@@ -16,7 +16,7 @@ if (config.devSecret) {
 const app = await createServer({ config });
 // A client must send its headers within HEADERS_TIMEOUT_MS and its whole request within
 // REQUEST_TIMEOUT_MS, or Node answers 408 and closes the connection (slow clients hold no socket).
-const http = createHttpServer(httpServerOptions(config.limits), app.yoga);
+const http = createHttpServer(httpServerOptions(config.limits), app.handler);
 http.listen(config.port, () => {
   console.log(
     `graphql-flight on http://localhost:${config.port}/graphql (${app.data.kind}, ${app.cache.stats().store.kind} cache)`,

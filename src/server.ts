@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { verifyViewer } from './app/auth.js';
 import { type AppContext, createLoaders } from './app/context.js';
@@ -7,7 +8,7 @@ import { buildSchema } from './app/schema.js';
 import { createCache, type FlightCache } from './cache/flight-cache.js';
 import type { Config } from './config.js';
 import { createHardeningPlugins, DEFAULT_LIMITS } from './graphql/hardening.js';
-import { useMetrics } from './graphql/use-metrics.js';
+import { createMetrics } from './graphql/use-metrics.js';
 import { OperationCoalescing } from './graphql/use-operation-coalescing.js';
 
 /** What createServer needs: the validated config, and for tests, a few overrides. */
@@ -27,6 +28,11 @@ export interface ServerOptions {
 
 export interface Server {
   yoga: YogaServerInstance<Record<string, unknown>, AppContext>;
+  /**
+   * The node:http request listener to serve: response-cache hits are answered in front of Yoga
+   * (OperationCoalescing.nodeListener), everything else goes to `yoga`.
+   */
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
   cache: FlightCache;
   data: ShopData;
   /** Identical concurrent query operations execute once, and public ones are cached whole (X-Cache). */
@@ -68,22 +74,23 @@ export async function createServer(options: ServerOptions): Promise<Server> {
             maxBodyBytes: { ...DEFAULT_LIMITS, ...config.limits }.maxBodyBytes,
           },
   });
-  const plugins: Array<Plugin | Plugin<AppContext>> = [coalescing.plugin()];
-  plugins.push(
+  const metrics = createMetrics({
+    cacheStats: () => cache.stats(),
+    queryCounts: () => data.queryCounts(),
+    operationStats: () => coalescing.stats(),
+    // Operators only, as flightStats; a bad or expired token rejects (a 401).
+    authorize: async (authorization) =>
+      (await verifyViewer(authorization, config.authSecret))?.operator === true,
+    separateListener: config.metricsPort !== undefined,
+  });
+  const plugins: Array<Plugin | Plugin<AppContext>> = [
+    coalescing.plugin(),
     ...createHardeningPlugins<AppContext>({
       limits: config.limits,
       production: config.nodeEnv === 'production',
     }),
-    useMetrics({
-      cacheStats: () => cache.stats(),
-      queryCounts: () => data.queryCounts(),
-      operationStats: () => coalescing.stats(),
-      // Operators only, as flightStats; a bad or expired token rejects (a 401).
-      authorize: async (authorization) =>
-        (await verifyViewer(authorization, config.authSecret))?.operator === true,
-      separateListener: config.metricsPort !== undefined,
-    }),
-  );
+    metrics.plugin,
+  ];
 
   const yoga = createYoga<Record<string, unknown>, AppContext>({
     schema,
@@ -106,6 +113,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   let closed = false;
   return {
     yoga,
+    handler: coalescing.nodeListener(yoga, (answer) => metrics.recordHit(answer)),
     cache,
     data,
     coalescing,

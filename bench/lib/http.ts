@@ -46,10 +46,19 @@ export const SYSTEMS: readonly SystemDef[] = [
     env: { BENCH_MODE: 'response' },
     hitHeader: { name: 'x-cache', value: 'HIT' },
     note:
-      `graphql-yoga + useOperationCoalescing({ responseCache: { cache } }) over the field cache (${FIELD_CACHE}), ` +
-      'one FlightCache for both, as src/server.ts builds it by default: the public query is stored whole for ' +
-      'its smallest field TTL and a repeat is answered in onRequest (X-Cache: HIT) before Yoga parses it; ' +
-      'concurrent misses share one execution',
+      `graphql-yoga + OperationCoalescing with responseCache over the field cache (${FIELD_CACHE}), one ` +
+      'FlightCache for both, served as src/main.ts serves it: the public query is stored whole for its smallest ' +
+      "field TTL and a repeat is answered by the plugin's node:http front door (X-Cache: HIT) before " +
+      'whatwg-node or any Yoga hook runs; concurrent misses share one execution',
+  },
+  {
+    system: 'graphql-flight (response cache, Yoga plugin only)',
+    file: 'graphql-flight',
+    env: { BENCH_MODE: 'plugin' },
+    hitHeader: { name: 'x-cache', value: 'HIT' },
+    note:
+      "the same plugin without its front door (a Yoga server on any runtime): a hit is answered in Yoga's " +
+      "onRequest hook, behind whatwg-node's Request and Response",
   },
   {
     system: 'graphql-flight, field cache only',

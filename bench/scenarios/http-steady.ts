@@ -130,8 +130,9 @@ export const scenario: Scenario = {
         `TTL ${TTL_MS} ms everywhere, so a ${seconds} s round sees about ${Math.round((seconds * 1_000) / TTL_MS)} ` +
           'expiries: a cache that coalesces makes about one upstream call per expiry; one that does not makes one ' +
           `per request arriving during the ${UPSTREAM_DELAY_MS} ms refill.`,
-        `${FLIGHT} answers a repeat of the public query from the stored response in Yoga's onRequest ` +
-          '(X-Cache: HIT, checked before measuring), before parsing, validation, context or execution; after an ' +
+        `${FLIGHT} answers a repeat of the public query from the stored response in its node:http front door ` +
+          '(X-Cache: HIT, checked before measuring), before whatwg-node, parsing, validation, context or execution; ' +
+          'after an ' +
           'expiry the concurrent misses share one execution. The field-cache-only and operation-coalescing rows ' +
           'run parse, validate and execute on every request (the field cache answers the resolver; coalescing ' +
           'merges identical concurrent executions), which is what limits their req/s.',

@@ -3,9 +3,12 @@
  * (`cache: { ttlMs }` on Query.hot) over createCache(), i.e. the field cache with process-wide
  * coalescing. BENCH_MODE picks what runs in front of it:
  *
- * - `response` (default): useOperationCoalescing({ responseCache: { cache } }) over the same
- *   FlightCache, as src/server.ts builds it by default: the public hot query is stored whole and
- *   a repeat is answered in onRequest (`X-Cache: HIT`) before Yoga parses anything;
+ * - `response` (default): OperationCoalescing with `responseCache: { cache }` over the same
+ *   FlightCache, served as src/main.ts serves it: the plugin inside Yoga and its node:http front
+ *   door (`nodeListener`) in front, so a repeat of the public hot query is answered from the
+ *   stored response (`X-Cache: HIT`) before whatwg-node or any Yoga hook runs;
+ * - `plugin`: the same plugin inside Yoga only (no front door): a hit is answered in Yoga's
+ *   onRequest hook, as on any runtime Yoga serves;
  * - `coalescing`: useOperationCoalescing() without a response cache: identical concurrent
  *   operations execute once, every request still parses, validates and executes;
  * - `field`: no plugin, the field cache only.
@@ -19,7 +22,7 @@ import SchemaBuilder from '@pothos/core';
 import type * as Yoga from '../../node_modules/graphql-yoga/typings/index.js';
 import { createCache, type FlightCache } from '../../src/cache/flight-cache.js';
 import CachePolicyPlugin from '../../src/graphql/index.js';
-import { useOperationCoalescing } from '../../src/graphql/use-operation-coalescing.js';
+import { OperationCoalescing, useOperationCoalescing } from '../../src/graphql/use-operation-coalescing.js';
 import { announce, fetchHot, type HotValue, TTL_MS } from './common.js';
 
 // A bare 'graphql-yoga' here would resolve to bench/node_modules (and its own graphql): resolve
@@ -27,7 +30,7 @@ import { announce, fetchHot, type HotValue, TTL_MS } from './common.js';
 const rootRequire = createRequire(new URL('../../package.json', import.meta.url));
 const { createYoga } = rootRequire('graphql-yoga') as typeof Yoga;
 
-const MODES = ['response', 'coalescing', 'field'] as const;
+const MODES = ['response', 'plugin', 'coalescing', 'field'] as const;
 type Mode = (typeof MODES)[number];
 const mode = (process.env.BENCH_MODE ?? 'response') as Mode;
 if (!MODES.includes(mode)) {
@@ -55,6 +58,8 @@ builder.queryType({
   }),
 });
 
+// The response mode serves as src/main.ts does: the plugin in Yoga, and its front door in front.
+const responses = new OperationCoalescing({ responseCache: { cache } });
 const yoga = createYoga<Record<string, unknown>, Context>({
   schema: builder.toSchema(),
   graphiql: false,
@@ -62,12 +67,12 @@ const yoga = createYoga<Record<string, unknown>, Context>({
   logging: false,
   context: () => ({ cache }),
   plugins:
-    mode === 'response'
-      ? [useOperationCoalescing({ responseCache: { cache } })]
+    mode === 'response' || mode === 'plugin'
+      ? [responses.plugin()]
       : mode === 'coalescing'
         ? [useOperationCoalescing()]
         : [],
 });
-const server = createServer(yoga);
+const server = createServer(mode === 'response' ? responses.nodeListener(yoga) : yoga);
 server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => announce(server, () => cache.close()));

@@ -56,6 +56,18 @@ const CACHE_OUTCOMES = new Set(['hit', 'miss', 'coalesced']);
  *   a plugin ends early are timed too.
  */
 export function useMetrics(options: MetricsOptions): Plugin {
+  return createMetrics(options).plugin;
+}
+
+/** The metrics plugin, and a way to count requests answered before Yoga (the response cache's front door). */
+export interface Metrics {
+  plugin: Plugin;
+  /** Counts and times a response to the GraphQL endpoint that Yoga never saw (an X-Cache: HIT). */
+  recordHit(answer: { status: number; startedAt: number }): void;
+}
+
+/** useMetrics, with `recordHit` for the front door (see OperationCoalescing.nodeListener). */
+export function createMetrics(options: MetricsOptions): Metrics {
   const endpoint = options.endpoint ?? '/metrics';
   const graphqlEndpoint = options.graphqlEndpoint ?? '/graphql';
   const registry = new Registry();
@@ -252,7 +264,7 @@ export function useMetrics(options: MetricsOptions): Plugin {
     return allowed ? scrape(fetchAPI) : text(fetchAPI, 403, 'metrics are for operators only');
   }
 
-  return {
+  const plugin: Plugin = {
     instrumentation: {
       request({ request }, wrapped) {
         startedAt.set(request, performance.now());
@@ -292,6 +304,14 @@ export function useMetrics(options: MetricsOptions): Plugin {
       requests.inc(labels);
       const started = startedAt.get(request);
       if (started !== undefined) durations.observe(labels, (performance.now() - started) / 1_000);
+    },
+  };
+  return {
+    plugin,
+    recordHit({ status, startedAt }) {
+      const labels = { operation_type: 'query', status: String(status), cache: 'hit' };
+      requests.inc(labels);
+      durations.observe(labels, (performance.now() - startedAt) / 1_000);
     },
   };
 }

@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import {
   type DocumentNode,
   type ExecutionResult,
@@ -118,6 +120,24 @@ interface Outcome {
   bypass: boolean;
 }
 
+/** What a lookup reads of a request: a Fetch Request, or a node:http request seen through `nodeRequestLike`. */
+interface RequestLike {
+  method: string;
+  headers: { get(name: string): string | null };
+}
+
+/** The parts of a cached answer, for a Fetch Response or a node:http response. */
+interface Answer {
+  status: 200 | 304;
+  headers: Record<string, string>;
+  body: string | null;
+}
+
+/** What the front door hands to Yoga with a request whose body it has read. */
+type FrontDoorContext = Record<string, unknown> & {
+  [FRONT_DOOR]?: { text: string; params: unknown; found: Found | undefined };
+};
+
 /** What Yoga's params handler resolves: one result, or a stream of them. */
 type HandlerResult = Awaited<ReturnType<OnParamsEventPayload['paramsHandler']>>;
 
@@ -129,6 +149,8 @@ class UncacheableResult extends Error {
 }
 
 /** A generation lives a day unless a mutation retires it first; a lost one only costs misses. */
+/** Server-context key under which the front door passes a body it has read (clients cannot set it). */
+const FRONT_DOOR = 'graphqlFlightFrontDoor';
 const GENERATION = { ttlMs: 24 * 60 * 60 * 1_000 };
 const JSON_TYPES = /^application\/(json|graphql\+json)\s*(;|$)/i;
 
@@ -222,8 +244,14 @@ export class OperationCoalescing {
         this.#schemaDigest = digest(printSchema(schema)).slice(0, 16);
         this.#documents.clear();
       },
-      onRequest: ({ request, endResponse, setRequest, fetchAPI }) => {
+      onRequest: ({ request, serverContext, endResponse, setRequest, fetchAPI }) => {
         if (this.#responses === undefined || this.#schema === undefined) return;
+        const front = (serverContext as FrontDoorContext | undefined)?.[FRONT_DOOR];
+        if (front !== undefined) {
+          // The front door read the body and looked it up (a miss): Yoga takes it from here.
+          this.#handOn(request, front.text, front.params, front.found, setRequest, fetchAPI);
+          return;
+        }
         if (pathOf(request.url) !== this.#endpoint) return;
         if (request.method === 'GET') {
           return then(this.#find(request, paramsOfUrl(request.url)), (found) => {
@@ -233,35 +261,15 @@ export class OperationCoalescing {
         }
         // A POST body is read here only when its length is known and within the limit; any other
         // is left to Yoga (its limits apply) and looked up in onParams.
-        if (request.method !== 'POST' || !JSON_TYPES.test(request.headers.get('content-type') ?? '')) return;
-        const length = request.headers.get('content-length');
-        if (length === null || !/^[0-9]{1,9}$/.test(length) || Number(length) > this.#responses.maxBodyBytes)
+        if (request.method !== 'POST') return;
+        if (!this.#readsAhead(request.headers.get('content-type'), request.headers.get('content-length')))
           return;
         return request.text().then((text) => {
-          let params: unknown;
-          try {
-            params = JSON.parse(text);
-          } catch {
-            params = undefined; // Yoga answers the bad body
-          }
+          const params = parseJson(text);
           return then(this.#find(request, params), (found) => {
             if (found?.stored !== undefined)
               return endResponse(this.#hit(request, found, found.stored, fetchAPI));
-            if (typeof params === 'object' && params !== null) {
-              // Yoga takes the parsed body as it is (onRequestParse) and checks it as its own.
-              this.#parsed.set(request, params as GraphQLParams);
-              this.#found.set(request, found ?? null);
-              return;
-            }
-            // Not a JSON object: Yoga reads the same text again and answers it.
-            const again = new fetchAPI.Request(request.url, {
-              method: 'POST',
-              headers: request.headers,
-              body: text,
-              signal: request.signal,
-            });
-            this.#found.set(again, found ?? null);
-            setRequest(again);
+            this.#handOn(request, text, params, found, setRequest, fetchAPI);
           });
         });
       },
@@ -330,12 +338,118 @@ export class OperationCoalescing {
   }
 
   /**
+   * A node:http request listener in front of `yoga` (itself a listener): a hit of the response
+   * cache is answered from Node's own request and response objects, before whatwg-node builds a
+   * Fetch Request and Response and before any Yoga hook runs; everything else goes to `yoga`,
+   * with the body already read handed on (Yoga does not read it again). Requests with an Origin
+   * header (CORS) go to Yoga untouched, so its CORS headers are never missing. `onAnswered` is
+   * told of each hit it answers (metrics: Yoga's plugins never see these requests).
+   */
+  nodeListener(
+    yoga: (req: IncomingMessage, res: ServerResponse, ...context: FrontDoorContext[]) => unknown,
+    onAnswered?: (answer: { status: number; startedAt: number }) => void,
+  ): (req: IncomingMessage, res: ServerResponse) => void {
+    return (req, res) => {
+      const responses = this.#responses;
+      const url = req.url ?? '/';
+      const question = url.indexOf('?');
+      if (
+        responses === undefined ||
+        this.#schema === undefined ||
+        req.headers.origin !== undefined ||
+        (question === -1 ? url : url.slice(0, question)) !== this.#endpoint
+      ) {
+        void yoga(req, res);
+        return;
+      }
+      const startedAt = performance.now();
+      const like = nodeRequestLike(req);
+      const answer = (found: Found | undefined, pass: () => void) => {
+        if (found?.stored === undefined) return pass();
+        const { status, headers, body } = this.#answer(like, found, found.stored);
+        if (body !== null) headers['content-length'] = String(Buffer.byteLength(body));
+        res.writeHead(status, headers);
+        res.end(body ?? undefined);
+        onAnswered?.({ status, startedAt });
+      };
+      if (req.method === 'GET') {
+        const params = paramsOfUrl(url);
+        void Promise.resolve(
+          then(this.#find(like, params), (found) =>
+            answer(found, () => {
+              void yoga(req, res);
+            }),
+          ),
+        ).catch(() => yoga(req, res));
+        return;
+      }
+      if (
+        req.method !== 'POST' ||
+        !this.#readsAhead(like.headers.get('content-type'), like.headers.get('content-length'))
+      ) {
+        void yoga(req, res);
+        return;
+      }
+      void readBody(req)
+        .then((text) => {
+          const params = parseJson(text);
+          return then(this.#find(like, params), (found) =>
+            answer(found, () => {
+              void yoga(req, res, { [FRONT_DOOR]: { text, params, found } });
+            }),
+          );
+        })
+        .catch(() => {
+          // The client went away while sending its body: nobody is left to answer.
+          if (!res.headersSent) res.destroy();
+        });
+    };
+  }
+
+  /** Whether a POST body is read ahead of Yoga: JSON, with a Content-Length within the limit. */
+  #readsAhead(contentType: string | null, length: string | null): boolean {
+    return (
+      JSON_TYPES.test(contentType ?? '') &&
+      length !== null &&
+      /^[0-9]{1,9}$/.test(length) &&
+      Number(length) <= this.#responses!.maxBodyBytes
+    );
+  }
+
+  /**
+   * A body read ahead that the cache did not answer goes on to Yoga: parsed, through its request
+   * parser (and Yoga's own checks); anything else as the text, for Yoga to read and refuse.
+   */
+  #handOn(
+    request: Request,
+    text: string,
+    params: unknown,
+    found: Found | undefined,
+    setRequest: (request: Request) => void,
+    fetchAPI: FetchAPI,
+  ): void {
+    if (typeof params === 'object' && params !== null) {
+      this.#parsed.set(request, params as GraphQLParams);
+      this.#found.set(request, found ?? null);
+      return;
+    }
+    const again = new fetchAPI.Request(request.url, {
+      method: 'POST',
+      headers: request.headers,
+      body: text,
+      signal: request.signal,
+    });
+    this.#found.set(again, found ?? null);
+    setRequest(again);
+  }
+
+  /**
    * Whether the response cache may answer this request, and if so its key, TTL and media type,
    * with the stored response when this process's memory tier holds it. Undefined when it may
    * not: not a cacheable public query, a media type only Yoga serves, or credentials that
    * `authorize` does not accept.
    */
-  #find(request: Request, params: unknown): Found | undefined | Promise<Found | undefined> {
+  #find(request: RequestLike, params: unknown): Found | undefined | Promise<Found | undefined> {
     if (typeof params !== 'object' || params === null) return undefined;
     const { query, operationName, variables, extensions } = params as Record<string, unknown>;
     if (typeof query !== 'string' || extensions != null) return undefined;
@@ -389,8 +503,14 @@ export class OperationCoalescing {
 
   /** The response to a request found in the cache: the stored body, or a 304 for a matching GET. */
   #hit(request: Request, found: Found, stored: StoredResponse, fetchAPI: FetchAPI): Response {
-    this.#hits++;
     this.#answered.add(request);
+    const answer = this.#answer(request, found, stored);
+    return new fetchAPI.Response(answer.body, { status: answer.status, headers: answer.headers });
+  }
+
+  /** The cached answer to a request: the stored body, or a 304 for a GET whose If-None-Match matches. */
+  #answer(request: RequestLike, found: Found, stored: StoredResponse): Answer {
+    this.#hits++;
     const contentType = `${found.mediaType}; charset=utf-8`;
     const etag = etagFor(stored, contentType);
     const headers = {
@@ -403,9 +523,9 @@ export class OperationCoalescing {
     };
     if (request.method === 'GET' && matchesEtag(request.headers.get('if-none-match'), etag)) {
       this.#notModified++;
-      return new fetchAPI.Response(null, { status: 304, headers });
+      return { status: 304, headers, body: null };
     }
-    return new fetchAPI.Response(stored.body, { status: 200, headers });
+    return { status: 200, headers, body: stored.body };
   }
 
   /** Coalescing without the response cache: one execution per identical operation and credentials. */
@@ -679,6 +799,41 @@ function regularMediaType(accept: string | null): string | undefined {
 /** `f(value)`, at once when `value` is not a promise (the hit path stays synchronous where it can). */
 function then<T, R>(value: T | Promise<T>, f: (value: T) => R | Promise<R>): R | Promise<R> {
   return value instanceof Promise ? value.then(f) : f(value);
+}
+
+/** JSON.parse, or undefined for text that is not JSON (Yoga answers it). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a lookup reads of a node:http request. */
+function nodeRequestLike(req: IncomingMessage): RequestLike {
+  return {
+    method: req.method ?? 'GET',
+    headers: {
+      get(name) {
+        const value = req.headers[name];
+        return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+      },
+    },
+  };
+}
+
+/** A node:http request's body as text; rejects when the client goes away first. */
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.once('error', reject);
+    req.once('close', () => {
+      if (!req.complete) reject(new Error('the client closed the request before its body arrived'));
+    });
+  });
 }
 
 /** GraphQL-over-HTTP GET parameters (variables and extensions as JSON text). */

@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import SchemaBuilder from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
@@ -37,6 +39,7 @@ function setup(
   });
   const calls = { hot: 0, warm: 0, item: 0, flaky: 0, uncached: 0, big: 0 };
   const yogaSteps = { params: 0, context: 0 };
+  let yogaRequests = 0;
   let failing = false;
   const builder = new SchemaBuilder<{ Context: Context }>({
     plugins: [CachePolicyPlugin],
@@ -72,6 +75,10 @@ function setup(
     }),
   });
   const probe: Plugin = {
+    // Every response Yoga makes passes here, those its onRequest hooks end early included.
+    onResponse: () => {
+      yogaRequests++;
+    },
     onParams: () => {
       yogaSteps.params++;
     },
@@ -132,6 +139,8 @@ function setup(
     advance(ms: number) {
       now += ms;
     },
+    /** Requests Yoga answered (whatever answered them inside Yoga). */
+    yogaRequests: () => yogaRequests,
     fail(on: boolean) {
       failing = on;
     },
@@ -432,3 +441,116 @@ async function expectEventually(check: () => boolean, rounds = 1_000): Promise<v
   }
   expect(check()).toBe(true);
 }
+
+describe('the front door (node:http listener in front of Yoga)', () => {
+  let http: Server | undefined;
+  afterEach(async () => {
+    http?.closeAllConnections();
+    await new Promise((resolve) => http?.close(resolve) ?? resolve(undefined));
+    http = undefined;
+  });
+
+  /** setup() served over HTTP through nodeListener; `answered` collects what it told onAnswered. */
+  async function serve(t: ReturnType<typeof setup>) {
+    const answered: Array<{ status: number; startedAt: number }> = [];
+    http = createServer(t.coalescing.nodeListener(t.yoga, (answer) => answered.push(answer)));
+    await new Promise<void>((resolve) => http!.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/graphql`;
+    const post = async (body: string, headers: Record<string, string> = {}) => {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body,
+      });
+      return { status: response.status, headers: response.headers, body: await response.text() };
+    };
+    return { url, answered, post };
+  }
+
+  it('answers a hit before Yoga sees the request, with the bytes and headers Yoga gave the miss', async () => {
+    const t = track(setup());
+    const { answered, post } = await serve(t);
+    const body = JSON.stringify({ query: HOT });
+    const miss = await post(body);
+    expect(miss.headers.get('x-cache')).toBe('MISS');
+    expect(t.yogaRequests()).toBe(1);
+    const hit = await post(body);
+    expect(hit.status).toBe(200);
+    expect(hit.body).toBe(miss.body);
+    expect(hit.headers.get('x-cache')).toBe('HIT');
+    expect(hit.headers.get('etag')).toBe(miss.headers.get('etag'));
+    expect(hit.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(hit.headers.get('content-length')).toBe(String(Buffer.byteLength(miss.body)));
+    // Yoga never saw the hit; onAnswered did.
+    expect(t.yogaRequests()).toBe(1);
+    expect(answered.map((a) => a.status)).toEqual([200]);
+    expect(t.coalescing.stats().hits).toBe(1);
+  });
+
+  it('hands a miss, a mutation-like body or a bad body on to Yoga without losing the body it read', async () => {
+    const t = track(setup());
+    const { post } = await serve(t);
+    const miss = await post(
+      JSON.stringify({ query: 'query I($id: Int!) { item(id: $id) }', variables: { id: 6 } }),
+    );
+    expect(JSON.parse(miss.body)).toEqual({ data: { item: 6 } });
+    const uncached = await post(JSON.stringify({ query: '{ uncached }' }));
+    expect(JSON.parse(uncached.body)).toEqual({ data: { uncached: 1 } });
+    const bad = await post('{"query": ');
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body).errors[0].message).toBe('POST body sent invalid JSON.');
+    const scalar = await post('5');
+    expect(JSON.parse(scalar.body).errors[0].message).toBe(
+      'POST body is expected to be object but received number',
+    );
+    expect(t.yogaRequests()).toBe(4);
+  });
+
+  it('answers a GET with a matching If-None-Match with 304 in front of Yoga', async () => {
+    const t = track(setup());
+    const { url } = await serve(t);
+    const get = (headers: Record<string, string> = {}) =>
+      fetch(`${url}?query=${encodeURIComponent(HOT)}`, {
+        headers: { accept: 'application/json', ...headers },
+      });
+    const first = await get();
+    await first.text();
+    const etag = first.headers.get('etag')!;
+    const revalidated = await get({ 'if-none-match': etag });
+    expect(revalidated.status).toBe(304);
+    expect(await revalidated.text()).toBe('');
+    expect(t.yogaRequests()).toBe(1);
+  });
+
+  it('leaves requests with an Origin header, other paths and other methods to Yoga', async () => {
+    const t = track(setup());
+    const { url, post } = await serve(t);
+    const body = JSON.stringify({ query: HOT });
+    await post(body);
+    const cors = await post(body, { origin: 'https://shop.example' });
+    expect(cors.headers.get('x-cache')).toBe('HIT'); // Yoga's own onRequest hook answered it
+    expect(cors.headers.get('access-control-allow-origin')).toBe('https://shop.example');
+    expect(t.yogaRequests()).toBe(2);
+    const health = await fetch(url.replace('/graphql', '/health'));
+    expect(health.status).toBe(200);
+    expect(t.yogaRequests()).toBe(3);
+  });
+
+  it('survives a client that goes away in the middle of its body, and keeps serving', async () => {
+    const t = track(setup());
+    const { url, post } = await serve(t);
+    const { port } = new URL(url);
+    await new Promise<void>((resolve) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write(
+          'POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"query"',
+        );
+        socket.destroy();
+        resolve();
+      });
+    });
+    const after = await post(JSON.stringify({ query: HOT }));
+    expect(after.status).toBe(200);
+    expect(JSON.parse(after.body).data.warm).toBe(1);
+  });
+});

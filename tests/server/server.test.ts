@@ -264,7 +264,7 @@ describe('the GraphQL server over a real HTTP port', () => {
   let url: string;
   beforeAll(async () => {
     t = await startTestServer();
-    http = createHttpServer(t.server.yoga);
+    http = createHttpServer(t.server.handler); // as main.ts serves it
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   });
@@ -283,5 +283,33 @@ describe('the GraphQL server over a real HTTP port', () => {
     const body = (await response.json()) as { data: { salesSummary: { orderCount: number } } };
     expect(body.data.salesSummary.orderCount).toBe(TEST_SEED.orders);
     expect((await fetch(`${url}/health`)).status).toBe(200);
+  });
+
+  it('answers a repeat from the response cache in front of Yoga, and counts it in /metrics', async () => {
+    const query = JSON.stringify({ query: '{ product(id: 3) { id name } }' });
+    const send = () =>
+      fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: query,
+      });
+    const miss = await send();
+    const missBody = await miss.text();
+    const hit = await send();
+    expect(hit.headers.get('x-cache')).toBe('HIT');
+    expect(await hit.text()).toBe(missBody);
+
+    const operator = await t.token(1, { operator: true });
+    const metrics = await (
+      await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${operator}` } })
+    ).text();
+    const hits =
+      /graphql_flight_http_requests_total\{operation_type="query",status="200",cache="hit"\} (\d+)/.exec(
+        metrics,
+      );
+    expect(Number(hits?.[1])).toBeGreaterThanOrEqual(1);
+    expect(metrics).toMatch(
+      /graphql_flight_http_request_duration_seconds_count\{operation_type="query",status="200",cache="hit"\} [1-9]/,
+    );
   });
 });
