@@ -254,7 +254,7 @@ export class OperationCoalescing {
         }
         if (pathOf(request.url) !== this.#endpoint) return;
         if (request.method === 'GET') {
-          return then(this.#find(request, paramsOfUrl(request.url)), (found) => {
+          return then(this.#findOrMiss(request, paramsOfUrl(request.url)), (found) => {
             if (found?.stored !== undefined) endResponse(this.#hit(request, found, found.stored, fetchAPI));
             else this.#found.set(request, found ?? null);
           });
@@ -266,7 +266,7 @@ export class OperationCoalescing {
           return;
         return request.text().then((text) => {
           const params = parseJson(text);
-          return then(this.#find(request, params), (found) => {
+          return then(this.#findOrMiss(request, params), (found) => {
             if (found?.stored !== undefined)
               return endResponse(this.#hit(request, found, found.stored, fetchAPI));
             this.#handOn(request, text, params, found, setRequest, fetchAPI);
@@ -280,7 +280,7 @@ export class OperationCoalescing {
       onParams: ({ params, request, paramsHandler, setParamsHandler, setResult }) => {
         const known = this.#found.get(request);
         const found =
-          known !== undefined || this.#responses === undefined ? known : this.#find(request, params);
+          known !== undefined || this.#responses === undefined ? known : this.#findOrMiss(request, params);
         return then(found, (found) => {
           if (found?.stored !== undefined) {
             // A hit found only now (a body Yoga read): answered without parsing the document.
@@ -374,13 +374,11 @@ export class OperationCoalescing {
       };
       if (req.method === 'GET') {
         const params = paramsOfUrl(url);
-        void Promise.resolve(
-          then(this.#find(like, params), (found) =>
-            answer(found, () => {
-              void yoga(req, res);
-            }),
-          ),
-        ).catch(() => yoga(req, res));
+        void then(this.#findOrMiss(like, params), (found) =>
+          answer(found, () => {
+            void yoga(req, res);
+          }),
+        );
         return;
       }
       if (
@@ -390,19 +388,19 @@ export class OperationCoalescing {
         void yoga(req, res);
         return;
       }
-      void readBody(req)
-        .then((text) => {
+      void readBody(req).then(
+        (text) => {
           const params = parseJson(text);
-          return then(this.#find(like, params), (found) =>
-            answer(found, () => {
-              void yoga(req, res, { [FRONT_DOOR]: { text, params, found } });
-            }),
-          );
-        })
-        .catch(() => {
+          const pass = (found: Found | undefined) => {
+            void yoga(req, res, { [FRONT_DOOR]: { text, params, found } });
+          };
+          return then(this.#findOrMiss(like, params), (found) => answer(found, () => pass(found)));
+        },
+        () => {
           // The client went away while sending its body: nobody is left to answer.
           if (!res.headersSent) res.destroy();
-        });
+        },
+      );
     };
   }
 
@@ -414,6 +412,16 @@ export class OperationCoalescing {
       /^[0-9]{1,9}$/.test(length) &&
       Number(length) <= this.#responses!.maxBodyBytes
     );
+  }
+
+  /** #find, with a failed lookup (a store error past its guard, a closed cache) taken as a miss. */
+  #findOrMiss(request: RequestLike, params: unknown): Found | undefined | Promise<Found | undefined> {
+    try {
+      const found = this.#find(request, params);
+      return found instanceof Promise ? found.catch(() => undefined) : found;
+    } catch {
+      return undefined;
+    }
   }
 
   /**

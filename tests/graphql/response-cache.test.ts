@@ -421,6 +421,23 @@ describe('the response cache', () => {
       expect(response.headers.get('vary')).toMatch(/^(Origin, Accept|Accept, Origin)$/);
   });
 
+  it('takes a failed lookup (its generation unreadable) as a miss: the request still executes', async () => {
+    const t = track(setup());
+    const remember = t.cache.remember.bind(t.cache);
+    vi.spyOn(t.cache, 'remember').mockImplementation((key, load, options) =>
+      String(key).startsWith('response-generation:')
+        ? Promise.reject(new Error('store down'))
+        : remember(key, load, options),
+    );
+    const response = await t.post('{ warm }');
+    expect(response.status).toBe(200);
+    expect(JSON.parse(response.body)).toEqual({ data: { warm: 1 } });
+    expect(response.headers.get('cache-status')).toBe('graphql-flight; fwd=bypass');
+    vi.restoreAllMocks();
+    expect((await t.post('{ warm }')).headers.get('x-cache')).toBe('MISS');
+    expect((await t.post('{ warm }')).headers.get('x-cache')).toBe('HIT');
+  });
+
   it('is off without responseCache: identical sequential queries both execute', async () => {
     const t = track(setup({ responseCache: false }));
     const first = await t.post(HOT);
