@@ -109,6 +109,9 @@ function buildPlainSchema(): GraphQLSchema {
       node: field(Node, { ttlMs: 60_000 }),
       search: field(new GraphQLList(SearchResult), { ttlMs: 60_000 }),
       mine: field(GraphQLString, { ttlMs: 5_000, scope: 'PRIVATE' }),
+      // Hand-written extensions the plugin would have refused.
+      zero: field(GraphQLString, { ttlMs: 0 }),
+      nan: field(GraphQLString, { ttlMs: Number.NaN }),
       // A private root without a policy of its own, and one with a PUBLIC-looking ttlMs.
       viewer: field(Me, { privateRoot: true }),
       account: field(Me, { ttlMs: 60_000, privateRoot: true }),
@@ -232,6 +235,13 @@ describe('responsePolicy: fields without a policy', () => {
   });
 });
 
+describe('responsePolicy: hand-written policies', () => {
+  it('a ttlMs that is not a positive, finite number makes the response uncacheable', () => {
+    expect(policyOf('{ hello zero }')).toEqual(uncacheable('Query.zero has an invalid ttlMs'));
+    expect(policyOf('{ hello nan }')).toEqual(uncacheable('Query.nan has an invalid ttlMs'));
+  });
+});
+
 describe('responsePolicy: private fields', () => {
   it('a PRIVATE root field makes the response uncacheable', () => {
     expect(policyOf('{ hello mine }')).toEqual(uncacheable('Query.mine is private'));
@@ -243,10 +253,7 @@ describe('responsePolicy: private fields', () => {
     );
   });
 
-  // FAILS against the current src (left in place on purpose): a field whose extension says
-  // `scope: 'PRIVATE'` without a ttlMs is a leaf "without a policy" to the code, so it inherits
-  // and the response is cached as PUBLIC, although the doc says "any PRIVATE field ... makes it
-  // uncacheable". Got: { cacheable: true, ttlMs: 30000, coordinates: [Product.reviews, Query.product] }.
+  // A leaf whose extension says PRIVATE without a ttlMs must not inherit its parent's PUBLIC policy.
   it('a PRIVATE field without a ttlMs still makes it uncacheable', () => {
     expect(policyOf('{ product(id: 1) { reviews { note } } }')).toEqual(
       uncacheable('Review.note is private'),
