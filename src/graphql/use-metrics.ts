@@ -3,6 +3,7 @@ import { getOperationAST } from 'graphql';
 import type { FetchAPI, Plugin } from 'graphql-yoga';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CacheStats } from '../cache/flight-cache.js';
+import { pathOf } from './http.js';
 import type { OperationStats } from './use-operation-coalescing.js';
 
 /**
@@ -326,12 +327,4 @@ function text(
     status,
     headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...headers },
   });
-}
-
-/** The path of an absolute URL, without parsing the whole URL. */
-function pathOf(url: string): string {
-  const start = url.indexOf('/', url.indexOf('//') + 2);
-  if (start === -1) return '/';
-  const end = url.indexOf('?', start);
-  return url.slice(start, end === -1 ? undefined : end);
 }

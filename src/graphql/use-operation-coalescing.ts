@@ -23,6 +23,18 @@ import type { CacheKey } from '../cache/keys.js';
 import { FlightTimeoutError, InvalidOptionError } from '../errors.js';
 import { SingleFlight } from '../flight/single-flight.js';
 import { stableStringify } from './field-key.js';
+import {
+  addVary,
+  etagFor,
+  matchesEtag,
+  nodeRequestLike,
+  paramsOfUrl,
+  parseJson,
+  pathOf,
+  type RequestLike,
+  readBody,
+  regularMediaType,
+} from './http.js';
 import { type ResponsePolicy, responsePolicy } from './response-policy.js';
 
 export type CacheOutcome = 'HIT' | 'MISS' | 'COALESCED';
@@ -120,12 +132,6 @@ interface Outcome {
   bypass: boolean;
 }
 
-/** What a lookup reads of a request: a Fetch Request, or a node:http request seen through `nodeRequestLike`. */
-interface RequestLike {
-  method: string;
-  headers: { get(name: string): string | null };
-}
-
 /** The parts of a cached answer, for a Fetch Response or a node:http response. */
 interface Answer {
   status: 200 | 304;
@@ -148,9 +154,9 @@ class UncacheableResult extends Error {
   }
 }
 
-/** A generation lives a day unless a mutation retires it first; a lost one only costs misses. */
 /** Server-context key under which the front door passes a body it has read (clients cannot set it). */
 const FRONT_DOOR = 'graphqlFlightFrontDoor';
+/** A generation lives a day unless a mutation retires it first; a lost one only costs misses. */
 const GENERATION = { ttlMs: 24 * 60 * 60 * 1_000 };
 const JSON_TYPES = /^application\/(json|graphql\+json)\s*(;|$)/i;
 
@@ -170,6 +176,9 @@ const JSON_TYPES = /^application\/(json|graphql\+json)\s*(;|$)/i;
  * misses share one execution through the FlightCache's flight (with Redis, one for the fleet).
  * Errors are never stored. Anonymous requests use it, and those whose credentials `authorize`
  * accepts; other requests go through Yoga (and coalesce per credentials).
+ *
+ * On node:http, `nodeListener(yoga)` is the front door: it answers hits from Node's own request
+ * and response objects before whatwg-node and Yoga run, and hands everything else to Yoga.
  *
  * A mutation makes cached responses stale through `invalidateResponses(cache, coordinates)`:
  * each field coordinate has a generation in the FlightCache, and a response's key carries the
@@ -325,7 +334,7 @@ export class OperationCoalescing {
           if (!headers.has('cache-control')) headers.set('cache-control', 'no-store');
           return;
         }
-        const etag = etagFor(stored, headers.get('content-type'));
+        const etag = etagFor(stored.etag, headers.get('content-type'));
         headers.set('etag', etag);
         headers.set('cache-control', 'public, no-cache');
         addVary(headers, 'Accept');
@@ -520,7 +529,7 @@ export class OperationCoalescing {
   #answer(request: RequestLike, found: Found, stored: StoredResponse): Answer {
     this.#hits++;
     const contentType = `${found.mediaType}; charset=utf-8`;
-    const etag = etagFor(stored, contentType);
+    const etag = etagFor(stored.etag, contentType);
     const headers = {
       'content-type': contentType,
       etag,
@@ -755,123 +764,9 @@ function ttlSeconds(stored: StoredResponse): number {
   return Math.max(0, Math.ceil((stored.expiresAt - Date.now()) / 1_000));
 }
 
-/** A strong ETag per representation: the body's digest, and the media type it is sent as. */
-function etagFor(stored: StoredResponse, contentType: string | null): string {
-  return contentType?.startsWith('application/graphql-response+json')
-    ? `"${stored.etag}-r"`
-    : `"${stored.etag}"`;
-}
-
-/** Adds `field` to the Vary header, keeping what is there (CORS's Origin, for one). */
-function addVary(headers: Headers, field: string): void {
-  const vary = headers.get('vary');
-  if (vary === null || vary === '') headers.set('vary', field);
-  else if (
-    !vary
-      .toLowerCase()
-      .split(/\s*,\s*/)
-      .includes(field.toLowerCase())
-  )
-    headers.set('vary', `${vary}, ${field}`);
-}
-
-/** If-None-Match (weak comparison, RFC 9110 13.1.2): `*` or a listed tag equal to `etag`. */
-function matchesEtag(header: string | null, etag: string): boolean {
-  if (header === null) return false;
-  for (const part of header.split(',')) {
-    const tag = part.trim();
-    if (tag === '*' || tag === etag || (tag.startsWith('W/') && tag.slice(2) === etag)) return true;
-  }
-  return false;
-}
-
-/**
- * The media type Yoga answers a single (non-stream) result with, for this Accept header: the
- * first listed type (utf-8 only) matching application/json or application/graphql-response+json,
- * application/json when both match (Yoga's order). Undefined when only stream types match.
- */
-function regularMediaType(accept: string | null): string | undefined {
-  if (accept === null) return 'application/json';
-  for (const item of accept.replace(/\s/g, '').toLowerCase().split(',')) {
-    const [mediaType, ...parameters] = item.split(';');
-    const charset = parameters.find((parameter) => parameter.includes('charset='));
-    if (charset !== undefined && charset !== 'charset=utf-8') continue;
-    const [type, subtype] = (mediaType ?? '').split('/');
-    if (type !== '*' && type !== 'application') continue;
-    if (subtype === '*' || subtype === 'json') return 'application/json';
-    if (subtype === 'graphql-response+json') return 'application/graphql-response+json';
-  }
-  return undefined;
-}
-
 /** `f(value)`, at once when `value` is not a promise (the hit path stays synchronous where it can). */
 function then<T, R>(value: T | Promise<T>, f: (value: T) => R | Promise<R>): R | Promise<R> {
   return value instanceof Promise ? value.then(f) : f(value);
-}
-
-/** JSON.parse, or undefined for text that is not JSON (Yoga answers it). */
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** What a lookup reads of a node:http request. */
-function nodeRequestLike(req: IncomingMessage): RequestLike {
-  return {
-    method: req.method ?? 'GET',
-    headers: {
-      get(name) {
-        const value = req.headers[name];
-        return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
-      },
-    },
-  };
-}
-
-/** A node:http request's body as text; rejects when the client goes away first. */
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.once('error', reject);
-    req.once('close', () => {
-      if (!req.complete) reject(new Error('the client closed the request before its body arrived'));
-    });
-  });
-}
-
-/** GraphQL-over-HTTP GET parameters (variables and extensions as JSON text). */
-function paramsOfUrl(url: string): unknown {
-  const question = url.indexOf('?');
-  if (question === -1) return undefined;
-  const search = new URLSearchParams(url.slice(question + 1));
-  const query = search.get('query');
-  if (query === null) return undefined;
-  let variables: unknown;
-  const variablesText = search.get('variables');
-  try {
-    variables = variablesText === null ? undefined : JSON.parse(variablesText);
-  } catch {
-    return undefined;
-  }
-  return {
-    query,
-    operationName: search.get('operationName'),
-    variables,
-    extensions: search.get('extensions'),
-  };
-}
-
-/** The path of an absolute URL, without parsing the whole URL. */
-function pathOf(url: string): string {
-  const start = url.indexOf('/', url.indexOf('//') + 2);
-  if (start === -1) return '/';
-  const end = url.indexOf('?', start);
-  return url.slice(start, end === -1 ? undefined : end);
 }
 
 function digest(text: string): string {
