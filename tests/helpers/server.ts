@@ -4,7 +4,7 @@ import { print } from 'graphql';
 import { signToken } from '../../src/app/auth.js';
 import { dropShopSchema } from '../../src/app/data/index.js';
 import type { FlightCache } from '../../src/index.js';
-import { createServer, type Server } from '../../src/server.js';
+import { createServer, type Server, type ServerOptions } from '../../src/server.js';
 
 export const TEST_SECRET = new TextEncoder().encode('test-secret-for-graphql-flight-suites-0123456789');
 /** Small enough to seed in well under a second, large enough for overlapping id sets. */
@@ -31,7 +31,12 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  options: { cache?: FlightCache; responseCache?: boolean } = {},
+  options: {
+    cache?: FlightCache;
+    responseCache?: boolean;
+    /** Overrides of the test config (limits, NODE_ENV, ...). */
+    config?: Partial<ServerOptions['config']>;
+  } = {},
 ): Promise<TestServer> {
   const schema = DATABASE_URL === undefined ? undefined : `t_server_${randomBytes(4).toString('hex')}`;
   const server = await createServer({
@@ -41,6 +46,7 @@ export async function startTestServer(
       databaseUrl: DATABASE_URL,
       authSecret: TEST_SECRET,
       ...(options.responseCache === undefined ? {} : { responseCache: options.responseCache }),
+      ...options.config,
     },
     data: { seed: TEST_SEED, ...(schema === undefined ? {} : { schema }) },
     ...(options.cache === undefined ? {} : { cache: options.cache }),

@@ -1,15 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { print } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { dropShopSchema } from '../../src/app/data/index.js';
 import { SALES_SUMMARY_KEY, TOP_PRODUCTS_KEY } from '../../src/app/invalidation.js';
 import { createHardeningPlugins, httpServerOptions, resolveLimits } from '../../src/graphql/hardening.js';
-import { createServer, type Server, type ServerOptions } from '../../src/server.js';
+import type { Server, ServerOptions } from '../../src/server.js';
 import { SalesSummaryDocument, TopProductsDocument } from '../generated/graphql.js';
-import { DATABASE_URL, TEST_SECRET, TEST_SEED } from '../helpers/server.js';
+import { startTestServer, TEST_SECRET } from '../helpers/server.js';
 
 interface Reply {
   status: number;
@@ -23,23 +21,13 @@ interface HardenedServer {
   close(): Promise<void>;
 }
 
-/** A server like tests/helpers/server.ts starts, with config overrides (limits, NODE_ENV). */
+/** tests/helpers/server.ts's server with config overrides (limits, NODE_ENV), posting raw bodies. */
 async function startServer(config: Partial<ServerOptions['config']> = {}): Promise<HardenedServer> {
-  const schema = DATABASE_URL === undefined ? undefined : `t_hardening_${randomBytes(4).toString('hex')}`;
-  const server = await createServer({
-    config: {
-      nodeEnv: 'test',
-      redisUrl: undefined,
-      databaseUrl: DATABASE_URL,
-      authSecret: TEST_SECRET,
-      ...config,
-    },
-    data: { seed: TEST_SEED, ...(schema === undefined ? {} : { schema }) },
-  });
+  const t = await startTestServer({ config });
   return {
-    server,
+    server: t.server,
     async post(body, init = {}) {
-      const response = await server.yoga.fetch('http://localhost/graphql', {
+      const response = await t.server.yoga.fetch('http://localhost/graphql', {
         method: 'POST',
         // The GraphQL-over-HTTP media type: an invalid document is a 400 (application/json gets 200).
         headers: {
@@ -51,10 +39,7 @@ async function startServer(config: Partial<ServerOptions['config']> = {}): Promi
       });
       return { status: response.status, headers: response.headers, body: await response.json() };
     },
-    async close() {
-      await server.close();
-      if (schema !== undefined && DATABASE_URL !== undefined) await dropShopSchema(DATABASE_URL, schema);
-    },
+    close: () => t.close(),
   };
 }
 
