@@ -5,11 +5,11 @@ import {
   type GraphQLField,
   type GraphQLSchema,
   getNamedType,
+  getOperationAST,
   isCompositeType,
   isInterfaceType,
   isObjectType,
   Kind,
-  type OperationDefinitionNode,
   OperationTypeNode,
   type SelectionSetNode,
 } from 'graphql';
@@ -64,8 +64,9 @@ export function responsePolicy(
   document: DocumentNode,
   operationName: string | null | undefined,
 ): ResponsePolicy {
-  const operation = selectOperation(document, operationName);
-  if (operation === undefined) return { cacheable: false, reason: 'no such operation' };
+  // graphql-js's own choice, as Yoga makes it: by name (an empty name is a name), or the only one.
+  const operation = getOperationAST(document, operationName);
+  if (operation == null) return { cacheable: false, reason: 'no such operation' };
   if (operation.operation !== OperationTypeNode.QUERY) return { cacheable: false, reason: 'not a query' };
   const queryType = schema.getQueryType();
   if (queryType == null) return { cacheable: false, reason: 'no query type' };
@@ -79,24 +80,6 @@ export function responsePolicy(
   if (failure !== undefined) return { cacheable: false, reason: failure };
   if (state.ttlMs === Infinity) return { cacheable: false, reason: 'no field with a policy' };
   return { cacheable: true, ttlMs: state.ttlMs, coordinates: [...state.coordinates].sort() };
-}
-
-/** The operation a request selects: by name, or the only one. */
-export function selectOperation(
-  document: DocumentNode,
-  operationName: string | null | undefined,
-): OperationDefinitionNode | undefined {
-  let found: OperationDefinitionNode | undefined;
-  for (const definition of document.definitions) {
-    if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
-    if (operationName) {
-      if (definition.name?.value === operationName) return definition;
-    } else {
-      if (found !== undefined) return undefined; // several operations and no name: Yoga refuses it
-      found = definition;
-    }
-  }
-  return found;
 }
 
 interface WalkState {

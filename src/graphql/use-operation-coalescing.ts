@@ -117,7 +117,9 @@ interface DocumentEntry {
 /** What the response cache needs for one operation of a document, worked out once. */
 interface Plan {
   policy: ResponsePolicy;
-  /** Start of every response key of this operation: schema, document, operation name. */
+  /** The response's TTL (0 when it is not cacheable). */
+  ttlMs: number;
+  /** Start of every response key of this operation: a digest of schema, document, operation name. */
   prefix: string;
   /** Generation keys of the fields it touches (what invalidates it). */
   generationKeys: string[];
@@ -514,8 +516,8 @@ export class OperationCoalescing {
     const key = `${plan.prefix}${generations}:${vars}`;
     const stored = this.#responses!.cache.peek<StoredResponse>(key);
     return stored === undefined
-      ? { key, ttlMs: (plan.policy as { ttlMs: number }).ttlMs, mediaType }
-      : { key, ttlMs: (plan.policy as { ttlMs: number }).ttlMs, mediaType, stored };
+      ? { key, ttlMs: plan.ttlMs, mediaType }
+      : { key, ttlMs: plan.ttlMs, mediaType, stored };
   }
 
   /** The response to a request found in the cache: the stored body, or a 304 for a matching GET. */
@@ -657,18 +659,26 @@ export class OperationCoalescing {
   #plan(query: string, operationName: string | null | undefined): Plan | undefined {
     const entry = this.#document(query);
     if (entry?.document == null || entry.types === null || this.#schema === undefined) return undefined;
-    const name = operationName ?? '';
+    // '' is a name (one Yoga will not find), kept apart from no name at all.
+    const name = operationName == null ? '' : `=${operationName}`;
     let plan = entry.plans.get(name);
     if (plan === undefined) {
       const policy = responsePolicy(this.#schema, entry.document, operationName);
       const coordinates = policy.cacheable ? policy.coordinates : [];
       plan = {
         policy,
-        prefix: `response:${this.#schemaDigest}:${entry.digest}:${name}:`,
+        ttlMs: policy.cacheable ? policy.ttlMs : 0,
+        // One short digest for schema, document and operation keeps a key's encoding short (no
+        // hashing of the whole key on every lookup) for all but long variables.
+        prefix: `response:${digest(`${this.#schemaDigest}\0${entry.digest}\0${name}`).slice(0, 22)}:`,
         generationKeys: coordinates.map(generationKey),
       };
-      // Bounded: one per operation name that exists in the document.
-      if (entry.types.has(name) || (name === '' && entry.types.size === 1)) entry.plans.set(name, plan);
+      // Bounded: one per operation that exists in the document.
+      const exists =
+        operationName == null
+          ? entry.types.size === 1
+          : operationName !== '' && entry.types.has(operationName);
+      if (exists) entry.plans.set(name, plan);
     }
     return plan;
   }
@@ -677,11 +687,12 @@ export class OperationCoalescing {
   #isPlainQuery(query: string, operationName: string | null | undefined): boolean {
     const types = this.#document(query)?.types;
     if (types == null) return false;
-    const type = operationName
-      ? types.get(operationName)
-      : types.size === 1
-        ? [...types.values()][0]
-        : undefined;
+    const type =
+      operationName != null
+        ? types.get(operationName)
+        : types.size === 1
+          ? [...types.values()][0]
+          : undefined;
     return type === OperationTypeNode.QUERY;
   }
 }
@@ -722,7 +733,8 @@ function operationKey(
 ): string {
   const scope = authorization === null ? '' : digest(authorization);
   const vars = variables === null || variables === undefined ? '' : stableStringify(variables);
-  return `${scope}\0${operationName ?? ''}\0${vars}\0${query}`;
+  const name = operationName == null ? '' : `=${operationName}`;
+  return `${scope}\0${name}\0${vars}\0${query}`;
 }
 
 function documentEntry(query: string): DocumentEntry {

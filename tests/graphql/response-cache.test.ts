@@ -281,6 +281,25 @@ describe('the response cache', () => {
     expect(named.headers.get('x-cache')).toBe('MISS'); // another document
   });
 
+  it('keeps an empty operation name apart from no name: Yoga refuses it, and it is never a HIT', async () => {
+    const t = track(setup());
+    const query = 'query P { warm }';
+    expect((await t.post(query)).status).toBe(200);
+    expect((await t.post(query)).headers.get('x-cache')).toBe('HIT');
+    for (let i = 0; i < 2; i++) {
+      const empty = await t.post(query, { operationName: '' });
+      expect(empty.status).toBe(400);
+      expect(empty.headers.get('x-cache')).not.toBe('HIT');
+    }
+    // Concurrent no-name and empty-name requests do not share an execution either.
+    const [none, empty] = await Promise.all([
+      t.post('query Q { uncached }'),
+      t.post('query Q { uncached }', { operationName: '' }),
+    ]);
+    expect(none.status).toBe(200);
+    expect(empty.status).toBe(400);
+  });
+
   it('answers a GET with a matching If-None-Match with 304, and a changed one in full', async () => {
     const t = track(setup());
     const first = await t.get(HOT);
