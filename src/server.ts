@@ -7,7 +7,7 @@ import { type OpenShopDataOptions, openShopData, type ShopData } from './app/dat
 import { buildSchema } from './app/schema.js';
 import { createCache, type FlightCache } from './cache/flight-cache.js';
 import type { Config } from './config.js';
-import { createHardeningPlugins, DEFAULT_LIMITS } from './graphql/hardening.js';
+import { createHardeningPlugins, resolveLimits } from './graphql/hardening.js';
 import { createMetrics } from './graphql/use-metrics.js';
 import { OperationCoalescing } from './graphql/use-operation-coalescing.js';
 
@@ -61,6 +61,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   // Envelop/Yoga plugins, in order. Hardening (limits, masking, introspection) and metrics are
   // added here; operation coalescing and the response cache sit first so a hit is answered
   // before anything else runs (metrics still time it: their clock starts in the instrumentation).
+  const limits = resolveLimits(config.limits);
   const coalescing = new OperationCoalescing({
     responseCache:
       config.responseCache === false
@@ -71,13 +72,16 @@ export async function createServer(options: ServerOptions): Promise<Server> {
             // runs through Yoga and gets its 401.
             authorize: async (authorization) =>
               (await verifyViewer(authorization, config.authSecret)) !== null,
-            maxBodyBytes: { ...DEFAULT_LIMITS, ...config.limits }.maxBodyBytes,
+            maxBodyBytes: limits.maxBodyBytes,
           },
+    // Past Yoga's own execution deadline, so that an execution's 503 is what its waiters share.
+    timeoutMs: limits.executionTimeoutMs + 1_000,
   });
+  const operationStats = () => coalescing.stats();
   const metrics = createMetrics({
     cacheStats: () => cache.stats(),
     queryCounts: () => data.queryCounts(),
-    operationStats: () => coalescing.stats(),
+    operationStats,
     // Operators only, as flightStats; a bad or expired token rejects (a 401).
     authorize: async (authorization) =>
       (await verifyViewer(authorization, config.authSecret))?.operator === true,
@@ -86,7 +90,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   const plugins: Array<Plugin | Plugin<AppContext>> = [
     coalescing.plugin(),
     ...createHardeningPlugins<AppContext>({
-      limits: config.limits,
+      limits,
       production: config.nodeEnv === 'production',
     }),
     metrics.plugin,
@@ -106,7 +110,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       viewer: await verifyViewer(request.headers.get('authorization'), config.authSecret),
       loaders: createLoaders(cache, data),
       fingerprintSecret,
-      operationStats: () => coalescing.stats(),
+      operationStats,
     }),
   });
 

@@ -562,11 +562,21 @@ export class OperationCoalescing {
       request.headers.get('authorization'),
     );
     setParamsHandler((payload) => {
-      const joined = this.#flight.join(key, () => paramsHandler(payload));
+      let running: ReturnType<typeof paramsHandler> | undefined;
+      const joined = this.#flight.join(key, () => {
+        running = paramsHandler(payload);
+        return running;
+      });
       if (joined.shared) this.#joined++;
       else this.#started++;
       this.#outcomes.set(request, { outcome: joined.shared ? 'COALESCED' : 'MISS', bypass: true });
-      return joined.result;
+      // Past the flight's deadline the request that started the execution still gets its own
+      // result; the ones that waited get a 503, as in the response cache's flight.
+      return joined.result.catch((error: unknown) => {
+        if (running !== undefined) return running;
+        if (error instanceof FlightTimeoutError) return deadlinePassed(error);
+        throw error;
+      });
     });
   }
 
@@ -630,13 +640,7 @@ export class OperationCoalescing {
         // The execution this request waited for passed the flight's deadline: a 503, not a herd.
         this.#joined++;
         this.#outcomes.set(request, { outcome: 'COALESCED', bypass: false });
-        return {
-          errors: [
-            createGraphQLError(`the shared execution passed its ${error.timeoutMs} ms deadline`, {
-              extensions: { code: 'EXECUTION_TIMEOUT', http: { status: 503 } },
-            }),
-          ],
-        };
+        return deadlinePassed(error);
       }
       // The shared flight failed elsewhere (another process's load, a closed cache): run it here.
       this.#started++;
@@ -757,6 +761,17 @@ function documentEntry(query: string): DocumentEntry {
       entry.types.set(definition.name?.value ?? '', definition.operation);
   }
   return entry;
+}
+
+/** What a request that waited for an execution past its flight's deadline gets: a 503. */
+function deadlinePassed(error: FlightTimeoutError): ExecutionResult {
+  return {
+    errors: [
+      createGraphQLError(`the shared execution passed its ${error.timeoutMs} ms deadline`, {
+        extensions: { code: 'EXECUTION_TIMEOUT', http: { status: 503 } },
+      }),
+    ],
+  };
 }
 
 /** The body Yoga sends for `result` when it may be stored: data only, no errors or extensions. */

@@ -28,6 +28,7 @@ function setup(
     responseCache?: Partial<ResponseCacheOptions> | false;
     itemGate?: Promise<void>;
     flightTimeoutMs?: number;
+    coalescingTimeoutMs?: number;
   } = {},
 ) {
   let now = 1_000;
@@ -87,6 +88,7 @@ function setup(
     },
   };
   const coalescing = new OperationCoalescing({
+    ...(options.coalescingTimeoutMs === undefined ? {} : { timeoutMs: options.coalescingTimeoutMs }),
     responseCache:
       options.responseCache === false
         ? false
@@ -260,6 +262,27 @@ describe('the response cache', () => {
       const first = await leader;
       expect(JSON.parse(first.body)).toEqual({ data: { item: 4 } });
       expect(first.headers.get('x-cache')).toBe('MISS');
+      expect(t.calls.item).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('without the response cache too, past the deadline the waiters get a 503 and the starter its own result', async () => {
+    const gate = deferred<void>();
+    const t = track(setup({ responseCache: false, itemGate: gate.promise, coalescingTimeoutMs: 1_000 }));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const leader = t.post('{ item(id: 5) }');
+      const waiter = t.post('{ item(id: 5) }');
+      await expectEventually(() => t.coalescing.stats().joined === 1);
+      await vi.advanceTimersByTimeAsync(1_000);
+      const late = await waiter;
+      expect(late.status).toBe(503);
+      expect(JSON.parse(late.body).errors[0].extensions.code).toBe('EXECUTION_TIMEOUT');
+      gate.resolve();
+      const first = await leader;
+      expect(JSON.parse(first.body)).toEqual({ data: { item: 5 } });
       expect(t.calls.item).toBe(1);
     } finally {
       vi.useRealTimers();
