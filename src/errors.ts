@@ -82,3 +82,11 @@ function describe(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
   return typeof value;
 }
+
+/** `value` if it is a positive, finite number of milliseconds; else InvalidOptionError naming `option`. */
+export function positiveMs(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidOptionError(option, 'a positive, finite number of milliseconds', value);
+  }
+  return value;
+}

@@ -9,7 +9,8 @@ import type { OrderRow, ProductRow } from './data/index.js';
 export const TOP_PRODUCTS_MAX = 100;
 export const TOP_PRODUCTS_KEY: CacheKey = ['topProducts', TOP_PRODUCTS_MAX];
 export const SALES_SUMMARY_KEY: CacheKey = fieldCacheKey('Query.salesSummary', null, []);
-const RECENT_ORDERS_MAX = 50;
+/** `recentOrders` takes a limit of 1..RECENT_ORDERS_MAX: a customer's entries are one per limit. */
+export const RECENT_ORDERS_MAX = 50;
 
 /** Every entry of a customer's `recentOrders` (one per limit a client may ask, 1..50). */
 function recentOrdersKeys(customerId: number): CacheKey[] {

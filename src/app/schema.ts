@@ -8,13 +8,13 @@ import type { CustomerRow, OrderRow, ProductRow, ProductStatsRow, SalesSummaryRo
 import {
   invalidateAfterOrder,
   invalidateAfterPriceChange,
+  RECENT_ORDERS_MAX,
   TOP_PRODUCTS_KEY,
   TOP_PRODUCTS_MAX,
 } from './invalidation.js';
 
 /** Most ids one `products` call may ask for (a bound on what one request can make the server load). */
 export const MAX_IDS = 100;
-export const RECENT_ORDERS_MAX = 50;
 
 export interface SchemaOptions {
   /** Whether `cache` field options take effect (default true). Off only to measure what they buy. */

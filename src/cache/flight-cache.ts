@@ -1,5 +1,11 @@
 import { Keyv } from 'keyv';
-import { CacheClosedError, InvalidOptionError, LoadFailedError, LoadUndefinedError } from '../errors.js';
+import {
+  CacheClosedError,
+  InvalidOptionError,
+  LoadFailedError,
+  LoadUndefinedError,
+  positiveMs,
+} from '../errors.js';
 import { FleetLease, type FleetOptions, type FleetStats, fleetStats } from '../fleet/redis-lease.js';
 import { SingleFlight, type SingleFlightStats } from '../flight/single-flight.js';
 import { type CacheKey, encodeKey } from './keys.js';
@@ -139,9 +145,9 @@ export class FlightCache {
       );
     }
     const maxEntries = positiveInteger('maxEntries', options.maxEntries ?? 10_000);
-    this.#defaultTtlMs = ttl('defaultTtlMs', options.defaultTtlMs ?? 60_000);
-    this.#localTtlMs = ttl('localTtlMs', options.localTtlMs ?? 1_000);
-    const storeTimeoutMs = ttl('storeTimeoutMs', options.storeTimeoutMs ?? 100);
+    this.#defaultTtlMs = positiveMs('defaultTtlMs', options.defaultTtlMs ?? 60_000);
+    this.#localTtlMs = positiveMs('localTtlMs', options.localTtlMs ?? 1_000);
+    const storeTimeoutMs = positiveMs('storeTimeoutMs', options.storeTimeoutMs ?? 100);
     if (options.flight !== undefined && !(options.flight instanceof SingleFlight)) {
       throw new InvalidOptionError('flight', 'a SingleFlight', options.flight);
     }
@@ -153,7 +159,7 @@ export class FlightCache {
     this.#guard = new StoreGuard({
       timeoutMs: storeTimeoutMs,
       failureThreshold: positiveInteger('breakerThreshold', options.breakerThreshold ?? 5),
-      cooldownMs: ttl('breakerCooldownMs', options.breakerCooldownMs ?? 2_000),
+      cooldownMs: positiveMs('breakerCooldownMs', options.breakerCooldownMs ?? 2_000),
       onError: onStoreError,
     });
     if (options.redisUrl !== undefined) {
@@ -513,7 +519,7 @@ export class FlightCache {
   }
 
   #ttlOf(options: RememberOptions | undefined): number {
-    return options?.ttlMs === undefined ? this.#defaultTtlMs : ttl('ttlMs', options.ttlMs);
+    return options?.ttlMs === undefined ? this.#defaultTtlMs : positiveMs('ttlMs', options.ttlMs);
   }
 
   #flightKey(k: string): string {
@@ -607,12 +613,5 @@ function toError(reason: unknown): Error {
 function positiveInteger(option: string, value: number): number {
   if (!Number.isSafeInteger(value) || value <= 0)
     throw new InvalidOptionError(option, 'a positive integer', value);
-  return value;
-}
-
-function ttl(option: string, value: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionError(option, 'a positive, finite number of milliseconds', value);
-  }
   return value;
 }

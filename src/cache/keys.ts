@@ -30,7 +30,12 @@ export function encodeKey(key: CacheKey): string {
     if (key.length <= MAX_KEY_LENGTH && !NEEDS_WORK.test(key)) return key;
     return bound(encodeString(key));
   }
-  if (typeof key === 'number') return encodeKey([key]);
+  if (typeof key === 'number') {
+    // The same encoding as the one-part list [key], without building the list.
+    if (!Number.isFinite(key))
+      throw new InvalidKeyError(`key part 0 must be a string or a finite number; received ${key}`);
+    return `\\d${key === 0 ? 0 : key}`;
+  }
   if (!Array.isArray(key) || key.length === 0) {
     throw new InvalidKeyError(
       'a cache key must be a string, a number, or a non-empty array of strings and numbers',

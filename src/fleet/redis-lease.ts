@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { defaultDeserialize, defaultSerialize } from '@keyv/serialize';
 import type { RedisClient } from '../cache/redis-store.js';
 import type { StoreGuard } from '../cache/store-guard.js';
-import { FlightError, InvalidOptionError } from '../errors.js';
+import { FlightError, positiveMs } from '../errors.js';
 
 export interface FleetOptions {
   /** Lease time to live, in ms. The leader extends it every leaseTtlMs/3 while it loads. Default 2 000. */
@@ -166,9 +166,9 @@ export class FleetLease {
     this.#ready = options.ready;
     this.#namespace = options.namespace;
     this.#channel = `${options.namespace}:fleet`;
-    this.#leaseTtlMs = positive('fleet.leaseTtlMs', options.leaseTtlMs ?? 2_000);
-    this.#pollMinMs = positive('fleet.pollMinMs', options.pollMinMs ?? 25);
-    this.#pollMaxMs = positive('fleet.pollMaxMs', options.pollMaxMs ?? 400);
+    this.#leaseTtlMs = positiveMs('fleet.leaseTtlMs', options.leaseTtlMs ?? 2_000);
+    this.#pollMinMs = positiveMs('fleet.pollMinMs', options.pollMinMs ?? 25);
+    this.#pollMaxMs = positiveMs('fleet.pollMaxMs', options.pollMaxMs ?? 400);
     this.#heartbeat = options.heartbeat ?? true;
     this.#onDeleted = options.onDeleted;
     // Load the scripts on every (re)connection, so the first call of each is one EVALSHA rather
@@ -405,11 +405,4 @@ function encode(value: unknown): string {
 
 function decode<T>(text: string): T {
   return (defaultDeserialize(text) as { value: T }).value;
-}
-
-function positive(option: string, value: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionError(option, 'a positive, finite number of milliseconds', value);
-  }
-  return value;
 }

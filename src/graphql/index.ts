@@ -8,7 +8,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, positiveMs } from '../errors.js';
 import { defaultKeyParts, fieldCacheKey } from './field-key.js';
 import { type CachePolicyExtension, POLICY_EXTENSION } from './response-policy.js';
 import type { FieldCachePolicy } from './types.js';
@@ -116,13 +116,7 @@ export class PothosCachePolicyPlugin<Types extends SchemaTypes> extends BasePlug
         policy,
       );
     }
-    if (typeof policy.ttlMs !== 'number' || !Number.isFinite(policy.ttlMs) || policy.ttlMs <= 0) {
-      throw new InvalidOptionError(
-        `${coordinate} cache.ttlMs`,
-        'a positive, finite number of milliseconds',
-        policy.ttlMs,
-      );
-    }
+    positiveMs(`${coordinate} cache.ttlMs`, policy.ttlMs);
     if (policy.scope !== undefined && policy.scope !== 'PUBLIC' && policy.scope !== 'PRIVATE') {
       throw new InvalidOptionError(`${coordinate} cache.scope`, "'PUBLIC' or 'PRIVATE'", policy.scope);
     }

@@ -143,7 +143,8 @@ interface Answer {
 
 /** What the front door hands to Yoga with a request whose body it has read. */
 type FrontDoorContext = Record<string, unknown> & {
-  [FRONT_DOOR]?: { text: string; params: unknown; found: Found | undefined };
+  /** A miss the front door looked up, and for a POST the body it read. */
+  [FRONT_DOOR]?: { found: Found | undefined; body?: { text: string; params: unknown } };
 };
 
 /** What Yoga's params handler resolves: one result, or a stream of them. */
@@ -259,8 +260,9 @@ export class OperationCoalescing {
         if (this.#responses === undefined || this.#schema === undefined) return;
         const front = (serverContext as FrontDoorContext | undefined)?.[FRONT_DOOR];
         if (front !== undefined) {
-          // The front door read the body and looked it up (a miss): Yoga takes it from here.
-          this.#handOn(request, front.text, front.params, front.found, setRequest, fetchAPI);
+          // The front door looked the request up (a miss), and read a POST's body: Yoga goes on.
+          if (front.body === undefined) this.#found.set(request, front.found ?? null);
+          else this.#handOn(request, front.body.text, front.body.params, front.found, setRequest, fetchAPI);
           return;
         }
         if (pathOf(request.url) !== this.#endpoint) return;
@@ -375,21 +377,11 @@ export class OperationCoalescing {
       }
       const startedAt = performance.now();
       const like = nodeRequestLike(req);
-      const answer = (found: Found | undefined, pass: () => void) => {
-        if (found?.stored === undefined) return pass();
-        const { status, headers, body } = this.#answer(like, found, found.stored);
-        if (body !== null) headers['content-length'] = String(Buffer.byteLength(body));
-        res.writeHead(status, headers);
-        res.end(body ?? undefined);
-        onAnswered?.({ status, startedAt });
-      };
       if (req.method === 'GET') {
-        const params = paramsOfUrl(url);
-        void then(this.#findOrMiss(like, params), (found) =>
-          answer(found, () => {
-            void yoga(req, res);
-          }),
-        );
+        void then(this.#findOrMiss(like, paramsOfUrl(url)), (found) => {
+          if (!this.#answerNode(like, res, found, startedAt, onAnswered))
+            void yoga(req, res, { [FRONT_DOOR]: { found } });
+        });
         return;
       }
       if (
@@ -402,10 +394,10 @@ export class OperationCoalescing {
       void readBody(req).then(
         (text) => {
           const params = parseJson(text);
-          const pass = (found: Found | undefined) => {
-            void yoga(req, res, { [FRONT_DOOR]: { text, params, found } });
-          };
-          return then(this.#findOrMiss(like, params), (found) => answer(found, () => pass(found)));
+          return then(this.#findOrMiss(like, params), (found) => {
+            if (!this.#answerNode(like, res, found, startedAt, onAnswered))
+              void yoga(req, res, { [FRONT_DOOR]: { found, body: { text, params } } });
+          });
         },
         () => {
           // The client went away while sending its body: nobody is left to answer.
@@ -413,6 +405,23 @@ export class OperationCoalescing {
         },
       );
     };
+  }
+
+  /** Writes a front-door hit to Node's response; false when there is nothing stored to answer with. */
+  #answerNode(
+    request: RequestLike,
+    res: ServerResponse,
+    found: Found | undefined,
+    startedAt: number,
+    onAnswered: ((answer: { status: number; startedAt: number }) => void) | undefined,
+  ): boolean {
+    if (found?.stored === undefined) return false;
+    const { status, headers, body } = this.#answer(request, found, found.stored);
+    if (body !== null) headers['content-length'] = String(Buffer.byteLength(body));
+    res.writeHead(status, headers);
+    res.end(body ?? undefined);
+    onAnswered?.({ status, startedAt });
+    return true;
   }
 
   /** Whether a POST body is read ahead of Yoga: JSON, with a Content-Length within the limit. */
