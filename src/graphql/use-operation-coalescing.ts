@@ -85,6 +85,8 @@ export interface OperationStats {
   stored: number;
   /** 304 Not Modified answers. */
   notModified: number;
+  /** Of the hits, those the node:http front door answered before Yoga (nodeListener). */
+  frontDoor: number;
 }
 
 /** A stored response: the exact body Yoga would send, its ETag, and when it stops being fresh. */
@@ -214,6 +216,7 @@ export class OperationCoalescing {
   #hits = 0;
   #stored = 0;
   #notModified = 0;
+  #frontDoor = 0;
   #started = 0;
   #joined = 0;
 
@@ -242,6 +245,7 @@ export class OperationCoalescing {
       hits: this.#hits,
       stored: this.#stored,
       notModified: this.#notModified,
+      frontDoor: this.#frontDoor,
     };
   }
 
@@ -420,6 +424,7 @@ export class OperationCoalescing {
     if (body !== null) headers['content-length'] = String(Buffer.byteLength(body));
     res.writeHead(status, headers);
     res.end(body ?? undefined);
+    this.#frontDoor++;
     onAnswered?.({ status, startedAt });
     return true;
   }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { deferred } from '../helpers/deferred.js';
-import { cachesOn, eventually, rawClient, redisSuiteEnabled } from '../helpers/redis.js';
+import { cachesOn, eventually, rawClient, redisSuiteEnabled, untilStored } from '../helpers/redis.js';
 
 const enabled = await redisSuiteEnabled();
 
@@ -48,9 +48,26 @@ describe.skipIf(!enabled)('fleet invalidation', () => {
 
   it('turns off with fleet: false: values are still shared, loads coalesce per process only', async () => {
     const cache = open({ fleet: false });
-    await cache.remember('plain', async () => 'v');
-    expect(cache.stats().fleet).toMatchObject({ enabled: false, leasesWon: 0 });
     const other = open({ fleet: false });
-    await eventually(async () => (await other.remember('plain', async () => 'miss')) === 'v');
+    // Two processes load the same cold key at once: with the fleet off, each loads it itself.
+    const gates = [deferred<string>(), deferred<string>()];
+    const loads = [
+      cache.remember('cold', () => gates[0]!.promise),
+      cache.remember('cold', () => gates[0]!.promise),
+      other.remember('cold', () => gates[1]!.promise),
+    ];
+    await eventually(async () => cache.stats().loads === 1 && other.stats().loads === 1);
+    gates[0]!.resolve('a');
+    gates[1]!.resolve('b');
+    await expect(Promise.all(loads)).resolves.toEqual(['a', 'a', 'b']);
+    expect(cache.stats()).toMatchObject({ loads: 1, coalesced: 1 });
+    expect(cache.stats().fleet).toMatchObject({ enabled: false, leasesWon: 0 });
+
+    // Values written by one are still read by the other, from Redis, without a load.
+    await cache.remember('plain', async () => 'v');
+    await untilStored([`${namespace}:v:plain`]);
+    const load = vi.fn(async () => 'miss');
+    await expect(other.remember('plain', load)).resolves.toBe('v');
+    expect(load).not.toHaveBeenCalled();
   });
 });

@@ -293,9 +293,12 @@ describe('SingleFlight', () => {
     it('removes its abort listener once the flight settles', async () => {
       const flight = new SingleFlight();
       const controller = new AbortController();
+      const add = vi.spyOn(controller.signal, 'addEventListener');
       const remove = vi.spyOn(controller.signal, 'removeEventListener');
       await flight.run('k', async () => 'v', { signal: controller.signal });
-      expect(remove).toHaveBeenCalledWith('abort', expect.any(Function));
+      // The very listener it added, not just any function.
+      const [, listener] = add.mock.calls.find(([type]) => type === 'abort')!;
+      expect(remove).toHaveBeenCalledWith('abort', listener);
     });
   });
 

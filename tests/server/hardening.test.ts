@@ -7,6 +7,7 @@ import { SALES_SUMMARY_KEY, TOP_PRODUCTS_KEY } from '../../src/app/invalidation.
 import { createHardeningPlugins, httpServerOptions, resolveLimits } from '../../src/graphql/hardening.js';
 import type { Server, ServerOptions } from '../../src/server.js';
 import { SalesSummaryDocument, TopProductsDocument } from '../generated/graphql.js';
+import { deferred } from '../helpers/deferred.js';
 import { startTestServer, TEST_SECRET } from '../helpers/server.js';
 
 interface Reply {
@@ -329,13 +330,10 @@ describe('the hardened server in production, with lower limits', () => {
   });
 
   it('answers 503 EXECUTION_TIMEOUT when an operation passes its execution deadline', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const gate = deferred<void>();
     const topProducts = t.server.data.topProducts.bind(t.server.data);
     vi.spyOn(t.server.data, 'topProducts').mockImplementation(async (...args) => {
-      await gate;
+      await gate.promise;
       return topProducts(...args);
     });
     const reply = await t.post({ query: print(TopProductsDocument) });
@@ -348,7 +346,7 @@ describe('the hardened server in production, with lower limits', () => {
         },
       ],
     });
-    release();
+    gate.resolve();
     await vi.waitFor(() => expect(t.server.cache.stats().flights.inFlight).toBe(0));
     const later = await t.post({ query: print(TopProductsDocument) });
     expect(later.body.errors).toBeUndefined();

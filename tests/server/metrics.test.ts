@@ -1,12 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signToken } from '../../src/app/auth.js';
-import { dropShopSchema } from '../../src/app/data/index.js';
 import { METRICS_LISTENER } from '../../src/graphql/use-metrics.js';
-import { createServer, type Server } from '../../src/server.js';
+import type { Server } from '../../src/server.js';
 import { PlaceOrderDocument, SalesSummaryDocument, TopProductsDocument } from '../generated/graphql.js';
-import { DATABASE_URL, startTestServer, TEST_SECRET, TEST_SEED, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /** One sample line of the Prometheus text format: `name{labels} value`. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -140,29 +138,19 @@ describe('/metrics, served to operators on the main listener', () => {
 });
 
 describe('/metrics on a separate listener (METRICS_PORT)', () => {
+  let t: TestServer;
   let server: Server;
-  let schema: string | undefined;
   beforeAll(async () => {
-    schema = DATABASE_URL === undefined ? undefined : `t_metrics_${randomBytes(4).toString('hex')}`;
-    server = await createServer({
-      config: {
-        nodeEnv: 'test',
-        redisUrl: undefined,
-        databaseUrl: DATABASE_URL,
-        authSecret: TEST_SECRET,
-        metricsPort: 9464,
-      },
-      data: { seed: TEST_SEED, ...(schema === undefined ? {} : { schema }) },
-    });
+    t = await startTestServer({ config: { metricsPort: 9464 } });
+    server = t.server;
   });
   afterAll(async () => {
-    await server.close();
-    if (schema !== undefined && DATABASE_URL !== undefined) await dropShopSchema(DATABASE_URL, schema);
+    await t.close();
   });
 
   it('serves /metrics there without a token, nothing else there, and not on the main listener', async () => {
     const listener = { [METRICS_LISTENER]: true };
-    const operator = await signToken(1, TEST_SECRET, { operator: true });
+    const operator = await t.token(1, { operator: true });
     const main = await server.yoga.fetch('http://localhost/metrics', {
       headers: { authorization: `Bearer ${operator}` },
     });

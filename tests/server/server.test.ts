@@ -13,6 +13,7 @@ import {
   UpdateProductPriceDocument,
   ViewerDocument,
 } from '../generated/graphql.js';
+import { deferred } from '../helpers/deferred.js';
 import { DATABASE_URL, startTestServer, TEST_SEED, type TestServer } from '../helpers/server.js';
 
 const database = DATABASE_URL === undefined ? 'embedded PGlite' : 'PostgreSQL at DATABASE_URL';
@@ -145,13 +146,10 @@ describe(`the GraphQL server (${database})`, () => {
   });
 
   it('lists flights in progress by fingerprint, with their waiters', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const gate = deferred<void>();
     const salesSummary = t.server.data.salesSummary.bind(t.server.data);
     vi.spyOn(t.server.data, 'salesSummary').mockImplementation(async () => {
-      await gate;
+      await gate.promise;
       return salesSummary();
     });
     await t.server.cache.delete(SALES_SUMMARY_KEY);
@@ -174,7 +172,7 @@ describe(`the GraphQL server (${database})`, () => {
     expect(stats.inFlight.map((flight) => flight.waiters).sort()).toEqual([1, 1, 1, 3]);
     for (const flight of stats.inFlight) expect(flight.fingerprint).toMatch(/^[0-9a-f]{16}$/);
     expect(JSON.stringify(stats.inFlight)).not.toMatch(/salesSummary|field|public|response/);
-    release();
+    gate.resolve();
     await waiting;
   });
 
@@ -298,6 +296,8 @@ describe('the GraphQL server over a real HTTP port', () => {
     const hit = await send();
     expect(hit.headers.get('x-cache')).toBe('HIT');
     expect(await hit.text()).toBe(missBody);
+    // Answered by the front door main.ts serves, not by the plugin inside Yoga.
+    expect(t.server.coalescing.stats().frontDoor).toBe(1);
 
     const operator = await t.token(1, { operator: true });
     const metrics = await (
