@@ -10,7 +10,7 @@ import { FleetLease, type FleetOptions, type FleetStats, fleetStats } from '../f
 import { SingleFlight, type SingleFlightStats } from '../flight/single-flight.js';
 import { type CacheKey, encodeKey } from './keys.js';
 import { MemoryTier } from './memory-tier.js';
-import { createRedisKeyv, type RedisKeyv } from './redis-store.js';
+import { createRedisKeyv, type RedisKeyv, storeKey } from './redis-store.js';
 import { type BreakerState, StoreGuard } from './store-guard.js';
 
 export interface CacheOptions {
@@ -528,7 +528,7 @@ export class FlightCache {
 
   /** The key in the shared store: namespaced and typed (`v` for values), so nothing else can collide. */
   #storeKey(k: string): string {
-    return `${this.#namespace}:v:${k}`;
+    return storeKey(this.#namespace, 'v', k);
   }
 
   /**

@@ -59,7 +59,7 @@ export function createRedisKeyv(url: string, options: RedisKeyvOptions): RedisKe
     namespace: undefined,
     useKeyPrefix: false,
     throwOnErrors: true,
-    serialize: (data) => defaultSerialize({ value: data.value }),
+    serialize: (data) => encodeStored(data.value),
     deserialize: (text) => defaultDeserialize(text),
   });
   keyv.on('error', options.onError);
@@ -79,4 +79,24 @@ export function createRedisKeyv(url: string, options: RedisKeyvOptions): RedisKe
       if (client.isOpen) client.destroy();
     },
   };
+}
+
+/**
+ * The one format of a value in Redis, `{"value": ...}` (@keyv/serialize: Buffers and the like
+ * survive), written by Keyv and by the fleet's fill script alike, so either can read the other's.
+ */
+export function encodeStored(value: unknown): string {
+  return defaultSerialize({ value });
+}
+
+export function decodeStored<T>(text: string): T {
+  return (defaultDeserialize(text) as { value: T }).value;
+}
+
+/**
+ * A cache key's keys in the shared store, in its namespace: the value (`v`), and the fleet's
+ * lease (`l`) and epoch (`e`).
+ */
+export function storeKey(namespace: string, kind: 'v' | 'l' | 'e', k: string): string {
+  return `${namespace}:${kind}:${k}`;
 }

@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { defaultDeserialize, defaultSerialize } from '@keyv/serialize';
-import type { RedisClient } from '../cache/redis-store.js';
+import { decodeStored, encodeStored, type RedisClient, storeKey } from '../cache/redis-store.js';
 import type { StoreGuard } from '../cache/store-guard.js';
 import { FlightError, positiveMs } from '../errors.js';
 
@@ -226,7 +225,8 @@ export class FleetLease {
           return { value: await load(), source: 'fallback' };
         }
         const [kind, first, second] = reply as [number, string | number, number];
-        if (kind === 1) return { value: decode<T>(String(first)), source: 'redis', pttl: Number(second) };
+        if (kind === 1)
+          return { value: decodeStored<T>(String(first)), source: 'redis', pttl: Number(second) };
         if (kind === 2) {
           this.#stats.leasesWon++;
           if (waited) this.#stats.takeovers++;
@@ -314,7 +314,7 @@ export class FleetLease {
     const filled = await this.#eval(
       FILL,
       [keys.value, keys.lease, keys.epoch],
-      [leaseId, epoch, encode(value), String(Math.ceil(ttlMs)), this.#channel, k],
+      [leaseId, epoch, encodeStored(value), String(Math.ceil(ttlMs)), this.#channel, k],
     );
     if (filled !== 1 && filled !== FAILED) this.#stats.fillsRefused++;
     return value;
@@ -322,9 +322,9 @@ export class FleetLease {
 
   #keys(k: string) {
     return {
-      value: `${this.#namespace}:v:${k}`,
-      lease: `${this.#namespace}:l:${k}`,
-      epoch: `${this.#namespace}:e:${k}`,
+      value: storeKey(this.#namespace, 'v', k),
+      lease: storeKey(this.#namespace, 'l', k),
+      epoch: storeKey(this.#namespace, 'e', k),
     };
   }
 
@@ -397,12 +397,4 @@ export class FleetLease {
       }
     }, FAILED);
   }
-}
-
-function encode(value: unknown): string {
-  return defaultSerialize({ value });
-}
-
-function decode<T>(text: string): T {
-  return (defaultDeserialize(text) as { value: T }).value;
 }

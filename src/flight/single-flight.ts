@@ -227,31 +227,36 @@ export class SingleFlight {
 
   #settle<T>(flight: Flight<T>, ok: boolean, outcome: unknown): void {
     if (flight.done) return; // timed out or abandoned: a late result reaches no one
-    flight.done = true;
     if (ok) this.#succeeded++;
     else this.#failed++;
-    // Why this ordering is correct: the key is freed before any waiter is resolved, and a waiter
-    // only continues in a later microtask, so whatever a waiter does next (including calling run
-    // for the same key) sees no trace of this flight and starts a new one.
-    this.#release(flight);
-    for (const waiter of flight.waiters) {
-      waiter.detach();
-      if (ok) waiter.resolve(outcome as T);
-      else waiter.reject(outcome);
-    }
-    flight.waiters.clear();
+    this.#end(flight);
+    this.#notify(flight, ok, outcome);
   }
 
   #expire<T>(flight: Flight<T>, timeoutMs: number): void {
     if (flight.done) return;
-    flight.done = true;
     this.#timedOut++;
-    this.#release(flight);
+    this.#end(flight);
     const error = new FlightTimeoutError(flight.key, timeoutMs);
     flight.controller.abort(error);
+    this.#notify(flight, false, error);
+  }
+
+  /**
+   * Ends a flight and frees its key, before any waiter is told: a waiter only continues in a
+   * later microtask, so whatever it does next (including calling run for the same key) sees no
+   * trace of this flight and starts a new one.
+   */
+  #end(flight: Flight<unknown>): void {
+    flight.done = true;
+    this.#release(flight);
+  }
+
+  #notify<T>(flight: Flight<T>, ok: boolean, outcome: unknown): void {
     for (const waiter of flight.waiters) {
       waiter.detach();
-      waiter.reject(error);
+      if (ok) waiter.resolve(outcome as T);
+      else waiter.reject(outcome);
     }
     flight.waiters.clear();
   }
@@ -263,9 +268,8 @@ export class SingleFlight {
     waiter.reject(reason);
     if (flight.waiters.size > 0 || flight.done) return;
     // Nobody is waiting any more: free the key and tell the fn to stop.
-    flight.done = true;
     this.#aborted++;
-    this.#release(flight);
+    this.#end(flight);
     flight.controller.abort(new FlightAbandonedError(flight.key));
   }
 }
