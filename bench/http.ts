@@ -113,7 +113,7 @@ async function measure(mode: Mode, label: string): Promise<Round> {
   progress(`${label}: starting server (seeding 200,000 orders)`);
   const child = fork(new URL('./http-server.ts', import.meta.url), [], {
     env: { ...process.env, BENCH_MODE: mode },
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--conditions=@graphql-flight/source', '--import', 'tsx'],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   try {
@@ -168,7 +168,13 @@ async function measure(mode: Mode, label: string): Promise<Round> {
 
 /** bench/run.ts for the HTTP peer scenarios, stdio inherited; resolves with its exit code (1 on timeout). */
 function runPeerComparison(): Promise<number> {
-  const args = ['--expose-gc', '--import', 'tsx', fileURLToPath(new URL('./run.ts', import.meta.url))];
+  const args = [
+    '--conditions=@graphql-flight/source',
+    '--expose-gc',
+    '--import',
+    'tsx',
+    fileURLToPath(new URL('./run.ts', import.meta.url)),
+  ];
   args.push('--only', 'http-steady,http-burst', ...(quick ? ['--quick'] : []));
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, {

@@ -3,7 +3,7 @@
  * variable and what it must be.
  */
 
-import { DEFAULT_LIMITS, type HardeningLimits } from './graphql/hardening.js';
+import { DEFAULT_LIMITS, type HardeningLimits } from './plugins/hardening.js';
 
 export interface Config {
   nodeEnv: 'development' | 'production' | 'test';

@@ -1,7 +1,7 @@
 import { createServer as createHttpServer } from 'node:http';
 import { loadConfig } from './config.js';
-import { httpServerOptions } from './graphql/hardening.js';
-import { METRICS_LISTENER } from './graphql/use-metrics.js';
+import { httpServerOptions } from './plugins/hardening.js';
+import { METRICS_LISTENER } from './plugins/use-metrics.js';
 import { createServer } from './server.js';
 
 /** How long a graceful shutdown may take before the process exits anyway. */

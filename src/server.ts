@@ -5,11 +5,11 @@ import { verifyViewer } from './app/auth.js';
 import { type AppContext, createLoaders } from './app/context.js';
 import { type OpenShopDataOptions, openShopData, type ShopData } from './app/data/index.js';
 import { buildSchema } from './app/schema.js';
-import { createCache, type FlightCache } from './cache/flight-cache.js';
+import { createCache, type FlightCache } from 'graphql-flight';
 import type { Config } from './config.js';
-import { createHardeningPlugins, resolveLimits } from './graphql/hardening.js';
-import { createMetrics } from './graphql/use-metrics.js';
-import { OperationCoalescing } from './graphql/use-operation-coalescing.js';
+import { createHardeningPlugins, resolveLimits } from './plugins/hardening.js';
+import { createMetrics } from './plugins/use-metrics.js';
+import { OperationCoalescing } from 'graphql-flight/graphql';
 
 /** What createServer needs: the validated config, and for tests, a few overrides. */
 export interface ServerOptions {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEVELOPMENT_SECRET, loadConfig } from '../src/config.js';
-import { DEFAULT_LIMITS } from '../src/graphql/hardening.js';
+import { DEFAULT_LIMITS } from '../src/plugins/hardening.js';
 
 describe('loadConfig', () => {
   it('gives embedded defaults for an empty environment', () => {

@@ -120,7 +120,7 @@ function spawn(file: string, env: Record<string, string>): Promise<{ child: Chil
   const child = fork(new URL(`../servers/${file}.ts`, import.meta.url), [], {
     cwd: root,
     env: { ...process.env, ...env },
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--conditions=@graphql-flight/source', '--import', 'tsx'],
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
   let stderr = '';

@@ -17,7 +17,7 @@ import { Cacheable } from 'cacheable';
 import DataLoader from 'dataloader';
 import { Redis, type RedisOptions } from 'ioredis';
 import { Keyv } from 'keyv';
-import { createCache } from '../../src/index.js';
+import { createCache } from '../../packages/graphql-flight/src/index.js';
 
 export type PeerId =
   | 'graphql-flight'

@@ -8,8 +8,8 @@
  * come from a fixed seed, so both systems see the same traffic.
  */
 import DataLoader from 'dataloader';
-import { createCache } from '../../src/index.js';
-import { createCachedLoader } from '../../src/loaders/index.js';
+import { createCache } from '../../packages/graphql-flight/src/index.js';
+import { createCachedLoader } from '../../packages/graphql-flight/src/loaders/index.js';
 import { medianRow, percentile, sleep } from '../lib/stats.js';
 import type { Row, Scenario } from '../lib/types.js';
 

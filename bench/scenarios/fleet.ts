@@ -39,7 +39,7 @@ class Worker {
 
   constructor(script: string, tsx: string) {
     this.child = fork(script, [], {
-      execArgv: ['--import', tsx],
+      execArgv: ['--conditions=@graphql-flight/source', '--import', tsx],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     this.child.stderr?.on('data', (chunk: Buffer) => {

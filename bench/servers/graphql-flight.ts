@@ -20,9 +20,12 @@ import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import SchemaBuilder from '@pothos/core';
 import type * as Yoga from '../../node_modules/graphql-yoga/typings/index.js';
-import { createCache, type FlightCache } from '../../src/cache/flight-cache.js';
-import CachePolicyPlugin from '../../src/graphql/index.js';
-import { OperationCoalescing, useOperationCoalescing } from '../../src/graphql/use-operation-coalescing.js';
+import { createCache, type FlightCache } from '../../packages/graphql-flight/src/cache/flight-cache.js';
+import CachePolicyPlugin from '../../packages/graphql-flight/src/graphql/pothos.js';
+import {
+  OperationCoalescing,
+  useOperationCoalescing,
+} from '../../packages/graphql-flight/src/graphql/use-operation-coalescing.js';
 import { announce, fetchHot, type HotValue, TTL_MS } from './common.js';
 
 // A bare 'graphql-yoga' here would resolve to bench/node_modules (and its own graphql): resolve

@@ -1,7 +1,7 @@
 import type DataLoader from 'dataloader';
-import type { FlightCache } from '../cache/flight-cache.js';
-import type { OperationStats } from '../graphql/use-operation-coalescing.js';
-import { createCachedLoader } from '../loaders/cached-loader.js';
+import type { FlightCache } from 'graphql-flight';
+import type { OperationStats } from 'graphql-flight/graphql';
+import { createCachedLoader } from 'graphql-flight/loaders';
 import type { Viewer } from './auth.js';
 import type { CustomerRow, ProductRow, ProductStatsRow, ShopData } from './data/index.js';
 

@@ -1,7 +1,6 @@
-import type { CacheKey } from '../cache/keys.js';
-import { fieldCacheKey } from '../graphql/field-key.js';
-import { invalidateResponses } from '../graphql/use-operation-coalescing.js';
-import { loaderCacheKey } from '../loaders/cached-loader.js';
+import type { CacheKey } from 'graphql-flight';
+import { fieldCacheKey, invalidateResponses } from 'graphql-flight/graphql';
+import { loaderCacheKey } from 'graphql-flight/loaders';
 import type { AppContext } from './context.js';
 import type { OrderRow, ProductRow } from './data/index.js';
 

@@ -1,7 +1,7 @@
 import SchemaBuilder from '@pothos/core';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
-import { type FlightStatsSnapshot, flightStatsSnapshot } from '../graphql/flight-stats.js';
-import CachePolicyPlugin from '../graphql/index.js';
+import { type FlightStatsSnapshot, flightStatsSnapshot } from '../plugins/flight-stats.js';
+import CachePolicyPlugin from 'graphql-flight/pothos';
 import { forbidden, unauthenticated } from './auth.js';
 import { type AppContext, TTL } from './context.js';
 import type { CustomerRow, OrderRow, ProductRow, ProductStatsRow, SalesSummaryRow } from './data/index.js';

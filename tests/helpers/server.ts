@@ -3,7 +3,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { signToken } from '../../src/app/auth.js';
 import { dropShopSchema } from '../../src/app/data/index.js';
-import type { FlightCache } from '../../src/index.js';
+import type { FlightCache } from 'graphql-flight';
 import { createServer, type Server, type ServerOptions } from '../../src/server.js';
 
 export const TEST_SECRET = new TextEncoder().encode('test-secret-for-graphql-flight-suites-0123456789');

@@ -1,7 +1,7 @@
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PlaceOrderDocument, SalesSummaryDocument, ViewerDocument } from '../generated/graphql.js';
-import { deferred } from '../helpers/deferred.js';
+import { deferred } from '../../packages/graphql-flight/tests/helpers/deferred.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /** Sends through yoga.fetch and keeps the headers, which request() of the helper drops. */

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '../../src/app/auth.js';
 import { dropShopSchema } from '../../src/app/data/index.js';
 import { FleetStatsDocument, FlightStatsDocument, SalesSummaryDocument } from '../generated/graphql.js';
-import { freePort, type OwnRedis, startRedis } from '../helpers/redis.js';
+import { freePort, type OwnRedis, startRedis } from '../../packages/graphql-flight/tests/helpers/redis.js';
 
 // Included by vitest.config.ts only when DATABASE_URL is set (as .ci/run's PostgreSQL pass does).
 const DATABASE_URL = process.env.DATABASE_URL ?? '';
@@ -25,18 +25,22 @@ describe('three server processes on one Redis and one PostgreSQL', () => {
     redis = await startRedis();
     for (let i = 0; i < 3; i++) ports.push(await freePort());
     const ready = ports.map((port) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-        env: {
-          ...process.env,
-          NODE_ENV: 'test',
-          PORT: String(port),
-          REDIS_URL: redis.url,
-          DATABASE_URL,
-          DATABASE_SCHEMA: schema,
-          AUTH_SECRET: SECRET,
+      const child = spawn(
+        process.execPath,
+        ['--conditions=@graphql-flight/source', '--import', 'tsx', 'src/main.ts'],
+        {
+          env: {
+            ...process.env,
+            NODE_ENV: 'test',
+            PORT: String(port),
+            REDIS_URL: redis.url,
+            DATABASE_URL,
+            DATABASE_SCHEMA: schema,
+            AUTH_SECRET: SECRET,
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      );
       children.push(child);
       let output = '';
       return new Promise<void>((resolve, reject) => {

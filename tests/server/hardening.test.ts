@@ -4,10 +4,10 @@ import { print } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SALES_SUMMARY_KEY, TOP_PRODUCTS_KEY } from '../../src/app/invalidation.js';
-import { createHardeningPlugins, httpServerOptions, resolveLimits } from '../../src/graphql/hardening.js';
+import { createHardeningPlugins, httpServerOptions, resolveLimits } from '../../src/plugins/hardening.js';
 import type { Server, ServerOptions } from '../../src/server.js';
 import { SalesSummaryDocument, TopProductsDocument } from '../generated/graphql.js';
-import { deferred } from '../helpers/deferred.js';
+import { deferred } from '../../packages/graphql-flight/tests/helpers/deferred.js';
 import { startTestServer, TEST_SECRET } from '../helpers/server.js';
 
 interface Reply {

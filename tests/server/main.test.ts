@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '../helpers/redis.js';
+import { freePort } from '../../packages/graphql-flight/tests/helpers/redis.js';
 
 /**
  * src/main.ts as a user runs it: embedded defaults (PGlite with the full demo seed, memory cache),
@@ -9,10 +9,14 @@ import { freePort } from '../helpers/redis.js';
 describe('the server process (src/main.ts)', () => {
   it('serves the demo data on PORT, answers /health, and exits cleanly on SIGTERM', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: { ...process.env, PORT: String(port), NODE_ENV: 'development', REDIS_URL: '', DATABASE_URL: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@graphql-flight/source', '--import', 'tsx', 'src/main.ts'],
+      {
+        env: { ...process.env, PORT: String(port), NODE_ENV: 'development', REDIS_URL: '', DATABASE_URL: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     child.stdout.on('data', (chunk) => {
       output += chunk;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { METRICS_LISTENER } from '../../src/graphql/use-metrics.js';
+import { METRICS_LISTENER } from '../../src/plugins/use-metrics.js';
 import type { Server } from '../../src/server.js';
 import { PlaceOrderDocument, SalesSummaryDocument, TopProductsDocument } from '../generated/graphql.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';

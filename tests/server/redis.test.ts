@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCache } from '../../src/index.js';
+import { createCache } from 'graphql-flight';
 import {
   FleetStatsDocument,
   ProductsDocument,
@@ -12,7 +12,7 @@ import {
   redisSuiteEnabled,
   uniqueNamespace,
   untilStored,
-} from '../helpers/redis.js';
+} from '../../packages/graphql-flight/tests/helpers/redis.js';
 import { startTestServer, TEST_SEED, type TestServer } from '../helpers/server.js';
 
 const enabled = await redisSuiteEnabled();

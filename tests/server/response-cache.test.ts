@@ -1,6 +1,6 @@
 import { print } from 'graphql';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createCache } from '../../src/index.js';
+import { createCache } from 'graphql-flight';
 import {
   FlightStatsDocument,
   PlaceOrderDocument,
@@ -16,7 +16,7 @@ import {
   REDIS_URL,
   redisSuiteEnabled,
   uniqueNamespace,
-} from '../helpers/redis.js';
+} from '../../packages/graphql-flight/tests/helpers/redis.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /** A response body as JSON; the tests read several operations' shapes from it. */

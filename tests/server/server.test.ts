@@ -13,7 +13,7 @@ import {
   UpdateProductPriceDocument,
   ViewerDocument,
 } from '../generated/graphql.js';
-import { deferred } from '../helpers/deferred.js';
+import { deferred } from '../../packages/graphql-flight/tests/helpers/deferred.js';
 import { DATABASE_URL, startTestServer, TEST_SEED, type TestServer } from '../helpers/server.js';
 
 const database = DATABASE_URL === undefined ? 'embedded PGlite' : 'PostgreSQL at DATABASE_URL';

@@ -1,6 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { InvalidOptionError } from '../../errors.js';
+import { InvalidOptionError } from 'graphql-flight';
 import {
   ensureSeeded,
   quoteSchema,

@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '../../errors.js';
+import { InvalidOptionError } from 'graphql-flight';
 import { type Driver, openPglite, openPostgres } from './drivers.js';
 import { InvalidInputError, NotFoundError, ShopDataClosedError } from './errors.js';
 import { DEFAULT_SEED, MAX_SEED, type Row, SCHEMA_NAME, type SeedSizes } from './schema.js';

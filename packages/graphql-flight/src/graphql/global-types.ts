@@ -5,8 +5,8 @@ import type {
   SchemaTypes,
   TypeParam,
 } from '@pothos/core';
-import type { PothosCachePolicyPlugin } from './index.js';
-import type { CachePolicyPluginOptions, FieldCachePolicy } from './types.js';
+import type { PothosCachePolicyPlugin } from './pothos.js';
+import type { CachePolicyPluginOptions, FieldCachePolicy } from './pothos-types.js';
 
 declare global {
   export namespace PothosSchemaTypes {

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
-import type { CacheStats } from '../cache/flight-cache.js';
-import type { OperationStats } from './use-operation-coalescing.js';
+import type { CacheStats } from 'graphql-flight';
+import type { OperationStats } from 'graphql-flight/graphql';
 
 /** What the `flightStats` field shows: figures and key fingerprints, never raw keys. */
 export interface FlightStatsSnapshot {

@@ -7,7 +7,7 @@ export {
   type RememberOptions,
 } from './cache/flight-cache.js';
 export { type CacheKey, encodeKey, type KeyPart, MAX_KEY_LENGTH } from './cache/keys.js';
-export { type BreakerState, StoreTimeoutError } from './cache/store-guard.js';
+export { type BreakerState, StoreTimeoutError } from './store/store-guard.js';
 export {
   CacheClosedError,
   FlightAbandonedError,

@@ -2,7 +2,7 @@
 // as an expected error must stay an error, or the build fails.
 import SchemaBuilder from '@pothos/core';
 import { expectTypeOf } from 'vitest';
-import CachePolicyPlugin, { type CacheScope } from '../../src/graphql/index.js';
+import CachePolicyPlugin, { type CacheScope } from '../../src/graphql/pothos.js';
 import type { FlightCache } from '../../src/index.js';
 
 interface Ctx {

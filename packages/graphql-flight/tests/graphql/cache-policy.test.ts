@@ -1,7 +1,8 @@
 import SchemaBuilder from '@pothos/core';
 import { type ExecutionResult, execute, type GraphQLSchema, parse } from 'graphql';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import CachePolicyPlugin, { fieldCacheKey } from '../../src/graphql/index.js';
+import { fieldCacheKey } from '../../src/graphql/index.js';
+import CachePolicyPlugin from '../../src/graphql/pothos.js';
 import { createCache, type FlightCache, InvalidOptionError } from '../../src/index.js';
 import { type Deferred, deferred } from '../helpers/deferred.js';
 

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { decodeStored, encodeStored, type RedisClient, storeKey } from '../cache/redis-store.js';
-import type { StoreGuard } from '../cache/store-guard.js';
+import { decodeStored, encodeStored, type RedisClient, storeKey } from '../store/redis-store.js';
+import type { StoreGuard } from '../store/store-guard.js';
 import { FlightError, positiveMs } from '../errors.js';
 
 export interface FleetOptions {

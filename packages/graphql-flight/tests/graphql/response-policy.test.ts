@@ -17,12 +17,13 @@ import {
   parse,
 } from 'graphql';
 import { afterEach, describe, expect, it } from 'vitest';
-import CachePolicyPlugin, {
+import {
   type CachePolicyExtension,
   POLICY_EXTENSION,
   type ResponsePolicy,
   responsePolicy,
 } from '../../src/graphql/index.js';
+import CachePolicyPlugin from '../../src/graphql/pothos.js';
 import { createCache, type FlightCache, InvalidOptionError } from '../../src/index.js';
 
 // ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import SchemaBuilder from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import CachePolicyPlugin from '../../src/graphql/index.js';
+import CachePolicyPlugin from '../../src/graphql/pothos.js';
 import {
   invalidateResponses,
   OperationCoalescing,

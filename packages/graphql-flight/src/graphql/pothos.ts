@@ -11,21 +11,10 @@ import {
 import { InvalidOptionError, positiveMs } from '../errors.js';
 import { defaultKeyParts, fieldCacheKey } from './field-key.js';
 import { type CachePolicyExtension, POLICY_EXTENSION } from './response-policy.js';
-import type { FieldCachePolicy } from './types.js';
+import type { FieldCachePolicy } from './pothos-types.js';
 
-export { defaultKeyParts, fieldCacheKey, stableStringify } from './field-key.js';
-export type { CachePolicyExtension, ResponsePolicy } from './response-policy.js';
-export { POLICY_EXTENSION, responsePolicy } from './response-policy.js';
-export type { CachePolicyPluginOptions, CacheScope, FieldCachePolicy } from './types.js';
-export {
-  type CacheOutcome,
-  invalidateResponses,
-  OperationCoalescing,
-  type OperationCoalescingOptions,
-  type OperationStats,
-  type ResponseCacheOptions,
-  useOperationCoalescing,
-} from './use-operation-coalescing.js';
+export type { CachePolicyPluginOptions, FieldCachePolicy } from './pothos-types.js';
+export type { CacheScope } from './types.js';
 
 const pluginName = 'cachePolicy';
 export default pluginName;

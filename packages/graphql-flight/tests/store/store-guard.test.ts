@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { StoreGuard } from '../../src/cache/store-guard.js';
+import { StoreGuard } from '../../src/store/store-guard.js';
 import { deferred, track } from '../helpers/deferred.js';
 
 /**

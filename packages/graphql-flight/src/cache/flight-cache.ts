@@ -9,9 +9,9 @@ import {
 import { FleetLease, type FleetOptions, type FleetStats, fleetStats } from '../fleet/redis-lease.js';
 import { SingleFlight, type SingleFlightStats } from '../flight/single-flight.js';
 import { type CacheKey, encodeKey } from './keys.js';
-import { MemoryTier } from './memory-tier.js';
-import { createRedisKeyv, type RedisKeyv, storeKey } from './redis-store.js';
-import { type BreakerState, StoreGuard } from './store-guard.js';
+import { MemoryTier } from '../store/memory-tier.js';
+import { createRedisKeyv, type RedisKeyv, storeKey } from '../store/redis-store.js';
+import { type BreakerState, StoreGuard } from '../store/store-guard.js';
 
 export interface CacheOptions {
   /** Redis to share values through (`redis://` or `rediss://`). Without it the store is the memory tier. */

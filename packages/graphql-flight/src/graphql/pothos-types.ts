@@ -1,12 +1,7 @@
 import type { SchemaTypes } from '@pothos/core';
 import type { FlightCache } from '../cache/flight-cache.js';
 import type { KeyPart } from '../cache/keys.js';
-
-/**
- * PUBLIC: one entry shared by every requester. PRIVATE: one entry per verified viewer, and no
- * caching at all (the resolver simply runs) when the request has no viewer.
- */
-export type CacheScope = 'PUBLIC' | 'PRIVATE';
+import type { CacheScope } from './types.js';
 
 /** The `cache` option of a field. */
 export interface FieldCachePolicy<Types extends SchemaTypes, Parent, Args> {

@@ -2,9 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { getOperationAST } from 'graphql';
 import type { FetchAPI, Plugin } from 'graphql-yoga';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CacheStats } from '../cache/flight-cache.js';
-import { pathOf } from './http.js';
-import type { OperationStats } from './use-operation-coalescing.js';
+import type { CacheStats } from 'graphql-flight';
+import type { OperationStats } from 'graphql-flight/graphql';
 
 /**
  * The server context key that marks a request as arriving on the separate metrics listener
@@ -273,7 +272,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       },
     },
     onRequest({ request, endResponse, serverContext, fetchAPI }) {
-      const path = pathOf(request.url);
+      const path = new URL(request.url).pathname;
       // A plugin that replaced the request: start its clock here.
       if (!startedAt.has(request)) startedAt.set(request, performance.now());
       const onMetricsListener = (serverContext as Record<string, unknown>)[METRICS_LISTENER] === true;
@@ -293,7 +292,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       if (operation) operationTypes.set(context.request, operation.operation);
     },
     onResponse({ request, response }) {
-      if (pathOf(request.url) !== graphqlEndpoint) return;
+      if (new URL(request.url).pathname !== graphqlEndpoint) return;
       const outcome = response.headers.get('x-cache')?.toLowerCase();
       const cache = outcome !== undefined && CACHE_OUTCOMES.has(outcome) ? outcome : 'none';
       const labels = {

@@ -17,7 +17,7 @@ import {
   type YogaLogger,
   maskError as yogaMaskError,
 } from 'graphql-yoga';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError } from 'graphql-flight';
 import { keyFingerprint } from './flight-stats.js';
 
 /**

@@ -1,0 +1,13 @@
+export { defaultKeyParts, fieldCacheKey, stableStringify } from './field-key.js';
+export type { CachePolicyExtension, ResponsePolicy } from './response-policy.js';
+export { POLICY_EXTENSION, responsePolicy } from './response-policy.js';
+export type { CacheScope } from './types.js';
+export {
+  type CacheOutcome,
+  invalidateResponses,
+  OperationCoalescing,
+  type OperationCoalescingOptions,
+  type OperationStats,
+  type ResponseCacheOptions,
+  useOperationCoalescing,
+} from './use-operation-coalescing.js';
