@@ -4,6 +4,7 @@ export { POLICY_EXTENSION, responsePolicy } from './response-policy.js';
 export type { CacheScope } from './types.js';
 export {
   type CacheOutcome,
+  type NodeYoga,
   invalidateResponses,
   OperationCoalescing,
   type OperationCoalescingOptions,

@@ -149,6 +149,18 @@ type FrontDoorContext = Record<string, unknown> & {
   [FRONT_DOOR]?: { found: Found | undefined; body?: { text: string; params: unknown } };
 };
 
+/**
+ * What the front door needs of a Yoga server: its node:http handler (`yoga.handle(req, res,
+ * serverContext)`). Any `createYoga(...)` instance is one, whatever its context types.
+ */
+export interface NodeYoga {
+  handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ...serverContext: Array<Record<string, unknown>>
+  ): unknown;
+}
+
 /** What Yoga's params handler resolves: one result, or a stream of them. */
 type HandlerResult = Awaited<ReturnType<OnParamsEventPayload['paramsHandler']>>;
 
@@ -363,7 +375,7 @@ export class OperationCoalescing {
    * told of each hit it answers (metrics: Yoga's plugins never see these requests).
    */
   nodeListener(
-    yoga: (req: IncomingMessage, res: ServerResponse, ...context: FrontDoorContext[]) => unknown,
+    yoga: NodeYoga,
     onAnswered?: (answer: { status: number; startedAt: number }) => void,
   ): (req: IncomingMessage, res: ServerResponse) => void {
     return (req, res) => {
@@ -376,7 +388,7 @@ export class OperationCoalescing {
         req.headers.origin !== undefined ||
         (question === -1 ? url : url.slice(0, question)) !== this.#endpoint
       ) {
-        void yoga(req, res);
+        void yoga.handle(req, res);
         return;
       }
       const startedAt = performance.now();
@@ -384,7 +396,7 @@ export class OperationCoalescing {
       if (req.method === 'GET') {
         void then(this.#findOrMiss(like, paramsOfUrl(url)), (found) => {
           if (!this.#answerNode(like, res, found, startedAt, onAnswered))
-            void yoga(req, res, { [FRONT_DOOR]: { found } });
+            void yoga.handle(req, res, { [FRONT_DOOR]: { found } });
         });
         return;
       }
@@ -392,7 +404,7 @@ export class OperationCoalescing {
         req.method !== 'POST' ||
         !this.#readsAhead(like.headers.get('content-type'), like.headers.get('content-length'))
       ) {
-        void yoga(req, res);
+        void yoga.handle(req, res);
         return;
       }
       void readBody(req).then(
@@ -400,7 +412,7 @@ export class OperationCoalescing {
           const params = parseJson(text);
           return then(this.#findOrMiss(like, params), (found) => {
             if (!this.#answerNode(like, res, found, startedAt, onAnswered))
-              void yoga(req, res, { [FRONT_DOOR]: { found, body: { text, params } } });
+              void yoga.handle(req, res, { [FRONT_DOOR]: { found, body: { text, params } } });
           });
         },
         () => {
