@@ -1,15 +1,8 @@
 import './global-types.js';
 import SchemaBuilder, { BasePlugin, type PothosOutputFieldConfig, type SchemaTypes } from '@pothos/core';
-import {
-  type FragmentDefinitionNode,
-  type GraphQLFieldResolver,
-  type GraphQLResolveInfo,
-  Kind,
-  type OperationDefinitionNode,
-  type SelectionSetNode,
-} from 'graphql';
+import type { GraphQLFieldResolver } from 'graphql';
 import { InvalidOptionError, positiveMs } from '../errors.js';
-import { defaultKeyParts, fieldCacheKey } from './field-key.js';
+import { cachedResolver } from './field-cache.js';
 import { type CachePolicyExtension, POLICY_EXTENSION } from './response-policy.js';
 import type { FieldCachePolicy } from './pothos-types.js';
 
@@ -60,30 +53,21 @@ export class PothosCachePolicyPlugin<Types extends SchemaTypes> extends BasePlug
     const policy = this.#policy(fieldConfig);
     if (policy === undefined || policy.hintOnly === true) return resolver;
 
-    const coordinate = `${fieldConfig.parentType}.${fieldConfig.name}`;
     const options = this.builder.options.cachePolicy!;
-    const privateRoots = new Set(options.privateRoots ?? ['viewer']);
-    const ttl = { ttlMs: policy.ttlMs };
-
-    return (parent, args, context, info) => {
-      const scope = policy.scope ?? (isUnderRoot(info, privateRoots) ? 'PRIVATE' : 'PUBLIC');
-      let viewer: string | number | null = null;
-      if (scope === 'PRIVATE') {
-        viewer = options.viewer(context) ?? null;
-        // Fail closed: without a verified viewer a private result is neither cached nor shared.
-        if (viewer === null) return resolver(parent, args, context, info);
-      }
-      const parts = policy.key
-        ? policy.key(parent as never, args as never, context)
-        : defaultKeyParts(parent, args as Record<string, unknown>);
-      return options
-        .cache(context)
-        .remember(
-          fieldCacheKey(coordinate, viewer, parts),
-          async () => resolver(parent, args, context, info),
-          ttl,
-        );
-    };
+    return cachedResolver(
+      resolver,
+      {
+        coordinate: `${fieldConfig.parentType}.${fieldConfig.name}`,
+        ttlMs: policy.ttlMs,
+        scope: policy.scope,
+        key: policy.key,
+      },
+      {
+        cache: options.cache,
+        viewer: options.viewer,
+        privateRoots: new Set(options.privateRoots ?? ['viewer']),
+      },
+    );
   }
 
   /** The field's `cache` option, checked (a bad one throws when the schema is built), or undefined. */
@@ -117,46 +101,3 @@ export class PothosCachePolicyPlugin<Types extends SchemaTypes> extends BasePlug
 }
 
 SchemaBuilder.registerPlugin(pluginName, PothosCachePolicyPlugin);
-
-/** Root response key → root field name, per operation document (aliases resolved). */
-const rootFieldNames = new WeakMap<OperationDefinitionNode, Map<string, string>>();
-
-/**
- * Whether the field being resolved lies in the subtree of a root field named in `roots`. The path
- * holds response keys, which a client can alias, so the root key is mapped back to the field name
- * through the operation's own selections.
- */
-function isUnderRoot(info: GraphQLResolveInfo, roots: ReadonlySet<string>): boolean {
-  if (roots.size === 0 || info.operation.operation !== 'query') return false;
-  let path = info.path;
-  while (path.prev !== undefined) path = path.prev;
-  let names = rootFieldNames.get(info.operation);
-  if (names === undefined) {
-    names = new Map();
-    collectRootFields(info.operation.selectionSet, info.fragments, names, new Set());
-    rootFieldNames.set(info.operation, names);
-  }
-  const name = names.get(String(path.key));
-  return name !== undefined && roots.has(name);
-}
-
-function collectRootFields(
-  selectionSet: SelectionSetNode,
-  fragments: Record<string, FragmentDefinitionNode>,
-  names: Map<string, string>,
-  seen: Set<string>,
-): void {
-  for (const selection of selectionSet.selections) {
-    if (selection.kind === Kind.FIELD) {
-      names.set(selection.alias?.value ?? selection.name.value, selection.name.value);
-    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      collectRootFields(selection.selectionSet, fragments, names, seen);
-    } else {
-      const fragment = fragments[selection.name.value];
-      if (fragment !== undefined && !seen.has(fragment.name.value)) {
-        seen.add(fragment.name.value);
-        collectRootFields(fragment.selectionSet, fragments, names, seen);
-      }
-    }
-  }
-}

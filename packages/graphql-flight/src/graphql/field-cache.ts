@@ -1,0 +1,114 @@
+// The field cache shared by the Pothos plugin and `applyCachePolicies`: how one field's resolver
+// goes through `FlightCache.remember`. Nothing here knows where the policy came from.
+import {
+  type FragmentDefinitionNode,
+  type GraphQLFieldResolver,
+  type GraphQLResolveInfo,
+  Kind,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
+import type { FlightCache } from '../cache/flight-cache.js';
+import type { KeyPart } from '../cache/keys.js';
+import { defaultKeyParts, fieldCacheKey } from './field-key.js';
+import type { CacheScope } from './types.js';
+
+/** What both front ends know of a request: its cache and its verified viewer. */
+export interface FieldCacheContext<TContext> {
+  /** The FlightCache of this request. */
+  cache: (context: TContext) => FlightCache;
+  /** The verified viewer of this request, or null/undefined when anonymous. */
+  viewer: (context: TContext) => string | number | null | undefined;
+  /** Root fields (of Query) whose whole subtree defaults to PRIVATE. */
+  privateRoots: ReadonlySet<string>;
+}
+
+/** One field's own cache policy, already checked. */
+export interface FieldCacheRule<TContext> {
+  /** `Type.field`: the first part of every key of the field. */
+  coordinate: string;
+  /** How long a result stays fresh, in milliseconds (> 0). */
+  ttlMs: number;
+  /** Undefined: PRIVATE in the subtree of a private root, PUBLIC elsewhere (decided per call). */
+  scope?: CacheScope | undefined;
+  /** The parts that tell one result from another. Default: `defaultKeyParts(parent, args)`. */
+  key?: ((parent: never, args: never, context: TContext) => readonly KeyPart[]) | undefined;
+}
+
+/**
+ * `resolver` behind the field cache: a call resolves through `remember` under the field's key, so
+ * concurrent calls with one key share one execution of `resolver` (the first caller's, with its
+ * context and info) and later ones read the stored value until `ttlMs` passes.
+ *
+ * A PRIVATE call is keyed by the verified viewer; without a viewer it simply runs the resolver,
+ * neither cached nor shared (fail closed).
+ */
+export function cachedResolver<TContext>(
+  resolver: GraphQLFieldResolver<unknown, TContext, object>,
+  rule: FieldCacheRule<TContext>,
+  options: FieldCacheContext<TContext>,
+): GraphQLFieldResolver<unknown, TContext, object> {
+  const ttl = { ttlMs: rule.ttlMs };
+  return (parent, args, context, info) => {
+    const scope = rule.scope ?? (isUnderRoot(info, options.privateRoots) ? 'PRIVATE' : 'PUBLIC');
+    let viewer: string | number | null = null;
+    if (scope === 'PRIVATE') {
+      viewer = options.viewer(context) ?? null;
+      // Fail closed: without a verified viewer a private result is neither cached nor shared.
+      if (viewer === null) return resolver(parent, args, context, info);
+    }
+    const parts = rule.key
+      ? rule.key(parent as never, args as never, context)
+      : defaultKeyParts(parent, args as Record<string, unknown>);
+    return options
+      .cache(context)
+      .remember(
+        fieldCacheKey(rule.coordinate, viewer, parts),
+        async () => resolver(parent, args, context, info),
+        ttl,
+      );
+  };
+}
+
+/** Root response key → root field name, per operation document (aliases resolved). */
+const rootFieldNames = new WeakMap<OperationDefinitionNode, Map<string, string>>();
+
+/**
+ * Whether the field being resolved lies in the subtree of a root field named in `roots` (queries
+ * only). The path holds response keys, which a client can alias (`me: viewer`), so the root key is
+ * mapped back to the field name through the operation's own selections.
+ */
+export function isUnderRoot(info: GraphQLResolveInfo, roots: ReadonlySet<string>): boolean {
+  if (roots.size === 0 || info.operation.operation !== 'query') return false;
+  let path = info.path;
+  while (path.prev !== undefined) path = path.prev;
+  let names = rootFieldNames.get(info.operation);
+  if (names === undefined) {
+    names = new Map();
+    collectRootFields(info.operation.selectionSet, info.fragments, names, new Set());
+    rootFieldNames.set(info.operation, names);
+  }
+  const name = names.get(String(path.key));
+  return name !== undefined && roots.has(name);
+}
+
+function collectRootFields(
+  selectionSet: SelectionSetNode,
+  fragments: Record<string, FragmentDefinitionNode>,
+  names: Map<string, string>,
+  seen: Set<string>,
+): void {
+  for (const selection of selectionSet.selections) {
+    if (selection.kind === Kind.FIELD) {
+      names.set(selection.alias?.value ?? selection.name.value, selection.name.value);
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      collectRootFields(selection.selectionSet, fragments, names, seen);
+    } else {
+      const fragment = fragments[selection.name.value];
+      if (fragment !== undefined && !seen.has(fragment.name.value)) {
+        seen.add(fragment.name.value);
+        collectRootFields(fragment.selectionSet, fragments, names, seen);
+      }
+    }
+  }
+}
