@@ -16,17 +16,30 @@ import {
 import type { CacheScope } from './types.js';
 
 /**
- * The field extension under which the cachePolicy plugin publishes a field's policy, so the
- * response cache can read it from the schema alone. A schema built without Pothos can set it on
- * its fields (`extensions: { graphqlFlightCache: { ttlMs: 5000 } }`) to the same effect.
+ * The extension under which a cache hint is published, so the response cache can read it from
+ * the schema alone: on a field (a field hint), or on an object, interface or union type (a type
+ * hint, which applies to every field returning that type). The Pothos plugin publishes field
+ * hints; `applyCachePolicies` publishes both, from `@cacheControl` and its map. A schema built
+ * otherwise can set it by hand (`extensions: { graphqlFlightCache: { ttlMs: 5000 } }`) to the same
+ * effect.
  */
 export const POLICY_EXTENSION = 'graphqlFlightCache';
 
 export interface CachePolicyExtension {
-  /** How long a result of the field stays fresh; absent: the field has no policy. */
+  /**
+   * How long a result may be reused, in milliseconds (Apollo's `maxAge` × 1000); 0: never.
+   * Absent: this hint sets no maxAge (the field inherits, or defaults to 0, by the rules below).
+   */
   ttlMs?: number;
+  /** PRIVATE: the result is per viewer, so a response touching it is never stored here. */
   scope?: CacheScope;
-  /** A root field whose whole subtree is PRIVATE (the plugin's `privateRoots`). */
+  /**
+   * Apollo's `inheritMaxAge`: a field returning a composite type that gets no maxAge from its own
+   * hint or its type's inherits its parent's, instead of defaulting to 0. On a type: for every
+   * field returning it. A field hint with it ignores its own `ttlMs`, as Apollo ignores `maxAge`.
+   */
+  inheritMaxAge?: boolean;
+  /** On a Query field: a root whose whole subtree is PRIVATE (the `privateRoots` option). */
   privateRoot?: boolean;
 }
 
@@ -43,18 +56,22 @@ export type ResponsePolicy =
 
 /**
  * Whether a response to `operationName` of `document` may be shared by everybody, and for how long,
- * from the field policies alone (the document is not validated here: an invalid one is simply
- * not cacheable, and Yoga reports it). The rules are Apollo's cache-control rules:
+ * from the cache hints alone (the document is not validated here: an invalid one is simply not
+ * cacheable, and Yoga reports it). The rules are Apollo Server's cache-control rules:
  *
- * - a field with a policy contributes its `ttlMs`, and the response lives as long as the
- *   smallest one;
- * - a leaf field (scalar or enum) without a policy inherits its parent's, and `__typename` is free;
- * - a root field, or a field returning an object, interface or union, without a policy makes the
- *   response uncacheable (nobody said how long it may be reused);
+ * - a field's hint is its return type's hint (for an object, interface or union), overridden
+ *   key by key (maxAge, scope) by the field's own hint;
+ * - a field with a maxAge contributes it, and the response lives as long as the smallest one;
+ *   a maxAge of 0 makes the response uncacheable;
+ * - a leaf field (scalar or enum) without a maxAge inherits its parent's, and `__typename` is free;
+ * - a root field, or a field returning an object, interface or union, without a maxAge makes the
+ *   response uncacheable (maxAge 0: nobody said how long it may be reused), unless it is not a
+ *   root field and `inheritMaxAge` (on the field or on its return type) makes it inherit;
  * - any PRIVATE field, or any field under a private root (`viewer`), makes it uncacheable here:
  *   the response cache holds public responses only (private fields are still cached per viewer
  *   by the field cache);
- * - on an interface, the field's policy on every implementation counts.
+ * - on an interface, the field's hint on every implementation counts (the implementation that
+ *   will answer is not known before execution).
  *
  * Fragments are walked once per spread target whatever the number of spreads, so the work is
  * linear in the document; a fragment cycle is uncacheable.
@@ -161,17 +178,43 @@ function applyPolicy(
   field: GraphQLField<unknown, unknown>,
   root: boolean,
 ): string | undefined {
-  const policy = field.extensions?.[POLICY_EXTENSION] as CachePolicyExtension | undefined;
-  if ((root && policy?.privateRoot === true) || policy?.scope === 'PRIVATE')
-    return `${coordinate} is private`;
-  if (policy?.ttlMs !== undefined) {
-    // A hand-written extension is checked as the plugin checks the option.
-    if (typeof policy.ttlMs !== 'number' || !(policy.ttlMs > 0) || policy.ttlMs === Infinity)
+  const own = hintOf(field.extensions);
+  const type = getNamedType(field.type);
+  const composite = isCompositeType(type);
+  const hint = effectiveHint(own, composite ? hintOf(type.extensions) : undefined);
+  if ((root && own?.privateRoot === true) || hint.scope === 'PRIVATE') return `${coordinate} is private`;
+  if (hint.ttlMs !== undefined) {
+    // A hand-written extension is checked as the plugin checks the option; 0 is Apollo's "never".
+    if (typeof hint.ttlMs !== 'number' || !(hint.ttlMs > 0) || hint.ttlMs === Infinity)
       return `${coordinate} has an invalid ttlMs`;
-    state.ttlMs = Math.min(state.ttlMs, policy.ttlMs);
+    state.ttlMs = Math.min(state.ttlMs, hint.ttlMs);
     state.coordinates.add(coordinate);
     return undefined;
   }
-  if (root || isCompositeType(getNamedType(field.type))) return `${coordinate} has no cache policy`;
-  return undefined; // a leaf inherits its parent's policy
+  if (root || (composite && !hint.inheritMaxAge)) return `${coordinate} has no cache policy`;
+  return undefined; // a leaf, or an inheriting field, inherits its parent's policy
+}
+
+function hintOf(extensions: { readonly [key: string]: unknown } | null | undefined) {
+  return extensions?.[POLICY_EXTENSION] as CachePolicyExtension | undefined;
+}
+
+/**
+ * A field's hint as Apollo computes it: its return type's hint, then its own hint key by key,
+ * except that a field hint with `inheritMaxAge` gives way to a type's maxAge and adds only its scope.
+ */
+function effectiveHint(
+  own: CachePolicyExtension | undefined,
+  ofType: CachePolicyExtension | undefined,
+): { ttlMs: unknown; scope: unknown; inheritMaxAge: boolean } {
+  let ttlMs: unknown = ofType?.ttlMs;
+  let scope: unknown = ofType?.scope;
+  let inheritMaxAge = ofType?.inheritMaxAge === true;
+  if (own?.inheritMaxAge === true && ttlMs === undefined) {
+    inheritMaxAge = true;
+  } else if (own?.ttlMs !== undefined && own.inheritMaxAge !== true) {
+    ttlMs = own.ttlMs;
+  }
+  if (own?.scope !== undefined) scope = own.scope;
+  return { ttlMs, scope, inheritMaxAge };
 }
