@@ -1,3 +1,9 @@
+export {
+  type ApplyCachePoliciesOptions,
+  applyCachePolicies,
+  type CachePolicyEntry,
+} from './apply-cache-policies.js';
+export { cacheControlDirective } from './cache-control.js';
 export { defaultKeyParts, fieldCacheKey, stableStringify } from './field-key.js';
 export type { CachePolicyExtension, ResponsePolicy } from './response-policy.js';
 export { POLICY_EXTENSION, responsePolicy } from './response-policy.js';

@@ -1,0 +1,246 @@
+import {
+  defaultFieldResolver,
+  type GraphQLCompositeType,
+  type GraphQLFieldConfig,
+  type GraphQLFieldResolver,
+  type GraphQLInterfaceType,
+  type GraphQLObjectType,
+  type GraphQLSchema,
+  getNamedType,
+  isCompositeType,
+  isInterfaceType,
+  isObjectType,
+} from 'graphql';
+import type { FlightCache } from '../cache/flight-cache.js';
+import { InvalidOptionError } from '../errors.js';
+import { hintFromDirectives } from './cache-control.js';
+import { cachedResolver, type FieldCacheContext } from './field-cache.js';
+import { rebuildSchema } from './rebuild-schema.js';
+import { type CachePolicyExtension, POLICY_EXTENSION } from './response-policy.js';
+import type { CacheScope } from './types.js';
+
+/**
+ * One entry of the `policies` map: the hint of a type (`'Product'`) or of a field
+ * (`'Query.report'`), as `@cacheControl` would give it, in milliseconds. An entry replaces the
+ * coordinate's `@cacheControl` as a whole.
+ */
+export interface CachePolicyEntry {
+  /** How long a result may be reused, in milliseconds; 0: never. Absent: no maxAge of its own. */
+  ttlMs?: number;
+  /** Default: the return type's scope, else PRIVATE under a private root and PUBLIC elsewhere. */
+  scope?: CacheScope;
+  /** Apollo's `inheritMaxAge` (see CachePolicyExtension); not together with `ttlMs`. */
+  inheritMaxAge?: boolean;
+  /**
+   * Fields only. true: the entry only tells the response cache how long results may be reused;
+   * the resolver is not wrapped (for a field that caches through its own loader). Default false.
+   */
+  hintOnly?: boolean;
+}
+
+/** The options of `applyCachePolicies`. */
+export interface ApplyCachePoliciesOptions<TContext> {
+  /** The FlightCache of the fields' results: one for the schema, or one per request from its context. */
+  cache: FlightCache | ((context: TContext) => FlightCache);
+  /** The verified viewer of a request, or null/undefined when anonymous. Never a client-set value. */
+  viewer: (context: TContext) => string | number | null | undefined;
+  /**
+   * Hints by schema coordinate, for a schema that cannot carry directives (or to override one):
+   * `{ 'Query.report': { ttlMs: 5_000 }, Product: { ttlMs: 60_000, scope: 'PUBLIC' } }`. A
+   * coordinate that is not a type or field of the schema fails at once.
+   */
+  policies?: Readonly<Record<string, CachePolicyEntry>>;
+  /** Root fields (of Query) whose whole subtree defaults to PRIVATE. Default `['viewer']`. */
+  privateRoots?: readonly string[];
+}
+
+const ENTRY_KEYS = new Set(['ttlMs', 'scope', 'inheritMaxAge', 'hintOnly']);
+
+/**
+ * A new schema (`schema` is left as it is) whose cache hints come from `@cacheControl` on its
+ * types and fields (`cacheControlDirective`, as Apollo Server reads it) and from `policies`, which
+ * wins over the directive for the same coordinate:
+ *
+ * - every hint is published as the `graphqlFlightCache` extension of its field or type (and the
+ *   private roots are marked), which is what `responsePolicy` and the response cache read, with
+ *   Apollo's rules;
+ * - a field of an object type with a maxAge > 0 of its own (its directive or its entry, not
+ *   `hintOnly`) resolves through the field cache, as the Pothos plugin's `cache` option does: same
+ *   keys (coordinate, viewer for PRIVATE, parent id and arguments), PRIVATE without a viewer not
+ *   cached. Its scope is its own, else its return type's, else PRIVATE under a private root.
+ *
+ * Type hints, and hints on interface fields, only inform the response cache: they wrap no
+ * resolver. Mutation and subscription fields are never wrapped, and a `policies` entry naming one
+ * fails. Throws InvalidOptionError, naming the coordinate, for an unknown coordinate or a bad value.
+ */
+export function applyCachePolicies<TContext>(
+  schema: GraphQLSchema,
+  options: ApplyCachePoliciesOptions<TContext>,
+): GraphQLSchema {
+  const context = fieldCacheContext(options);
+  const neverCached = new Set<GraphQLObjectType>();
+  for (const type of [schema.getMutationType(), schema.getSubscriptionType()])
+    if (type) neverCached.add(type);
+  const policies = checkPolicies(schema, options.policies ?? {}, neverCached);
+  const queryType = schema.getQueryType();
+
+  const typeHints = new Map<string, CachePolicyExtension | undefined>();
+  const typeHint = (type: GraphQLCompositeType) => {
+    if (!typeHints.has(type.name)) {
+      typeHints.set(
+        type.name,
+        policies.get(type.name) ?? hintFromDirectives([type.astNode, ...type.extensionASTNodes], type.name),
+      );
+    }
+    return typeHints.get(type.name);
+  };
+  // Read every hint now, so a bad directive fails here and not when a thunk first runs.
+  const fieldHints = new Map<string, (CachePolicyExtension & { hintOnly?: boolean }) | undefined>();
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isCompositeType(type)) continue;
+    typeHint(type);
+    if (!isObjectType(type) && !isInterfaceType(type)) continue;
+    for (const field of Object.values(type.getFields())) {
+      const coordinate = `${type.name}.${field.name}`;
+      fieldHints.set(coordinate, policies.get(coordinate) ?? hintFromDirectives([field.astNode], coordinate));
+    }
+  }
+
+  return rebuildSchema(schema, {
+    typeExtensions(type, extensions) {
+      const hint = typeHint(type);
+      return hint === undefined ? extensions : { ...extensions, [POLICY_EXTENSION]: hint };
+    },
+    field(owner: GraphQLObjectType | GraphQLInterfaceType, name, config) {
+      const coordinate = `${owner.name}.${name}`;
+      const { hintOnly, ...hint } = fieldHints.get(coordinate) ?? {};
+      const privateRoot = owner === queryType && context.privateRoots.has(name);
+      if (privateRoot) hint.privateRoot = true;
+      let mapped: GraphQLFieldConfig<unknown, unknown> = config;
+      if (Object.keys(hint).length > 0) {
+        mapped = { ...config, extensions: { ...config.extensions, [POLICY_EXTENSION]: hint } };
+      }
+      const ttlMs = hint.inheritMaxAge === true ? undefined : hint.ttlMs;
+      if (
+        !isObjectType(owner) ||
+        neverCached.has(owner) ||
+        hintOnly === true ||
+        !(ttlMs !== undefined && ttlMs > 0)
+      )
+        return mapped;
+      const target = getNamedType(config.type);
+      const scope = hint.scope ?? (isCompositeType(target) ? typeHint(target)?.scope : undefined);
+      const resolver = (config.resolve ?? defaultFieldResolver) as GraphQLFieldResolver<
+        unknown,
+        TContext,
+        object
+      >;
+      return {
+        ...mapped,
+        resolve: cachedResolver(resolver, { coordinate, ttlMs, scope }, context) as GraphQLFieldResolver<
+          unknown,
+          unknown
+        >,
+      };
+    },
+  });
+}
+
+function fieldCacheContext<TContext>(
+  options: ApplyCachePoliciesOptions<TContext>,
+): FieldCacheContext<TContext> {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('applyCachePolicies options', 'an object', options);
+  }
+  const { cache, viewer, privateRoots = ['viewer'] } = options;
+  if (
+    typeof cache !== 'function' &&
+    typeof (cache as { remember?: unknown } | null)?.remember !== 'function'
+  ) {
+    throw new InvalidOptionError('cache', 'a FlightCache or a function of the context returning one', cache);
+  }
+  if (typeof viewer !== 'function') {
+    throw new InvalidOptionError('viewer', 'a function of the context', viewer);
+  }
+  if (!Array.isArray(privateRoots) || !privateRoots.every((root) => typeof root === 'string')) {
+    throw new InvalidOptionError('privateRoots', 'an array of field names', privateRoots);
+  }
+  return {
+    cache: typeof cache === 'function' ? cache : () => cache,
+    viewer,
+    privateRoots: new Set(privateRoots),
+  };
+}
+
+/** The entries of `policies` as hints by coordinate, each checked against the schema. */
+function checkPolicies(
+  schema: GraphQLSchema,
+  policies: Readonly<Record<string, CachePolicyEntry>>,
+  neverCached: ReadonlySet<GraphQLObjectType>,
+): Map<string, CachePolicyExtension & { hintOnly?: boolean }> {
+  if (typeof policies !== 'object' || policies === null) {
+    throw new InvalidOptionError('policies', 'an object keyed by schema coordinates', policies);
+  }
+  const keyedBy = (reason: string) =>
+    `keyed by object, interface and union types and their fields (${reason})`;
+  const checked = new Map<string, CachePolicyExtension & { hintOnly?: boolean }>();
+  for (const [coordinate, entry] of Object.entries(policies)) {
+    const [typeName = '', fieldName, ...rest] = coordinate.split('.');
+    const type = schema.getType(typeName);
+    if (type === undefined || type === null) {
+      throw new InvalidOptionError('policies', keyedBy(`the schema has no type ${typeName}`), coordinate);
+    }
+    if (rest.length > 0 || fieldName === '') {
+      throw new InvalidOptionError('policies', keyedBy('a coordinate is Type or Type.field'), coordinate);
+    }
+    if (fieldName === undefined ? !isCompositeType(type) : !isObjectType(type) && !isInterfaceType(type)) {
+      throw new InvalidOptionError('policies', keyedBy(`${typeName} is not one`), coordinate);
+    }
+    if (fieldName !== undefined && (type as GraphQLObjectType).getFields()[fieldName] === undefined) {
+      throw new InvalidOptionError('policies', keyedBy(`${typeName} has no field ${fieldName}`), coordinate);
+    }
+    const option = `policies['${coordinate}']`;
+    if (fieldName !== undefined && neverCached.has(type as GraphQLObjectType)) {
+      throw new InvalidOptionError(
+        option,
+        'absent: mutation and subscription fields are never cached',
+        entry,
+      );
+    }
+    if (typeof entry !== 'object' || entry === null) {
+      throw new InvalidOptionError(option, 'an object ({ ttlMs, scope, inheritMaxAge, hintOnly })', entry);
+    }
+    for (const key of Object.keys(entry)) {
+      if (!ENTRY_KEYS.has(key)) {
+        throw new InvalidOptionError(
+          `${option}.${key}`,
+          'absent (not ttlMs, scope, inheritMaxAge or hintOnly)',
+          key,
+        );
+      }
+    }
+    const { ttlMs, scope, inheritMaxAge, hintOnly } = entry;
+    if (ttlMs !== undefined && (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs < 0)) {
+      throw new InvalidOptionError(`${option}.ttlMs`, 'a non-negative, finite number of milliseconds', ttlMs);
+    }
+    if (scope !== undefined && scope !== 'PUBLIC' && scope !== 'PRIVATE') {
+      throw new InvalidOptionError(`${option}.scope`, "'PUBLIC' or 'PRIVATE'", scope);
+    }
+    if (inheritMaxAge !== undefined && typeof inheritMaxAge !== 'boolean') {
+      throw new InvalidOptionError(`${option}.inheritMaxAge`, 'a boolean', inheritMaxAge);
+    }
+    if (inheritMaxAge === true && ttlMs !== undefined) {
+      throw new InvalidOptionError(`${option}.ttlMs`, 'absent when inheritMaxAge is true', ttlMs);
+    }
+    if (hintOnly !== undefined && (typeof hintOnly !== 'boolean' || fieldName === undefined)) {
+      throw new InvalidOptionError(`${option}.hintOnly`, 'a boolean, on a field entry only', hintOnly);
+    }
+    checked.set(coordinate, {
+      ...(ttlMs === undefined ? {} : { ttlMs }),
+      ...(scope === undefined ? {} : { scope }),
+      ...(inheritMaxAge === true ? { inheritMaxAge } : {}),
+      ...(hintOnly === undefined ? {} : { hintOnly }),
+    });
+  }
+  return checked;
+}
