@@ -1,0 +1,82 @@
+import { createHash } from 'node:crypto';
+import type { ExecutionResult } from 'graphql';
+import { createGraphQLError, type OnParamsEventPayload } from 'graphql-yoga';
+import { FlightTimeoutError } from '../errors.js';
+import { SingleFlight } from '../flight/single-flight.js';
+import { stableStringify } from './field-key.js';
+
+/** What Yoga's params handler resolves: one result, or a stream of them. */
+export type HandlerResult = Awaited<ReturnType<OnParamsEventPayload['paramsHandler']>>;
+
+/**
+ * Coalescing: identical concurrent query operations, with the same document, operation name,
+ * variables and credentials, execute once, and every requester gets the same result. The caller
+ * decides what may coalesce (plain queries only); this class owns the flight map and its counts.
+ * Requests of different credentials never share an execution, and a request with a bad token
+ * shares only the 401 of the same bad token.
+ */
+export class Coalescing {
+  readonly #flight: SingleFlight;
+  /** Executions started by requests that could share them (each one MISS). */
+  started = 0;
+  /** Requests that shared another request's execution (COALESCED). */
+  joined = 0;
+
+  constructor(options: { timeoutMs: number }) {
+    this.#flight = new SingleFlight({ timeoutMs: options.timeoutMs });
+  }
+
+  /**
+   * Runs `execute` once for every concurrent request of the same operation, variables and
+   * credentials; `shared` is told whether this request joined another's execution. Past the
+   * flight's deadline the request that started the execution still gets its own result; the ones
+   * that waited get a 503.
+   */
+  run(
+    key: string,
+    execute: () => HandlerResult | Promise<HandlerResult>,
+    shared: (joined: boolean) => void,
+  ): Promise<HandlerResult> {
+    let running: HandlerResult | Promise<HandlerResult> | undefined;
+    const joined = this.#flight.join(key, () => {
+      running = execute();
+      return running;
+    });
+    if (joined.shared) this.joined++;
+    else this.started++;
+    shared(joined.shared);
+    return joined.result.catch((error: unknown) => {
+      if (running !== undefined) return running;
+      if (error instanceof FlightTimeoutError) return deadlinePassed(error);
+      throw error;
+    });
+  }
+}
+
+/**
+ * The identity of an operation for coalescing: the credentials (hashed, so no token sits in
+ * memory as a key), the operation name, the document and the variables with keys sorted. The key
+ * lives only while the operation is in flight, so the document is used as it is.
+ */
+export function operationKey(
+  query: string,
+  operationName: string | null | undefined,
+  variables: Record<string, unknown> | null | undefined,
+  authorization: string | null,
+): string {
+  const scope = authorization === null ? '' : createHash('sha256').update(authorization).digest('base64url');
+  const vars = variables === null || variables === undefined ? '' : stableStringify(variables);
+  const name = operationName == null ? '' : `=${operationName}`;
+  return `${scope}\0${name}\0${vars}\0${query}`;
+}
+
+/** What a request that waited for an execution past its flight's deadline gets: a 503. */
+export function deadlinePassed(error: FlightTimeoutError): ExecutionResult {
+  return {
+    errors: [
+      createGraphQLError(`the shared execution passed its ${error.timeoutMs} ms deadline`, {
+        extensions: { code: 'EXECUTION_TIMEOUT', http: { status: 503 } },
+      }),
+    ],
+  };
+}

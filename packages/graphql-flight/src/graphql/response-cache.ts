@@ -1,0 +1,217 @@
+import type { ExecutionResult } from 'graphql';
+import type { FlightCache } from '../cache/flight-cache.js';
+import { FlightTimeoutError, InvalidOptionError } from '../errors.js';
+import { deadlinePassed, type HandlerResult } from './coalescing.js';
+import { stableStringify } from './field-key.js';
+import { type RequestLike, regularMediaType } from './http.js';
+import { digest, type OperationPlans, type Plan } from './operation-plans.js';
+import {
+  type Answer,
+  answerOf,
+  type Found,
+  type Served,
+  type StoredResponse,
+  storableBody,
+} from './response-answers.js';
+import { responseKey } from './response-keys.js';
+
+export interface ResponseCacheOptions {
+  /** Where responses are stored: with Redis, shared by the fleet and filled once for all of it. */
+  cache: FlightCache;
+  /**
+   * Whether a request with this Authorization header may be answered with a public cached
+   * response (resolve true when the credentials are valid; false or a rejection: the request
+   * runs through Yoga, which answers it, a 401 included). Default: requests with an
+   * Authorization header never use the response cache.
+   */
+  authorize?: (authorization: string) => boolean | Promise<boolean>;
+  /**
+   * A POST body is read ahead of Yoga (to answer a hit before parsing) only when its
+   * Content-Length is at most this; keep it at the server's body limit. Default 100 000.
+   */
+  maxBodyBytes?: number;
+  /** Responses longer than this many characters are not stored. Default 1 000 000. */
+  maxResponseLength?: number;
+}
+
+/** A result that must not be stored (it has errors or extensions): it still answers the flight. */
+class UncacheableResult extends Error {
+  constructor(readonly result: HandlerResult) {
+    super('the response is not cacheable');
+  }
+}
+
+const JSON_TYPES = /^application\/(json|graphql\+json)\s*(;|$)/i;
+
+/**
+ * The response cache's core, shared by the Yoga plugin and the node:http front door: which
+ * requests it may answer and under which key (`find`), the answer a hit gets (`answer`), and the
+ * one execution concurrent misses share (`through`). A query whose every field has a PUBLIC
+ * policy (see responsePolicy) is stored, as the exact response body, in the FlightCache for the
+ * smallest TTL of its fields; errors are never stored.
+ */
+export class ResponseCache {
+  readonly cache: FlightCache;
+  readonly #plans: OperationPlans;
+  readonly #authorize: ResponseCacheOptions['authorize'];
+  readonly #maxBodyBytes: number;
+  readonly #maxResponseLength: number;
+  /** Entries loaded by this process whose flight is settling: joiners of it are COALESCED. */
+  readonly #loadedHere = new WeakSet<StoredResponse>();
+  hits = 0;
+  stored = 0;
+  notModified = 0;
+  started = 0;
+  joined = 0;
+
+  constructor(options: ResponseCacheOptions, plans: OperationPlans) {
+    if (typeof options.cache?.peek !== 'function') {
+      throw new InvalidOptionError('responseCache.cache', 'a FlightCache', options.cache);
+    }
+    this.cache = options.cache;
+    this.#plans = plans;
+    this.#authorize = options.authorize;
+    this.#maxBodyBytes = options.maxBodyBytes ?? 100_000;
+    this.#maxResponseLength = options.maxResponseLength ?? 1_000_000;
+  }
+
+  /** Whether a POST body is read ahead of Yoga: JSON, with a Content-Length within the limit. */
+  readsAhead(contentType: string | null, length: string | null): boolean {
+    return (
+      JSON_TYPES.test(contentType ?? '') &&
+      length !== null &&
+      /^[0-9]{1,9}$/.test(length) &&
+      Number(length) <= this.#maxBodyBytes
+    );
+  }
+
+  /**
+   * Whether the response cache may answer this request, and if so its key, TTL and media type,
+   * with the stored response when this process's memory tier holds it. Undefined when it may
+   * not: not a cacheable public query, a media type only Yoga serves, credentials that
+   * `authorize` does not accept, or a failed lookup (a store error past its guard, a closed
+   * cache), which is a miss.
+   */
+  find(request: RequestLike, params: unknown): Found | undefined | Promise<Found | undefined> {
+    try {
+      const found = this.#find(request, params);
+      return found instanceof Promise ? found.catch(() => undefined) : found;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The answer to a request found with a stored response: its body, or a 304 (counted). */
+  answer(request: RequestLike, found: Found, stored: StoredResponse): Answer {
+    this.hits++;
+    const answer = answerOf(request, found, stored);
+    if (answer.status === 304) this.notModified++;
+    return answer;
+  }
+
+  /**
+   * A miss: one execution for every request of this key in the process (and with Redis, in the
+   * fleet), stored if it is cacheable. The request that ran it is the MISS; the ones that waited
+   * for it are COALESCED; one answered by the shared store is a HIT. `served` is told which.
+   */
+  async through(
+    found: Found,
+    execute: () => HandlerResult | Promise<HandlerResult>,
+    served: (served: Served) => void,
+  ): Promise<HandlerResult> {
+    let own: HandlerResult | undefined;
+    let running: Promise<HandlerResult> | undefined;
+    try {
+      const stored = await this.cache.remember<StoredResponse>(
+        found.key,
+        async () => {
+          this.started++;
+          running = Promise.resolve(execute());
+          own = await running;
+          const body = storableBody(own, this.#maxResponseLength);
+          if (body === undefined) throw new UncacheableResult(own);
+          const entry: StoredResponse = {
+            body,
+            etag: digest(body).slice(0, 27),
+            expiresAt: Date.now() + found.ttlMs,
+          };
+          this.stored++;
+          this.#loadedHere.add(entry);
+          // Joiners of this flight resume first (microtasks); later readers are HITs.
+          setImmediate(() => this.#loadedHere.delete(entry));
+          return entry;
+        },
+        { ttlMs: found.ttlMs },
+      );
+      if (own !== undefined) {
+        served({ outcome: 'MISS', stored, bypass: false });
+        return own;
+      }
+      const outcome = this.#loadedHere.has(stored) ? 'COALESCED' : 'HIT';
+      if (outcome === 'COALESCED') this.joined++;
+      else this.hits++;
+      served({ outcome, stored, bypass: false });
+      return JSON.parse(stored.body) as ExecutionResult;
+    } catch (error) {
+      if (error instanceof UncacheableResult) {
+        if (own === undefined) this.joined++;
+        served({ outcome: own === undefined ? 'COALESCED' : 'MISS', bypass: false });
+        return error.result;
+      }
+      // This request's own execution outlived the flight's deadline (or its store write failed):
+      // it still answers this request, and is never run twice.
+      if (running !== undefined) {
+        served({ outcome: 'MISS', bypass: false });
+        return running;
+      }
+      if (error instanceof FlightTimeoutError) {
+        // The execution this request waited for passed the flight's deadline: a 503, not a herd.
+        this.joined++;
+        served({ outcome: 'COALESCED', bypass: false });
+        return deadlinePassed(error);
+      }
+      // The shared flight failed elsewhere (another process's load, a closed cache): run it here.
+      this.started++;
+      served({ outcome: 'MISS', bypass: false });
+      return execute();
+    }
+  }
+
+  #find(request: RequestLike, params: unknown): Found | undefined | Promise<Found | undefined> {
+    if (typeof params !== 'object' || params === null) return undefined;
+    const { query, operationName, variables, extensions } = params as Record<string, unknown>;
+    if (typeof query !== 'string' || extensions != null) return undefined;
+    if (operationName != null && typeof operationName !== 'string') return undefined;
+    if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return undefined;
+    const plan = this.#plans.plan(query, operationName);
+    if (plan === undefined || !plan.policy.cacheable) return undefined;
+    const mediaType = regularMediaType(request.headers.get('accept'));
+    if (mediaType === undefined) return undefined;
+    const vars = variables == null ? '' : stableStringify(variables);
+    const authorization = request.headers.get('authorization');
+    if (authorization === null) return this.#lookUp(plan, vars, mediaType);
+    const authorize = this.#authorize;
+    if (authorize === undefined) return undefined;
+    return Promise.resolve()
+      .then(() => authorize(authorization))
+      .then(
+        (allowed) => (allowed === true ? this.#lookUp(plan, vars, mediaType) : undefined),
+        () => undefined,
+      );
+  }
+
+  /** The response's key and, when this process's memory tier has it, the stored response. */
+  #lookUp(plan: Plan, vars: string, mediaType: string): Found | Promise<Found> {
+    const key = responseKey(this.cache, plan, vars);
+    return typeof key === 'string'
+      ? this.#keyed(key, plan, mediaType)
+      : key.then((key) => this.#keyed(key, plan, mediaType));
+  }
+
+  #keyed(key: string, plan: Plan, mediaType: string): Found {
+    const stored = this.cache.peek<StoredResponse>(key);
+    return stored === undefined
+      ? { key, ttlMs: plan.ttlMs, mediaType }
+      : { key, ttlMs: plan.ttlMs, mediaType, stored };
+  }
+}
