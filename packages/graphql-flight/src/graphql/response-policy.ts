@@ -200,8 +200,8 @@ function hintOf(extensions: { readonly [key: string]: unknown } | null | undefin
 }
 
 /**
- * A field's hint as Apollo computes it: its return type's hint, then its own hint key by key,
- * except that a field hint with `inheritMaxAge` gives way to a type's maxAge and adds only its scope.
+ * A field's hint as Apollo computes it: its return type's hint, then its own hint key by key. A
+ * field hint with `inheritMaxAge` sets no maxAge (a type's maxAge still counts), only its scope.
  */
 function effectiveHint(
   own: CachePolicyExtension | undefined,
@@ -210,11 +210,8 @@ function effectiveHint(
   let ttlMs: unknown = ofType?.ttlMs;
   let scope: unknown = ofType?.scope;
   let inheritMaxAge = ofType?.inheritMaxAge === true;
-  if (own?.inheritMaxAge === true && ttlMs === undefined) {
-    inheritMaxAge = true;
-  } else if (own?.ttlMs !== undefined && own.inheritMaxAge !== true) {
-    ttlMs = own.ttlMs;
-  }
+  if (own?.inheritMaxAge === true) inheritMaxAge = true;
+  else if (own?.ttlMs !== undefined) ttlMs = own.ttlMs;
   if (own?.scope !== undefined) scope = own.scope;
   return { ttlMs, scope, inheritMaxAge };
 }
