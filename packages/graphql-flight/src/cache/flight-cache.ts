@@ -1,4 +1,3 @@
-import { Keyv } from 'keyv';
 import {
   CacheClosedError,
   InvalidOptionError,
@@ -6,12 +5,13 @@ import {
   LoadUndefinedError,
   positiveMs,
 } from '../errors.js';
-import { FleetLease, type FleetOptions, type FleetStats, fleetStats } from '../fleet/redis-lease.js';
+import type { FleetOptions, FleetStats } from '../fleet/redis-lease.js';
 import { SingleFlight, type SingleFlightStats } from '../flight/single-flight.js';
-import { type CacheKey, encodeKey } from './keys.js';
 import { MemoryTier } from '../store/memory-tier.js';
-import { createRedisKeyv, type RedisKeyv, storeKey } from '../store/redis-store.js';
+import { createRedisKeyv } from '../store/redis-store.js';
 import { type BreakerState, StoreGuard } from '../store/store-guard.js';
+import { type CacheKey, encodeKey } from './keys.js';
+import { LeaseStrategy, MemoryStrategy, RedisStrategy, type TierEntry, type TierStrategy } from './tiers.js';
 
 export interface CacheOptions {
   /** Redis to share values through (`redis://` or `rediss://`). Without it the store is the memory tier. */
@@ -115,18 +115,13 @@ interface Generation {
  */
 export class FlightCache {
   readonly #memory: MemoryTier;
-  readonly #keyv: Keyv;
-  readonly #redis: RedisKeyv | undefined;
-  readonly #fleet: FleetLease | undefined;
+  readonly #tier: TierStrategy;
   readonly #guard: StoreGuard;
   readonly #flight: SingleFlight;
   readonly #namespace: string;
   readonly #defaultTtlMs: number;
-  readonly #localTtlMs: number;
   /** Keys with loads running, and how often they were invalidated since (owned by #begin/#end). */
   readonly #generations = new Map<string, Generation>();
-  /** Shared-store writes not yet acknowledged, per key; a delete of the key waits for them. */
-  readonly #writes = new Map<string, Promise<unknown>>();
   #closed = false;
   #hits = 0;
   #misses = 0;
@@ -146,7 +141,7 @@ export class FlightCache {
     }
     const maxEntries = positiveInteger('maxEntries', options.maxEntries ?? 10_000);
     this.#defaultTtlMs = positiveMs('defaultTtlMs', options.defaultTtlMs ?? 60_000);
-    this.#localTtlMs = positiveMs('localTtlMs', options.localTtlMs ?? 1_000);
+    const localTtlMs = positiveMs('localTtlMs', options.localTtlMs ?? 1_000);
     const storeTimeoutMs = positiveMs('storeTimeoutMs', options.storeTimeoutMs ?? 100);
     if (options.flight !== undefined && !(options.flight instanceof SingleFlight)) {
       throw new InvalidOptionError('flight', 'a SingleFlight', options.flight);
@@ -166,37 +161,25 @@ export class FlightCache {
       if (typeof options.redisUrl !== 'string' || !/^rediss?:\/\//.test(options.redisUrl)) {
         throw new InvalidOptionError('redisUrl', 'a redis:// or rediss:// URL', options.redisUrl);
       }
-      this.#redis = createRedisKeyv(options.redisUrl, {
+      const redis = createRedisKeyv(options.redisUrl, {
         socketTimeoutMs: Math.max(1_000, storeTimeoutMs * 10),
         connectTimeoutMs: Math.max(1_000, storeTimeoutMs * 10),
         // Connection-level errors are logged; the calls they fail are counted by the guard.
         onError: onStoreError,
       });
-      this.#keyv = this.#redis.keyv;
-      this.#fleet =
+      const store = { guard: this.#guard, namespace: this.#namespace, localTtlMs };
+      this.#tier =
         options.fleet === false
-          ? undefined
-          : new FleetLease(this.#redis.client, {
-              ...options.fleet,
-              namespace: this.#namespace,
-              guard: this.#guard,
-              ready: this.#redis.ready,
+          ? new RedisStrategy(redis, store)
+          : new LeaseStrategy(redis, {
+              ...store,
+              fleet: options.fleet,
               // Another process deleted the key: this process stops serving and writing it too.
               onDeleted: (k) => this.#dropLocal(k),
               onError: onStoreError,
             });
     } else {
-      this.#fleet = undefined;
-      // Memory mode: the memory tier is Keyv's store, so each value is held once. The cache
-      // writes the tier synchronously (the envelope Keyv would write), which keeps the
-      // invalidation check and the write in one step (see #write).
-      this.#keyv = new Keyv({
-        store: this.#memory,
-        namespace: undefined,
-        useKeyPrefix: false,
-        serialize: undefined,
-        deserialize: undefined,
-      });
+      this.#tier = new MemoryStrategy();
     }
   }
 
@@ -284,28 +267,17 @@ export class FlightCache {
       return value;
     };
     try {
-      if (this.#fleet !== undefined) {
-        const fetched = await this.#fleet.fetch(k, ttlMs, loadOnce, signal, () => this.#isCurrent(k, ticket));
-        // A flight past its deadline or abandoned drops its late result: it is not stored either.
-        if (!signal.aborted && this.#isCurrent(k, ticket)) {
-          const localTtl = Math.min(fetched.pttl ?? ttlMs, ttlMs, this.#localTtlMs);
-          if (localTtl > 0) this.#memory.set(k, { value: fetched.value }, localTtl);
-        }
-        if (fetched.source === 'redis') this.#storeHits++;
-        return fetched.value;
-      }
-      if (this.#redis !== undefined) {
-        const stored = await this.#store(() => this.#keyv.get<T>(this.#storeKey(k)), undefined);
-        if (stored !== undefined) {
-          this.#storeHits++;
-          if (this.#isCurrent(k, ticket))
-            this.#memory.set(k, { value: stored }, Math.min(ttlMs, this.#localTtlMs));
-          return stored;
-        }
-      }
-      const value = await loadOnce();
-      if (!signal.aborted && this.#isCurrent(k, ticket)) this.#writeMany([{ k, value }], ttlMs);
-      return value;
+      const fetched = await this.#tier.fetch(k, ttlMs, loadOnce, signal, () =>
+        this.#wanted(k, ticket, signal),
+      );
+      if (fetched.source === 'store') this.#storeHits++;
+      // The check and the memory write are one step: a delete in between is seen (see #begin).
+      // A flight past its deadline or abandoned drops its late result: it is not kept either.
+      // A value about to expire in Redis (PTTL 0) is not kept: a TTL of 0 would mean no expiry.
+      const localTtl = this.#tier.localTtl(ttlMs, fetched.pttl);
+      if (localTtl > 0 && this.#wanted(k, ticket, signal))
+        this.#memory.set(k, { value: fetched.value }, localTtl);
+      return fetched.value;
     } finally {
       this.#end(k);
     }
@@ -387,25 +359,20 @@ export class FlightCache {
   async #fillMany<K, T>(leaders: Leader<K, T>[], loadMany: LoadMany<K, T>, ttlMs: number): Promise<void> {
     let missing = leaders;
     try {
-      if (this.#redis !== undefined) {
-        const stored = await this.#store(
-          () => this.#keyv.getMany<T>(leaders.map((leader) => this.#storeKey(leader.k))),
-          undefined,
-        );
-        if (stored !== undefined) {
-          missing = [];
-          for (const [i, leader] of leaders.entries()) {
-            const value = stored[i];
-            if (value === undefined) {
-              missing.push(leader);
-              continue;
-            }
-            this.#storeHits++;
-            if (this.#isCurrent(leader.k, leader.ticket)) {
-              this.#memory.set(leader.k, { value }, Math.min(ttlMs, this.#localTtlMs));
-            }
-            leader.result.resolve(value);
+      if (this.#tier.kind !== 'memory') {
+        const stored = await this.#tier.getMany<T>(leaders.map((leader) => leader.k));
+        missing = [];
+        for (const [i, leader] of leaders.entries()) {
+          const value = stored[i];
+          if (value === undefined) {
+            missing.push(leader);
+            continue;
           }
+          this.#storeHits++;
+          if (this.#isCurrent(leader.k, leader.ticket)) {
+            this.#memory.set(leader.k, { value }, this.#tier.localTtl(ttlMs));
+          }
+          leader.result.resolve(value);
         }
       }
       // Keys whose waiters all left (or whose deadline passed) are not loaded at all.
@@ -433,7 +400,7 @@ export class FlightCache {
         for (const leader of missing) leader.result.reject(error);
         return;
       }
-      const writes: Array<{ k: string; value: T }> = [];
+      const writes: Array<TierEntry<T>> = [];
       for (const [i, leader] of missing.entries()) {
         const value = values[i];
         if (value instanceof Error || value === undefined) {
@@ -441,8 +408,7 @@ export class FlightCache {
           leader.result.reject(value ?? new LoadUndefinedError(leader.k));
           continue;
         }
-        if (!leader.signal.aborted && this.#isCurrent(leader.k, leader.ticket))
-          writes.push({ k: leader.k, value });
+        if (this.#wanted(leader.k, leader.ticket, leader.signal)) writes.push({ k: leader.k, value });
         leader.result.resolve(value);
       }
       this.#writeMany(writes, ttlMs);
@@ -463,18 +429,7 @@ export class FlightCache {
   async delete(key: CacheKey): Promise<void> {
     const k = encodeKey(key);
     this.#dropLocal(k);
-    if (this.#redis === undefined) {
-      await this.#keyv.delete(k);
-      return;
-    }
-    // A write of this key still on its way to Redis must land before the delete, not after it.
-    await this.#writes.get(k);
-    if (this.#fleet !== undefined) {
-      // New epoch (fills of loads begun before are refused), value gone, every process told.
-      await this.#fleet.invalidate(k);
-      return;
-    }
-    await this.#store(() => this.#keyv.delete(this.#storeKey(k)), false);
+    await this.#tier.delete(k);
   }
 
   /** This process forgets `k`: memory tier, flight in progress, and any write-back of a running load. */
@@ -496,9 +451,9 @@ export class FlightCache {
       errors: this.#errors,
       storeErrors: store.errors,
       entries: this.#memory.size,
-      store: { kind: this.#redis ? 'redis' : 'memory', breaker: store.state, skipped: store.skipped },
+      store: { kind: this.#tier.kind, breaker: store.state, skipped: store.skipped },
       flights: this.#flight.stats(),
-      fleet: this.#fleet?.stats() ?? fleetStats(false),
+      fleet: this.#tier.fleetStats(),
     };
   }
 
@@ -506,16 +461,8 @@ export class FlightCache {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all(this.#writes.values());
-    await this.#fleet?.close();
-    await this.#redis?.close();
+    await this.#tier.close();
     this.#memory.clear();
-  }
-
-  /** One call to the shared store: after the first connection attempt, under the deadline and circuit. */
-  #store<T, F>(call: () => Promise<T>, fallback: F): Promise<T | F> {
-    const ready = this.#redis!.ready;
-    return this.#guard.run(() => ready.then(call), fallback);
   }
 
   #ttlOf(options: RememberOptions | undefined): number {
@@ -524,11 +471,6 @@ export class FlightCache {
 
   #flightKey(k: string): string {
     return `${this.#namespace}:${k}`;
-  }
-
-  /** The key in the shared store: namespaced and typed (`v` for values), so nothing else can collide. */
-  #storeKey(k: string): string {
-    return storeKey(this.#namespace, 'v', k);
   }
 
   /**
@@ -550,6 +492,11 @@ export class FlightCache {
     return !this.#closed && this.#generations.get(k)?.gen === ticket;
   }
 
+  /** Whether a load's value may still be kept: its flight is live and no delete came since it began. */
+  #wanted(k: string, ticket: number, signal: AbortSignal): boolean {
+    return !signal.aborted && this.#isCurrent(k, ticket);
+  }
+
   #end(k: string): void {
     const generation = this.#generations.get(k);
     if (generation !== undefined && --generation.active === 0) this.#generations.delete(k);
@@ -558,22 +505,13 @@ export class FlightCache {
   /**
    * Writes loaded values: the memory tier synchronously (so the check that the load is still
    * current and the write are one step, and the entry is there before the flight settles), then
-   * the shared store in the background under the guard (waiters do not wait for Redis).
+   * the shared store in the background (waiters do not wait for Redis).
    */
-  #writeMany<T>(entries: Array<{ k: string; value: T }>, ttlMs: number): void {
+  #writeMany<T>(entries: Array<TierEntry<T>>, ttlMs: number): void {
     if (entries.length === 0) return;
-    const localTtl = this.#redis === undefined ? ttlMs : Math.min(ttlMs, this.#localTtlMs);
+    const localTtl = this.#tier.localTtl(ttlMs);
     for (const { k, value } of entries) this.#memory.set(k, { value }, localTtl);
-    if (this.#redis === undefined) return;
-    const ttl = Math.ceil(ttlMs);
-    const write = this.#store(
-      () => this.#keyv.setMany(entries.map(({ k, value }) => ({ key: this.#storeKey(k), value, ttl }))),
-      undefined,
-    );
-    for (const { k } of entries) this.#writes.set(k, write);
-    void write.then(() => {
-      for (const { k } of entries) if (this.#writes.get(k) === write) this.#writes.delete(k);
-    });
+    this.#tier.setMany(entries, ttlMs);
   }
 }
 

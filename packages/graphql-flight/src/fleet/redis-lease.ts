@@ -193,8 +193,9 @@ export class FleetLease {
 
   /**
    * The value of `k`: from Redis if it is there; else loaded by exactly one process of the fleet
-   * (this one if it wins the lease) and read by the others when it lands. `isCurrent` says whether
-   * this process still wants the result written (false after a local invalidation). `signal` is
+   * (this one if it wins the lease) and read by the others when it lands. `keep(value)` says
+   * whether this process still wants the loaded value written (false after a local invalidation,
+   * or for a value not to be stored). `signal` is
    * the local flight's: when it aborts (deadline, or every waiter left), waiting stops.
    */
   async fetch<T>(
@@ -202,7 +203,7 @@ export class FleetLease {
     ttlMs: number,
     load: () => Promise<T>,
     signal: AbortSignal,
-    isCurrent: () => boolean,
+    keep: (value: T) => boolean,
   ): Promise<FleetFetch<T>> {
     const keys = this.#keys(k);
     const leaseId = `${process.pid}:${randomUUID()}`;
@@ -231,7 +232,7 @@ export class FleetLease {
           this.#stats.leasesWon++;
           if (waited) this.#stats.takeovers++;
           return {
-            value: await this.#lead(k, keys, leaseId, String(first), ttlMs, load, signal, isCurrent),
+            value: await this.#lead(k, keys, leaseId, String(first), ttlMs, load, signal, keep),
             source: 'loaded',
           };
         }
@@ -285,7 +286,7 @@ export class FleetLease {
     ttlMs: number,
     load: () => Promise<T>,
     signal: AbortSignal,
-    isCurrent: () => boolean,
+    keep: (value: T) => boolean,
   ): Promise<T> {
     const heartbeat = this.#heartbeat
       ? setInterval(() => {
@@ -305,7 +306,7 @@ export class FleetLease {
       throw error;
     }
     clearInterval(heartbeat);
-    if (signal.aborted || !isCurrent()) {
+    if (signal.aborted || !keep(value)) {
       // Not to be stored (late, or invalidated while it loaded): let a waiter elsewhere load afresh.
       if (!signal.aborted) this.#stats.fillsRefused++;
       await this.#eval(RELEASE, [keys.lease], [leaseId, this.#channel, 'released', k]);
