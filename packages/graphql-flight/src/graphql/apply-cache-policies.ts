@@ -56,6 +56,9 @@ export interface ApplyCachePoliciesOptions<TContext> {
 
 const ENTRY_KEYS = new Set(['ttlMs', 'scope', 'inheritMaxAge', 'hintOnly']);
 
+/** A coordinate's hint as read from its directive or entry, before it is published. */
+type Hint = CachePolicyExtension & { hintOnly?: boolean };
+
 /**
  * A new schema (`schema` is left as it is) whose cache hints come from `@cacheControl` on its
  * types and fields (`cacheControlDirective`, as Apollo Server reads it) and from `policies`, which
@@ -95,7 +98,7 @@ export function applyCachePolicies<TContext>(
     return typeHints.get(type.name);
   };
   // Read every hint now, so a bad directive fails here and not when a thunk first runs.
-  const fieldHints = new Map<string, (CachePolicyExtension & { hintOnly?: boolean }) | undefined>();
+  const fieldHints = new Map<string, Hint | undefined>();
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isCompositeType(type)) continue;
     typeHint(type);
@@ -120,7 +123,8 @@ export function applyCachePolicies<TContext>(
       if (Object.keys(hint).length > 0) {
         mapped = { ...config, extensions: { ...config.extensions, [POLICY_EXTENSION]: hint } };
       }
-      const ttlMs = hint.inheritMaxAge === true ? undefined : hint.ttlMs;
+      // A hint never has both ttlMs and inheritMaxAge: the directive drops maxAge, an entry is refused.
+      const ttlMs = hint.ttlMs;
       if (
         !isObjectType(owner) ||
         neverCached.has(owner) ||
@@ -177,13 +181,13 @@ function checkPolicies(
   schema: GraphQLSchema,
   policies: Readonly<Record<string, CachePolicyEntry>>,
   neverCached: ReadonlySet<GraphQLObjectType>,
-): Map<string, CachePolicyExtension & { hintOnly?: boolean }> {
+): Map<string, Hint> {
   if (typeof policies !== 'object' || policies === null) {
     throw new InvalidOptionError('policies', 'an object keyed by schema coordinates', policies);
   }
   const keyedBy = (reason: string) =>
     `keyed by object, interface and union types and their fields (${reason})`;
-  const checked = new Map<string, CachePolicyExtension & { hintOnly?: boolean }>();
+  const checked = new Map<string, Hint>();
   for (const [coordinate, entry] of Object.entries(policies)) {
     const [typeName = '', fieldName, ...rest] = coordinate.split('.');
     const type = schema.getType(typeName);

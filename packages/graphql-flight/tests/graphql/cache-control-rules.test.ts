@@ -25,6 +25,7 @@ const typeDefs = /* GraphQL */ `
     node: Node
     search: [SearchResult]
     account: Account @cacheControl(maxAge: 60)
+    publicAccount: Account @cacheControl(scope: PUBLIC)
     mine: String @cacheControl(scope: PRIVATE)
   }
   type Product @cacheControl(maxAge: 120) {
@@ -170,5 +171,9 @@ describe('Apollo cache-control rules: the response policy', () => {
 
   it('a PRIVATE type hint makes a field returning it PRIVATE', () => {
     expect(policyOf('{ account { balance } }')).toEqual(uncacheable('Query.account is private'));
+  });
+
+  it("a field hint's scope beats its return type's", () => {
+    expect(policyOf('{ publicAccount { balance } }')).toEqual(cacheable(90_000, 'Query.publicAccount'));
   });
 });
