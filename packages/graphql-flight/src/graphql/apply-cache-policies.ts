@@ -9,6 +9,7 @@ import {
   getNamedType,
   isCompositeType,
   isInterfaceType,
+  isIntrospectionType,
   isObjectType,
 } from 'graphql';
 import type { FlightCache } from '../cache/flight-cache.js';
@@ -191,7 +192,7 @@ function checkPolicies(
   for (const [coordinate, entry] of Object.entries(policies)) {
     const [typeName = '', fieldName, ...rest] = coordinate.split('.');
     const type = schema.getType(typeName);
-    if (type === undefined || type === null) {
+    if (type === undefined || type === null || isIntrospectionType(type)) {
       throw new InvalidOptionError('policies', keyedBy(`the schema has no type ${typeName}`), coordinate);
     }
     if (rest.length > 0 || fieldName === '') {
