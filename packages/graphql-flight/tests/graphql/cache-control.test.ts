@@ -386,6 +386,9 @@ describe('applyCachePolicies: refused options', () => {
     expect(attempt({ policies: { Nope: { ttlMs: 1_000 } } })).toThrow(
       '(the schema has no type Nope); received "Nope"',
     );
+    expect(attempt({ policies: { __Type: { ttlMs: 1_000 } } })).toThrow(
+      '(the schema has no type __Type); received "__Type"',
+    );
   });
 
   it('refuses a map entry naming a field the type does not have, naming it', () => {
