@@ -63,7 +63,8 @@ describe('/metrics, served to operators on the main listener', () => {
 
   it('shows the cache, store, flight and fleet figures and the query counts as they are when scraped', async () => {
     await Promise.all([t.request(SalesSummaryDocument), t.request(TopProductsDocument)]);
-    await t.request(SalesSummaryDocument);
+    // Another limit is another response, but the same cached best-seller list: field-cache hits.
+    await t.request(TopProductsDocument, { variables: { limit: 4 } });
     const text = await (await scrape()).text();
     const stats = t.server.cache.stats();
     const counts = t.server.data.queryCounts();
@@ -174,8 +175,8 @@ describe('/metrics on a separate listener (METRICS_PORT)', () => {
   it("keeps each server's metrics in a registry of its own", async () => {
     const other = await startTestServer();
     try {
-      await other.request(SalesSummaryDocument);
-      await other.request(SalesSummaryDocument);
+      await other.request(TopProductsDocument, { variables: { limit: 3 } });
+      await other.request(TopProductsDocument, { variables: { limit: 4 } });
       const mine = await (
         await server.yoga.fetch('http://localhost/metrics', {}, { [METRICS_LISTENER]: true })
       ).text();

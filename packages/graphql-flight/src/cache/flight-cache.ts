@@ -51,9 +51,33 @@ export interface CacheOptions {
   now?: () => number;
 }
 
-export interface RememberOptions {
+export interface RememberOptions<T = unknown> {
   /** How long the value stays fresh, in milliseconds. Default: the cache's `defaultTtlMs`. */
   ttlMs?: number;
+  /**
+   * Whether a value this call's load produced is stored. false: it answers the callers of this
+   * flight and is written nowhere (an uncacheable result, no error thrown). Default: stored.
+   * Values read from the shared store are kept as they are.
+   */
+  shouldStore?: (value: T) => boolean;
+  /**
+   * The value's size in bytes for the memory tier's `maxBytes` bound, when the caller knows it
+   * (large objects). Default: strings by their length, anything else 256 bytes.
+   */
+  sizeOf?: (value: T) => number;
+}
+
+/**
+ * Where a value came from: this process's memory tier, a flight another call started that
+ * loaded it, the shared store (Redis, read by this call's flight or one it joined), or this
+ * call's own load.
+ */
+export type ValueSource = 'memory' | 'joined' | 'store' | 'loaded';
+
+/** What `fetch` resolves: the value, and where it came from. */
+export interface Fetched<T> {
+  value: T;
+  source: ValueSource;
 }
 
 /** Loads the values of the keys nobody else is loading; one result per key, in the same order. */
@@ -62,6 +86,8 @@ export type LoadMany<K, T> = (missing: K[], signal: AbortSignal) => Promise<Read
 export interface CacheStats {
   /** Calls (per key) answered from the memory tier without waiting. */
   hits: number;
+  /** `peek` calls that found a fresh value (counted apart from hits: a peek never loads). */
+  peeks: number;
   /** Calls (per key) not answered from the memory tier: they started or joined a flight. */
   misses: number;
   /** Misses that joined a flight another call had started. */
@@ -95,7 +121,7 @@ interface Leader<K, T> {
   k: string;
   key: K;
   signal: AbortSignal;
-  result: Deferred<T>;
+  result: Deferred<Fetched<T>>;
   ticket: number;
 }
 
@@ -124,6 +150,7 @@ export class FlightCache {
   readonly #generations = new Map<string, Generation>();
   #closed = false;
   #hits = 0;
+  #peeks = 0;
   #misses = 0;
   #coalesced = 0;
   #storeHits = 0;
@@ -195,7 +222,7 @@ export class FlightCache {
   remember<T>(
     key: CacheKey,
     load: (signal: AbortSignal) => Promise<T>,
-    options?: RememberOptions,
+    options?: RememberOptions<T>,
   ): Promise<T> {
     if (this.#closed) return Promise.reject(new CacheClosedError());
     let k: string;
@@ -209,27 +236,52 @@ export class FlightCache {
       this.#hits++;
       return Promise.resolve(hit.value as T);
     }
+    return this.#rememberMiss(k, load, options).then(valueOf);
+  }
+
+  /**
+   * `remember`, and where the value came from (see ValueSource): a response cache tells a hit
+   * from its own execution and from one it joined.
+   */
+  fetch<T>(
+    key: CacheKey,
+    load: (signal: AbortSignal) => Promise<T>,
+    options?: RememberOptions<T>,
+  ): Promise<Fetched<T>> {
+    if (this.#closed) return Promise.reject(new CacheClosedError());
+    let k: string;
+    try {
+      k = encodeKey(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const hit = this.#memory.get(k);
+    if (hit !== undefined) {
+      this.#hits++;
+      return Promise.resolve({ value: hit.value as T, source: 'memory' });
+    }
     return this.#rememberMiss(k, load, options);
   }
 
   /**
    * The value of `key` if this process's memory tier holds it fresh, else undefined: no flight,
-   * no shared-store read, no waiting (the response cache's hit path). Found, it counts as a hit.
+   * no shared-store read, no waiting (the response cache's hit path). Found, it counts as a peek,
+   * not a hit (`stats().peeks`).
    * Throws InvalidKeyError for a key `remember` would reject.
    */
   peek<T>(key: CacheKey): T | undefined {
     if (this.#closed) return undefined;
     const hit = this.#memory.get(encodeKey(key));
     if (hit === undefined) return undefined;
-    this.#hits++;
+    this.#peeks++;
     return hit.value as T;
   }
 
   #rememberMiss<T>(
     k: string,
     load: (signal: AbortSignal) => Promise<T>,
-    options?: RememberOptions,
-  ): Promise<T> {
+    options: RememberOptions<T> | undefined,
+  ): Promise<Fetched<T>> {
     this.#misses++;
     let ttlMs: number;
     try {
@@ -238,9 +290,12 @@ export class FlightCache {
     } catch (error) {
       return Promise.reject(error);
     }
-    const joined = this.#flight.join(this.#flightKey(k), (signal) => this.#fill(k, load, ttlMs, signal));
-    if (joined.shared) this.#coalesced++;
-    return joined.result;
+    const joined = this.#flight.join(this.#flightKey(k), (signal) =>
+      this.#fill(k, load, ttlMs, options, signal),
+    );
+    if (!joined.shared) return joined.result;
+    this.#coalesced++;
+    return joined.result.then(asJoined);
   }
 
   /** The body of one flight for `remember`. */
@@ -248,9 +303,11 @@ export class FlightCache {
     k: string,
     load: (signal: AbortSignal) => Promise<T>,
     ttlMs: number,
+    options: RememberOptions<T> | undefined,
     signal: AbortSignal,
-  ): Promise<T> {
+  ): Promise<Fetched<T>> {
     const ticket = this.#begin(k);
+    const shouldStore = options?.shouldStore;
     const loadOnce = async (): Promise<T> => {
       this.#loads++;
       let value: T;
@@ -267,17 +324,18 @@ export class FlightCache {
       return value;
     };
     try {
-      const fetched = await this.#tier.fetch(k, ttlMs, loadOnce, signal, () =>
-        this.#wanted(k, ticket, signal),
-      );
+      const keep = (value: T) => this.#wanted(k, ticket, signal) && shouldStore?.(value) !== false;
+      const fetched = await this.#tier.fetch(k, ttlMs, loadOnce, signal, keep);
       if (fetched.source === 'store') this.#storeHits++;
+      else if (shouldStore?.(fetched.value) === false) return { value: fetched.value, source: 'loaded' };
       // The check and the memory write are one step: a delete in between is seen (see #begin).
       // A flight past its deadline or abandoned drops its late result: it is not kept either.
       // A value about to expire in Redis (PTTL 0) is not kept: a TTL of 0 would mean no expiry.
       const localTtl = this.#tier.localTtl(ttlMs, fetched.pttl);
-      if (localTtl > 0 && this.#wanted(k, ticket, signal))
-        this.#memory.set(k, { value: fetched.value }, localTtl);
-      return fetched.value;
+      if (localTtl > 0 && this.#wanted(k, ticket, signal)) {
+        this.#memory.set(k, { value: fetched.value }, localTtl, options?.sizeOf?.(fetched.value));
+      }
+      return { value: fetched.value, source: fetched.source };
     } finally {
       this.#end(k);
     }
@@ -297,7 +355,7 @@ export class FlightCache {
   rememberMany<T, K extends CacheKey = CacheKey>(
     keys: readonly K[],
     loadMany: LoadMany<K, T>,
-    options?: RememberOptions,
+    options?: RememberOptions<T>,
   ): Promise<Array<T | Error>> {
     if (this.#closed) return Promise.reject(new CacheClosedError());
     let ttlMs: number;
@@ -310,7 +368,7 @@ export class FlightCache {
     }
     const results = new Array<T | Error>(keys.length);
     const waits: Promise<void>[] = [];
-    const byKey = new Map<string, Promise<T>>();
+    const byKey = new Map<string, Promise<Fetched<T>>>();
     const leaders: Leader<K, T>[] = [];
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as K;
@@ -330,9 +388,9 @@ export class FlightCache {
           continue;
         }
         this.#misses++;
-        const joined = this.#flight.join<T>(this.#flightKey(k), (signal) => {
+        const joined = this.#flight.join<Fetched<T>>(this.#flightKey(k), (signal) => {
           // Runs synchronously inside join() when this call starts the flight.
-          const result = deferred<T>();
+          const result = deferred<Fetched<T>>();
           leaders.push({ k, key, signal, result, ticket: this.#begin(k) });
           return result.promise;
         });
@@ -342,8 +400,8 @@ export class FlightCache {
       }
       waits.push(
         pending.then(
-          (value) => {
-            results[i] = value;
+          (fetched) => {
+            results[i] = fetched.value;
           },
           (error: unknown) => {
             results[i] = toError(error);
@@ -351,12 +409,17 @@ export class FlightCache {
         ),
       );
     }
-    if (leaders.length > 0) void this.#fillMany(leaders, loadMany, ttlMs);
+    if (leaders.length > 0) void this.#fillMany(leaders, loadMany, ttlMs, options);
     return Promise.all(waits).then(() => results);
   }
 
   /** The body of the flights one `rememberMany` call started. Settles every leader; never rejects. */
-  async #fillMany<K, T>(leaders: Leader<K, T>[], loadMany: LoadMany<K, T>, ttlMs: number): Promise<void> {
+  async #fillMany<K, T>(
+    leaders: Leader<K, T>[],
+    loadMany: LoadMany<K, T>,
+    ttlMs: number,
+    options: RememberOptions<T> | undefined,
+  ): Promise<void> {
     let missing = leaders;
     try {
       if (this.#tier.kind !== 'memory') {
@@ -370,9 +433,9 @@ export class FlightCache {
           }
           this.#storeHits++;
           if (this.#isCurrent(leader.k, leader.ticket)) {
-            this.#memory.set(leader.k, { value }, this.#tier.localTtl(ttlMs));
+            this.#memory.set(leader.k, { value }, this.#tier.localTtl(ttlMs), options?.sizeOf?.(value));
           }
-          leader.result.resolve(value);
+          leader.result.resolve({ value, source: 'store' });
         }
       }
       // Keys whose waiters all left (or whose deadline passed) are not loaded at all.
@@ -408,10 +471,11 @@ export class FlightCache {
           leader.result.reject(value ?? new LoadUndefinedError(leader.k));
           continue;
         }
-        if (this.#wanted(leader.k, leader.ticket, leader.signal)) writes.push({ k: leader.k, value });
-        leader.result.resolve(value);
+        if (this.#wanted(leader.k, leader.ticket, leader.signal) && options?.shouldStore?.(value) !== false)
+          writes.push({ k: leader.k, value });
+        leader.result.resolve({ value, source: 'loaded' });
       }
-      this.#writeMany(writes, ttlMs);
+      this.#writeMany(writes, ttlMs, options?.sizeOf);
     } catch (error) {
       // Unexpected (a bug or a store adapter throwing synchronously): nobody is left hanging.
       for (const leader of leaders) leader.result.reject(error);
@@ -444,6 +508,7 @@ export class FlightCache {
     const store = this.#guard.stats();
     return {
       hits: this.#hits,
+      peeks: this.#peeks,
       misses: this.#misses,
       coalesced: this.#coalesced,
       storeHits: this.#storeHits,
@@ -465,7 +530,7 @@ export class FlightCache {
     this.#memory.clear();
   }
 
-  #ttlOf(options: RememberOptions | undefined): number {
+  #ttlOf(options: { ttlMs?: number } | undefined): number {
     return options?.ttlMs === undefined ? this.#defaultTtlMs : positiveMs('ttlMs', options.ttlMs);
   }
 
@@ -507,10 +572,14 @@ export class FlightCache {
    * current and the write are one step, and the entry is there before the flight settles), then
    * the shared store in the background (waiters do not wait for Redis).
    */
-  #writeMany<T>(entries: Array<TierEntry<T>>, ttlMs: number): void {
+  #writeMany<T>(
+    entries: Array<TierEntry<T>>,
+    ttlMs: number,
+    sizeOf: ((value: T) => number) | undefined,
+  ): void {
     if (entries.length === 0) return;
     const localTtl = this.#tier.localTtl(ttlMs);
-    for (const { k, value } of entries) this.#memory.set(k, { value }, localTtl);
+    for (const { k, value } of entries) this.#memory.set(k, { value }, localTtl, sizeOf?.(value));
     this.#tier.setMany(entries, ttlMs);
   }
 }
@@ -542,6 +611,15 @@ function whenAllAborted(signals: AbortSignal[]): AbortSignal {
     else signal.addEventListener('abort', () => onAbort(signal), { once: true });
   }
   return controller.signal;
+}
+
+function valueOf<T>(fetched: Fetched<T>): T {
+  return fetched.value;
+}
+
+/** What a call that joined another's flight gets: `joined` when that flight loaded the value. */
+function asJoined<T>(fetched: Fetched<T>): Fetched<T> {
+  return fetched.source === 'loaded' ? { value: fetched.value, source: 'joined' } : fetched;
 }
 
 function toError(reason: unknown): Error {

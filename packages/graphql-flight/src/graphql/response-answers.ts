@@ -86,6 +86,41 @@ export function decorate(request: Request, response: Response, served: Served): 
   return request.method === 'GET' && matchesEtag(request.headers.get('if-none-match'), etag);
 }
 
+/** Replies made by storedReply, and the stored response and media type each one stands for. */
+const replies = new WeakMap<object, { stored: StoredResponse; mediaType: string }>();
+
+/**
+ * A result that stands for a stored response: the plugin answers it with the stored bytes
+ * (`storedBody`), so no request parses the body and Yoga serialises nothing. Read as a result
+ * anyway (by a plugin that looks), its `data` is the stored one, parsed on first use.
+ */
+export function storedReply(stored: StoredResponse, mediaType: string): ExecutionResult {
+  let data: ExecutionResult['data'];
+  const reply = {
+    get data() {
+      data ??= (JSON.parse(stored.body) as ExecutionResult).data;
+      return data;
+    },
+  } as ExecutionResult;
+  replies.set(reply, { stored, mediaType });
+  return reply;
+}
+
+/** Whether `result` is a reply made by storedReply. */
+export function isStoredReply(result: unknown): boolean {
+  return typeof result === 'object' && result !== null && replies.has(result);
+}
+
+/** For a reply made by storedReply: the response with the stored body, as Yoga would send it. */
+export function storedBody(result: unknown, fetchAPI: { Response: typeof Response }): Response | undefined {
+  const reply = typeof result === 'object' && result !== null ? replies.get(result) : undefined;
+  if (reply === undefined) return undefined;
+  return new fetchAPI.Response(reply.stored.body, {
+    status: 200,
+    headers: { 'content-type': `${reply.mediaType}; charset=utf-8` },
+  });
+}
+
 /** The body Yoga sends for `result` when it may be stored: data only, no errors or extensions. */
 export function storableBody(result: unknown, maxLength: number): string | undefined {
   if (typeof result !== 'object' || result === null || Symbol.asyncIterator in result) return undefined;

@@ -1,4 +1,3 @@
-import type { ExecutionResult } from 'graphql';
 import type { FlightCache } from '../cache/flight-cache.js';
 import { FlightTimeoutError, InvalidOptionError } from '../errors.js';
 import { deadlinePassed, type HandlerResult } from './coalescing.js';
@@ -12,6 +11,7 @@ import {
   type Served,
   type StoredResponse,
   storableBody,
+  storedReply,
 } from './response-answers.js';
 import { responseKey } from './response-keys.js';
 
@@ -35,11 +35,18 @@ export interface ResponseCacheOptions {
 }
 
 /** A result that must not be stored (it has errors or extensions): it still answers the flight. */
-class UncacheableResult extends Error {
-  constructor(readonly result: HandlerResult) {
-    super('the response is not cacheable');
-  }
+interface Unstored {
+  unstored: HandlerResult;
 }
+
+/** What one response flight produces: a stored response, or a result that answers its flight only. */
+type Flown = StoredResponse | Unstored;
+
+const CACHE_OPTIONS = {
+  shouldStore: (value: Flown) => !('unstored' in value),
+  // A stored response weighs its body (UTF-16), so large responses bound the memory tier by bytes.
+  sizeOf: (value: Flown) => ('body' in value ? 128 + 2 * value.body.length : 256),
+};
 
 const JSON_TYPES = /^application\/(json|graphql\+json)\s*(;|$)/i;
 
@@ -56,8 +63,6 @@ export class ResponseCache {
   readonly #authorize: ResponseCacheOptions['authorize'];
   readonly #maxBodyBytes: number;
   readonly #maxResponseLength: number;
-  /** Entries loaded by this process whose flight is settling: joiners of it are COALESCED. */
-  readonly #loadedHere = new WeakSet<StoredResponse>();
   hits = 0;
   stored = 0;
   notModified = 0;
@@ -119,45 +124,33 @@ export class ResponseCache {
     execute: () => HandlerResult | Promise<HandlerResult>,
     served: (served: Served) => void,
   ): Promise<HandlerResult> {
-    let own: HandlerResult | undefined;
     let running: Promise<HandlerResult> | undefined;
     try {
-      const stored = await this.cache.remember<StoredResponse>(
+      const { value, source } = await this.cache.fetch<Flown>(
         found.key,
         async () => {
           this.started++;
           running = Promise.resolve(execute());
-          own = await running;
-          const body = storableBody(own, this.#maxResponseLength);
-          if (body === undefined) throw new UncacheableResult(own);
-          const entry: StoredResponse = {
-            body,
-            etag: digest(body).slice(0, 27),
-            expiresAt: Date.now() + found.ttlMs,
-          };
+          const result = await running;
+          const body = storableBody(result, this.#maxResponseLength);
+          if (body === undefined) return { unstored: result };
           this.stored++;
-          this.#loadedHere.add(entry);
-          // Joiners of this flight resume first (microtasks); later readers are HITs.
-          setImmediate(() => this.#loadedHere.delete(entry));
-          return entry;
+          return { body, etag: digest(body).slice(0, 27), expiresAt: Date.now() + found.ttlMs };
         },
-        { ttlMs: found.ttlMs },
+        { ttlMs: found.ttlMs, ...CACHE_OPTIONS },
       );
-      if (own !== undefined) {
-        served({ outcome: 'MISS', stored, bypass: false });
-        return own;
+      if ('unstored' in value) {
+        if (source !== 'loaded') this.joined++;
+        served({ outcome: source === 'loaded' ? 'MISS' : 'COALESCED', bypass: false });
+        return value.unstored;
       }
-      const outcome = this.#loadedHere.has(stored) ? 'COALESCED' : 'HIT';
+      const outcome = source === 'loaded' ? 'MISS' : source === 'joined' ? 'COALESCED' : 'HIT';
       if (outcome === 'COALESCED') this.joined++;
-      else this.hits++;
-      served({ outcome, stored, bypass: false });
-      return JSON.parse(stored.body) as ExecutionResult;
+      else if (outcome === 'HIT') this.hits++;
+      served({ outcome, stored: value, bypass: false });
+      // Every request of the flight is answered with the stored bytes (no parse, no serialising).
+      return storedReply(value, found.mediaType);
     } catch (error) {
-      if (error instanceof UncacheableResult) {
-        if (own === undefined) this.joined++;
-        served({ outcome: own === undefined ? 'COALESCED' : 'MISS', bypass: false });
-        return error.result;
-      }
       // This request's own execution outlived the flight's deadline (or its store write failed):
       // it still answers this request, and is never run twice.
       if (running !== undefined) {

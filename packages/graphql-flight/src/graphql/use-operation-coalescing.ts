@@ -1,12 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ExecutionResult } from 'graphql';
 import type { FetchAPI, GraphQLParams, Plugin } from 'graphql-yoga';
 import { Coalescing, operationKey } from './coalescing.js';
 import { createNodeListener, FRONT_DOOR, type FrontDoorHandOff, type NodeYoga } from './front-door.js';
 import { addVary, paramsOfUrl, parseJson, pathOf } from './http.js';
 import { mapMaybe } from './maybe-promise.js';
 import { OperationPlans } from './operation-plans.js';
-import { decorate, type Found, type Served } from './response-answers.js';
+import {
+  decorate,
+  type Found,
+  isStoredReply,
+  type Served,
+  storedBody,
+  storedReply,
+} from './response-answers.js';
 import { ResponseCache, type ResponseCacheOptions } from './response-cache.js';
 
 export type { CacheOutcome } from './response-answers.js';
@@ -196,7 +202,7 @@ export class OperationCoalescing {
             // A hit found only now (a body Yoga read): answered without parsing the document.
             responses!.hits++;
             state.served = { outcome: 'HIT', stored: found.stored, bypass: false };
-            setResult(JSON.parse(found.stored.body) as ExecutionResult);
+            setResult(storedReply(found.stored, found.mediaType));
             return;
           }
           if (found != null) {
@@ -233,6 +239,11 @@ export class OperationCoalescing {
             ),
           );
         });
+      },
+      onResultProcess: ({ result, setResultProcessor }) => {
+        // A reply that stands for a stored response is answered with its bytes (see storedReply).
+        if (this.#responses === undefined || !isStoredReply(result)) return;
+        setResultProcessor((reply, fetchAPI) => storedBody(reply, fetchAPI)!, 'application/json');
       },
       onResponse: ({ request, response, setResponse, fetchAPI }) => {
         const state = this.#requests.get(request);

@@ -10,10 +10,15 @@ export interface MemoryTierOptions {
   /** Most entries kept; the least recently used goes first. */
   maxEntries: number;
   /**
-   * Most bytes kept, by estimate (see estimateSize); the least recently used go first, and a
-   * single value larger than this is not kept at all. Absent: entries alone bound the tier.
+   * Most bytes kept, by `sizeOf`; the least recently used go first, and a single value larger
+   * than this is not kept at all. Absent: entries alone bound the tier.
    */
   maxBytes?: number;
+  /**
+   * The size of a value whose `set` names none, in bytes. Default estimateSize (strings by their
+   * length, anything else at a nominal 256). Callers that know their values pass a size to `set`.
+   */
+  sizeOf?: (value: unknown) => number;
   /** Monotonic clock in milliseconds (tests inject one). */
   now?: () => number;
 }
@@ -21,10 +26,10 @@ export interface MemoryTierOptions {
 /**
  * The in-process tier: a bounded LRU (lru-cache) with per-entry TTLs on a monotonic clock.
  *
- * It is read synchronously on the hit path, and it is also a Map-like Keyv store adapter
- * (`get`, `set(key, value, ttl)`, `delete`, `clear`, `has`), so in memory mode Keyv writes into
- * it directly and there is one copy of each value. Expiry is decided by the TTL given to `set`
- * on this process's monotonic clock; the wall-clock `expires` Keyv puts in its envelope is not
+ * It is read and written synchronously on the hit and fill paths (FlightCache writes it in the
+ * same step as its stale write-back check), and keeps the Map-like shape of a Keyv store
+ * adapter (`get`, `set(key, value, ttl)`, `delete`, `clear`, `has`). Expiry is decided by the TTL
+ * given to `set` on this process's monotonic clock; a wall-clock `expires` in an envelope is not
  * consulted.
  */
 export class MemoryTier {
@@ -32,6 +37,7 @@ export class MemoryTier {
 
   constructor(options: MemoryTierOptions) {
     const now = options.now;
+    const sizeOf = options.sizeOf ?? estimateSize;
     this.#lru = new LRUCache<string, Envelope>({
       max: options.maxEntries,
       // Entries without a TTL are allowed (ttl 0), but every write from the cache passes one.
@@ -42,7 +48,7 @@ export class MemoryTier {
         ? {}
         : {
             maxSize: options.maxBytes,
-            sizeCalculation: (envelope: Envelope) => estimateSize(envelope.value),
+            sizeCalculation: (envelope: Envelope) => sizeOf(envelope.value),
           }),
       // lru-cache reads a start time of 0 as "no TTL start", so an injected clock is kept above 0.
       ...(now ? { perf: { now: () => now() + 1 }, ttlResolution: 0 } : {}),
@@ -54,8 +60,10 @@ export class MemoryTier {
     return this.#lru.get(key);
   }
 
-  set(key: string, envelope: Envelope, ttlMs?: number): boolean {
-    this.#lru.set(key, envelope, ttlMs === undefined ? undefined : { ttl: Math.ceil(ttlMs) });
+  /** Keeps `envelope` for `ttlMs`; `size` (bytes) is its size, when the caller knows it better than sizeOf. */
+  set(key: string, envelope: Envelope, ttlMs?: number, size?: number): boolean {
+    const ttl = ttlMs === undefined ? undefined : Math.ceil(ttlMs);
+    this.#lru.set(key, envelope, size === undefined ? { ttl } : { ttl, size: Math.max(1, Math.ceil(size)) });
     return true;
   }
 
@@ -78,16 +86,12 @@ export class MemoryTier {
 }
 
 /**
- * A value's size in bytes, as the memory tier counts it: a string by its length (UTF-16, 2 bytes a
- * unit), a stored response (`{ body: string }`) by its body, anything else at a nominal 256. It
- * bounds what can grow with a client's input (cached responses, large strings) without walking
- * every object that is cached.
+ * A value's size in bytes, as the memory tier counts it by default: a string by its length
+ * (UTF-16, 2 bytes a unit), anything else at a nominal 256. It bounds what grows with a client's
+ * input (large strings) without walking every object that is cached; a caller storing large
+ * objects tells their size (FlightCache's `sizeOf` option of remember).
  */
 export function estimateSize(value: unknown): number {
   if (typeof value === 'string') return 64 + 2 * value.length;
-  if (typeof value === 'object' && value !== null) {
-    const body = (value as { body?: unknown }).body;
-    if (typeof body === 'string') return 128 + 2 * body.length;
-  }
   return 256;
 }

@@ -267,17 +267,20 @@ describe('bounded memory', () => {
     );
   });
 
-  it('bounds stored responses by their body: a flood of distinct large responses stays under maxBytes', async () => {
+  it('bounds values by the size their caller gives: a flood of distinct large objects stays under maxBytes', async () => {
     cache = createCache({ maxBytes: 1_000_000 });
+    const sizeOf = (value: { body: string }) => 128 + 2 * value.body.length;
     for (let i = 0; i < 200; i++) {
-      await cache.remember(`response:${i}`, async () => ({
-        body: 'r'.repeat(20_000),
-        etag: 'e',
-        expiresAt: 0,
-      }));
+      await cache.remember(`response:${i}`, async () => ({ body: 'r'.repeat(20_000) }), { sizeOf });
     }
     // 20,000-character bodies count 40,128 bytes each: at most 24 fit in 1 MB.
     expect(cache.stats().entries).toBe(24);
+    // Without a size, an object counts a nominal 256 bytes, whatever it holds.
+    await cache.close();
+    cache = createCache({ maxBytes: 1_000_000 });
+    for (let i = 0; i < 200; i++)
+      await cache.remember(`response:${i}`, async () => ({ body: 'r'.repeat(20_000) }));
+    expect(cache.stats().entries).toBe(200);
   });
 });
 

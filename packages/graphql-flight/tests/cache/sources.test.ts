@@ -1,0 +1,106 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createCache, type FlightCache } from '../../src/index.js';
+import { deferred } from '../helpers/deferred.js';
+import { REDIS_URL, redisSuiteEnabled, uniqueNamespace } from '../helpers/redis.js';
+
+const redis = await redisSuiteEnabled();
+
+let caches: FlightCache[] = [];
+afterEach(async () => {
+  await Promise.all(caches.map((cache) => cache.close()));
+  caches = [];
+});
+function open(options?: Parameters<typeof createCache>[0]): FlightCache {
+  const cache = createCache(options);
+  caches.push(cache);
+  return cache;
+}
+
+describe('fetch: where a value came from', () => {
+  it('tells the call that loaded (loaded), the calls that joined its flight (joined), and later calls (memory)', async () => {
+    const cache = open();
+    const gate = deferred<string>();
+    const load = vi.fn(() => gate.promise);
+    const first = cache.fetch('k', load);
+    const second = cache.fetch('k', load);
+    gate.resolve('v');
+    await expect(first).resolves.toEqual({ value: 'v', source: 'loaded' });
+    await expect(second).resolves.toEqual({ value: 'v', source: 'joined' });
+    await expect(cache.fetch('k', load)).resolves.toEqual({ value: 'v', source: 'memory' });
+    expect(load).toHaveBeenCalledTimes(1);
+  });
+
+  it('shares a remember flight with fetch callers and the other way round', async () => {
+    const cache = open();
+    const gate = deferred<string>();
+    const remembered = cache.remember('k', () => gate.promise);
+    const fetched = cache.fetch('k', async () => 'not this');
+    gate.resolve('v');
+    await expect(remembered).resolves.toBe('v');
+    await expect(fetched).resolves.toEqual({ value: 'v', source: 'joined' });
+  });
+});
+
+describe('shouldStore: a loaded value that is not stored', () => {
+  it('answers every caller of its flight, stores nothing, counts no error, and the next call loads again', async () => {
+    const cache = open();
+    const gate = deferred<{ ok: boolean }>();
+    const load = vi.fn(() => gate.promise);
+    const shouldStore = (value: { ok: boolean }) => value.ok;
+    const calls = [cache.fetch('k', load, { shouldStore }), cache.fetch('k', load, { shouldStore })];
+    const value = { ok: false };
+    gate.resolve(value);
+    const [first, second] = await Promise.all(calls);
+    expect(first).toEqual({ value, source: 'loaded' });
+    expect(second?.source).toBe('joined');
+    expect(second?.value).toBe(value);
+    expect(cache.stats()).toMatchObject({ entries: 0, errors: 0, loads: 1 });
+    await cache.remember('k', async () => ({ ok: true }), { shouldStore });
+    expect(cache.stats()).toMatchObject({ entries: 1, loads: 2 });
+  });
+
+  it('stores the values of a batch it allows and not the others', async () => {
+    const cache = open();
+    const shouldStore = (value: number) => value % 2 === 0;
+    await cache.rememberMany([1, 2, 3, 4], async (keys) => keys.map((key) => Number(key)), { shouldStore });
+    const load = vi.fn(async (keys: number[]) => keys.map((key) => key * 10));
+    await expect(cache.rememberMany([1, 2, 3, 4], load, { shouldStore })).resolves.toEqual([10, 2, 30, 4]);
+    expect(load).toHaveBeenCalledWith([1, 3], expect.anything());
+  });
+});
+
+describe('peek', () => {
+  it('counts a value it finds as a peek, never as a hit, so hits and misses stay the lookups of remember', async () => {
+    const cache = open();
+    await cache.remember('k', async () => 'v');
+    expect(cache.peek('k')).toBe('v');
+    expect(cache.peek('k')).toBe('v');
+    expect(cache.peek('absent')).toBeUndefined();
+    expect(cache.stats()).toMatchObject({ hits: 0, misses: 1, peeks: 2 });
+  });
+});
+
+describe.skipIf(!redis)('fetch and shouldStore with Redis', () => {
+  it('tells a value another process stored in Redis (store), for the call and the ones that joined it', async () => {
+    const namespace = uniqueNamespace('sources');
+    const writer = open({ redisUrl: REDIS_URL, namespace });
+    const reader = open({ redisUrl: REDIS_URL, namespace });
+    await writer.remember('k', async () => 'v');
+    const load = vi.fn(async () => 'not this');
+    const [a, b] = await Promise.all([reader.fetch('k', load), reader.fetch('k', load)]);
+    expect(a).toEqual({ value: 'v', source: 'store' });
+    expect(b).toEqual({ value: 'v', source: 'store' });
+    expect(load).not.toHaveBeenCalled();
+  });
+
+  it('writes nothing to Redis for a value not to be stored', async () => {
+    const namespace = uniqueNamespace('should-store');
+    const writer = open({ redisUrl: REDIS_URL, namespace });
+    await writer.remember('k', async () => 'uncacheable', { shouldStore: () => false });
+    await writer.close(); // waits for every write it started
+    const reader = open({ redisUrl: REDIS_URL, namespace });
+    const load = vi.fn(async () => 'fresh');
+    await expect(reader.fetch('k', load)).resolves.toEqual({ value: 'fresh', source: 'loaded' });
+    expect(load).toHaveBeenCalledTimes(1);
+  });
+});

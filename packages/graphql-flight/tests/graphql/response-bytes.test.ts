@@ -1,0 +1,89 @@
+import { GraphQLInt, GraphQLObjectType, GraphQLSchema } from 'graphql';
+import { createYoga } from 'graphql-yoga';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { OperationCoalescing } from '../../src/graphql/use-operation-coalescing.js';
+import { createCache, type FlightCache } from '../../src/index.js';
+import { deferred } from '../helpers/deferred.js';
+
+let cache: FlightCache | undefined;
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await cache?.close();
+});
+
+/** `{ slow }`: one public field (60 s) whose resolver waits for `gate` and counts its runs. */
+function setup(gate: Promise<void>) {
+  cache = createCache();
+  let runs = 0;
+  const schema = new GraphQLSchema({
+    query: new GraphQLObjectType({
+      name: 'Query',
+      fields: {
+        slow: {
+          type: GraphQLInt,
+          extensions: { graphqlFlightCache: { ttlMs: 60_000 } },
+          resolve: async () => {
+            runs++;
+            await gate;
+            return 42;
+          },
+        },
+      },
+    }),
+  });
+  const coalescing = new OperationCoalescing({ responseCache: { cache } });
+  const yoga = createYoga({ schema, plugins: [coalescing.plugin()], logging: false });
+  const post = () =>
+    yoga.fetch('http://yoga/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ slow }' }),
+    });
+  return { cache, post, runs: () => runs };
+}
+
+const BODY = '{"data":{"slow":42}}';
+
+describe('the stored bytes of one execution', () => {
+  it('answer every request of a cold burst, the one that ran it included: no parse, one serialisation', async () => {
+    const gate = deferred<void>();
+    const { post, runs } = setup(gate.promise);
+    const parse = vi.spyOn(JSON, 'parse');
+    const stringify = vi.spyOn(JSON, 'stringify');
+    const burst = Array.from({ length: 50 }, () => post());
+    // Every request is inside the one execution before it finishes.
+    await vi.waitFor(() => expect(runs()).toBe(1));
+    gate.resolve();
+    const responses = await Promise.all(burst);
+    const bodies = await Promise.all(responses.map((response) => response.text()));
+    expect(new Set(bodies)).toEqual(new Set([BODY]));
+    expect(responses.map((response) => response.headers.get('x-cache')).sort()).toEqual([
+      ...Array.from({ length: 49 }, () => 'COALESCED'),
+      'MISS',
+    ]);
+    expect(responses[0]?.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(runs()).toBe(1);
+    // Nobody parsed the stored body, and results were serialised once: to store them.
+    expect(parse.mock.calls.filter(([text]) => text === BODY)).toHaveLength(0);
+    expect(stringify.mock.calls.filter(([value]) => isResult(value))).toHaveLength(1);
+  });
+
+  it('counts a hit answered before Yoga as peeks of the cache, never as hits of its field lookups', async () => {
+    const gate = deferred<void>();
+    gate.resolve();
+    const { cache, post } = setup(gate.promise);
+    await post();
+    const before = cache.stats();
+    const hit = await post();
+    expect(hit.headers.get('x-cache')).toBe('HIT');
+    const after = cache.stats();
+    expect(after.hits).toBe(before.hits);
+    expect(after.misses).toBe(before.misses);
+    // One peek for the field's generation, one for the stored response.
+    expect(after.peeks - before.peeks).toBe(2);
+  });
+});
+
+function isResult(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && 'data' in value;
+}
