@@ -236,7 +236,7 @@ export class FlightCache {
       this.#hits++;
       return Promise.resolve(hit.value as T);
     }
-    return this.#rememberMiss(k, load, options).then(valueOf);
+    return this.#rememberMiss(k, load, options).then(valueOfFetched);
   }
 
   /**
@@ -613,7 +613,7 @@ function whenAllAborted(signals: AbortSignal[]): AbortSignal {
   return controller.signal;
 }
 
-function valueOf<T>(fetched: Fetched<T>): T {
+function valueOfFetched<T>(fetched: Fetched<T>): T {
   return fetched.value;
 }
 
