@@ -9,6 +9,7 @@ export type FlightErrorCode =
   | 'E_LOAD_FAILED'
   | 'E_LOAD_UNDEFINED'
   | 'E_INVALID_KEY'
+  | 'E_VALUE_TOO_DEEP'
   | 'E_INVALID_OPTION'
   | 'E_CACHE_CLOSED';
 
@@ -62,6 +63,18 @@ export class LoadUndefinedError extends FlightError {
 export class InvalidKeyError extends FlightError {
   constructor(message: string) {
     super('E_INVALID_KEY', message);
+  }
+}
+
+/**
+ * A value given to encodeValue nests deeper than its `maxDepth`. Apart from E_INVALID_KEY because
+ * a client can cause it (deeply nested variables), where the other refusals are the server's bugs.
+ */
+export class ValueTooDeepError extends FlightError {
+  readonly maxDepth: number;
+  constructor(maxDepth: number) {
+    super('E_VALUE_TOO_DEEP', `arguments nest deeper than ${maxDepth} levels`);
+    this.maxDepth = maxDepth;
   }
 }
 
