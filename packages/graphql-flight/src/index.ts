@@ -6,7 +6,20 @@ export {
   type LoadMany,
   type RememberOptions,
 } from './cache/flight-cache.js';
-export { type CacheKey, encodeKey, type KeyPart, MAX_KEY_LENGTH } from './cache/keys.js';
+export {
+  DEFAULT_MAX_DEPTH,
+  type EncodeValueOptions,
+  encodeValue,
+  MAX_DEPTH_LIMIT,
+} from './cache/encode-value.js';
+export {
+  type CacheKey,
+  EncodedKey,
+  encodeKey,
+  KeyPrefix,
+  type KeyPart,
+  MAX_KEY_LENGTH,
+} from './cache/keys.js';
 export { type BreakerState, StoreTimeoutError } from './store/store-guard.js';
 export {
   CacheClosedError,
@@ -18,6 +31,7 @@ export {
   InvalidOptionError,
   LoadFailedError,
   LoadUndefinedError,
+  ValueTooDeepError,
 } from './errors.js';
 export {
   FleetLease,

@@ -1,4 +1,8 @@
-import type { CacheKey, KeyPart } from '../cache/keys.js';
+import { encodeValue } from '../cache/encode-value.js';
+import { type CacheKey, type EncodedKey, KeyPrefix, type KeyPart } from '../cache/keys.js';
+
+/** The argument encoding of a field called without arguments: `encodeValue({})`, shared. */
+export const NO_ARGUMENTS = '{}';
 
 /**
  * The cache key of one result of a field. `viewer` is null for PUBLIC entries; the `public` /
@@ -15,13 +19,47 @@ export function fieldCacheKey(
     : ['field', coordinate, 'viewer', viewer, ...parts];
 }
 
-/** Default key parts: the parent's id (or '' for a root field) and the arguments, stably encoded. */
-export function defaultKeyParts(parent: unknown, args: Record<string, unknown>): KeyPart[] {
-  const id = typeof parent === 'object' && parent !== null ? (parent as { id?: unknown }).id : undefined;
-  return [typeof id === 'string' || typeof id === 'number' ? id : '', stableStringify(args)];
+/** Builds one field's keys; see fieldKeyEncoder. */
+export type FieldKeyEncoder = (viewer: string | number | null, parts: readonly KeyPart[]) => EncodedKey;
+
+/**
+ * The keys of the field at `coordinate`, with the parts every key of the field shares encoded
+ * once (call this once per field, when the resolver is wrapped). `encoder(viewer, parts)` is the
+ * same entry as `fieldCacheKey(coordinate, viewer, parts)`: both encode to one string, so keys
+ * built with fieldCacheKey (for invalidation) reach entries stored under these. A bad part throws
+ * the InvalidKeyError encodeKey would throw for that list.
+ */
+export function fieldKeyEncoder(coordinate: string): FieldKeyEncoder {
+  const publicKeys = new KeyPrefix(['field', coordinate, 'public']);
+  const viewerKeys = new KeyPrefix(['field', coordinate, 'viewer']);
+  return (viewer, parts) => (viewer === null ? publicKeys.key(parts) : viewerKeys.keyWith(viewer, parts));
 }
 
-/** JSON with object keys sorted, so `{a,b}` and `{b,a}` give one string. */
+/**
+ * Default key parts: the parent's id (or '' for a root field) and the arguments as encodeValue
+ * gives them (NO_ARGUMENTS, without encoding, when `args` has no own properties). Throws what
+ * encodeValue throws.
+ */
+export function defaultKeyParts(parent: unknown, args: Record<string, unknown>): KeyPart[] {
+  const id = typeof parent === 'object' && parent !== null ? (parent as { id?: unknown }).id : undefined;
+  return [
+    typeof id === 'string' || typeof id === 'number' ? id : '',
+    hasOwnProperties(args) ? encodeValue(args) : NO_ARGUMENTS,
+  ];
+}
+
+function hasOwnProperties(object: object): boolean {
+  for (const key in object) if (Object.hasOwn(object, key)) return true;
+  return false;
+}
+
+/**
+ * JSON with object keys sorted, so `{a,b}` and `{b,a}` give one string.
+ *
+ * @deprecated Use encodeValue: this gives `{}` for a Date, Map, Set or URL (two different values
+ * share one string), throws a TypeError for a BigInt, and recurses without a bound. Kept while
+ * the operation key still uses it.
+ */
 export function stableStringify(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
