@@ -6,8 +6,9 @@ import { deferred } from '../../packages/graphql-flight/tests/helpers/deferred.j
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 // The real credentials check, under a spy. Every execution builds one context, and the context
-// verifies the request's credentials once: with the response cache off (nothing else calls it),
-// its calls count executions, and holding it holds every execution at its start.
+// verifies the request's credentials once. For operations the response cache does not take
+// (private ones, mutations) or with it off, nothing else calls it: its calls count executions,
+// and holding it holds every execution at its start.
 vi.mock(import('../../src/app/auth.js'), async (importOriginal) => {
   const actual = await importOriginal();
   return { ...actual, verifyViewer: vi.fn(actual.verifyViewer) };
@@ -83,25 +84,31 @@ describe('operation coalescing', () => {
   it("never shares one viewer's execution with another's, even for identical operations", async () => {
     const [alice, bob] = await Promise.all([t.token(1), t.token(2)]);
     const query = print(ViewerDocument);
-    const responses = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => send(t, query, { token: i % 2 === 0 ? alice : bob })),
+    const { responses, executions, started, joined } = await held(t, 40, () =>
+      Promise.all(Array.from({ length: 40 }, (_, i) => send(t, query, { token: i % 2 === 0 ? alice : bob }))),
     );
     responses.forEach((response, i) => {
       expect(JSON.parse(response.body).data.viewer.id).toBe(i % 2 === 0 ? '1' : '2');
     });
-    const outcomes = responses.map((r) => r.headers.get('x-cache'));
     // One execution per viewer.
+    expect(executions).toBe(2);
+    expect({ started, joined }).toEqual({ started: 2, joined: 38 });
+    const outcomes = responses.map((r) => r.headers.get('x-cache'));
     expect(count(outcomes, 'MISS')).toBe(2);
     expect(count(outcomes, 'COALESCED')).toBe(38);
   });
 
-  it('never coalesces mutations: two identical orders are two orders', async () => {
+  it('never coalesces mutations: two identical orders, in flight together, are two orders', async () => {
     const token = await t.token(5);
     const query = print(PlaceOrderDocument);
-    const [first, second] = await Promise.all([
-      send(t, query, { token, variables: { productId: '3', quantity: 1 } }),
-      send(t, query, { token, variables: { productId: '3', quantity: 1 } }),
-    ]);
+    const variables = { productId: '3', quantity: 1 };
+    const { responses, executions, started, joined } = await held(t, 2, () =>
+      Promise.all([send(t, query, { token, variables }), send(t, query, { token, variables })]),
+    );
+    const [first, second] = responses;
+
+    expect(executions).toBe(2);
+    expect({ started, joined }).toEqual({ started: 0, joined: 0 });
     expect(JSON.parse(first.body).data.placeOrder.id).not.toBe(JSON.parse(second.body).data.placeOrder.id);
     expect(first.headers.get('x-cache')).toBeNull();
     expect(second.headers.get('x-cache')).toBeNull();
