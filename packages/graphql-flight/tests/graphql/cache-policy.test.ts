@@ -182,9 +182,40 @@ describe('the cache field option', () => {
     ]);
     expect(alice.data).toEqual({ viewer: { secret: 'secret of alice' } });
     expect(bob.data).toEqual({ me: { secret: 'secret of bob' } });
-    const bobAgain = await run(schema, '{ ...F } fragment F on Query { v: viewer { secret } }', 'bob');
+    // Another alias, through a fragment: a third viewer gets their own entry, never bob's.
+    const aliased = '{ ...F } fragment F on Query { v: viewer { secret } }';
+    const carol = await run(schema, aliased, 'carol');
+    expect(carol.data).toEqual({ v: { secret: 'secret of carol' } });
+    const bobAgain = await run(schema, aliased, 'bob');
     expect(bobAgain.data).toEqual({ v: { secret: 'secret of bob' } });
+
+    expect(calls.secret).toBe(3);
+    for (const viewer of ['alice', 'bob', 'carol']) {
+      expect(cache.peek(fieldCacheKey('Me.secret', viewer, ['me', '{}']))).toBe(`secret of ${viewer}`);
+    }
+    expect(cache.peek(fieldCacheKey('Me.secret', null, ['me', '{}']))).toBeUndefined();
+  });
+
+  it('keeps an aliased viewer PRIVATE when every viewer uses the alias: one entry per viewer', async () => {
+    cache = createCache();
+    const { schema, calls } = buildSchema();
+    const query = '{ me: viewer { secret } }';
+    const first = await Promise.all([run(schema, query, 'alice'), run(schema, query, 'bob')]);
+    expect(first.map((result) => result.data)).toEqual([
+      { me: { secret: 'secret of alice' } },
+      { me: { secret: 'secret of bob' } },
+    ]);
+    const again = await Promise.all([run(schema, query, 'bob'), run(schema, query, 'alice')]);
+    expect(again.map((result) => result.data)).toEqual([
+      { me: { secret: 'secret of bob' } },
+      { me: { secret: 'secret of alice' } },
+    ]);
+
     expect(calls.secret).toBe(2);
+    expect(cache.stats().entries).toBe(2);
+    expect(cache.peek(fieldCacheKey('Me.secret', 'alice', ['me', '{}']))).toBe('secret of alice');
+    expect(cache.peek(fieldCacheKey('Me.secret', 'bob', ['me', '{}']))).toBe('secret of bob');
+    expect(cache.peek(fieldCacheKey('Me.secret', null, ['me', '{}']))).toBeUndefined();
   });
 
   it('neither caches nor shares a PRIVATE field when there is no viewer', async () => {
