@@ -1,5 +1,5 @@
 import SchemaBuilder from '@pothos/core';
-import { type ExecutionResult, execute, type GraphQLSchema, parse } from 'graphql';
+import { type ExecutionResult, execute, type GraphQLSchema, parse, valueFromASTUntyped } from 'graphql';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fieldCacheKey } from '../../src/graphql/index.js';
 import CachePolicyPlugin from '../../src/graphql/pothos.js';
@@ -22,9 +22,21 @@ function buildSchema() {
     return 'plain';
   };
 
-  const builder = new SchemaBuilder<{ Context: Context }>({
+  const builder = new SchemaBuilder<{
+    Context: Context;
+    Scalars: { JSON: { Input: Record<string, unknown>; Output: never } };
+  }>({
     plugins: [CachePolicyPlugin],
     cachePolicy: { cache: (ctx) => ctx.cache, viewer: (ctx) => ctx.viewerId },
+  });
+  // Unlike input objects, which GraphQL coerces into their fields' declared order, a custom
+  // scalar's value reaches the resolver with its keys in the order the client wrote them.
+  builder.scalarType('JSON', {
+    serialize: () => {
+      throw new Error('JSON is an input scalar');
+    },
+    parseValue: (value) => value as Record<string, unknown>,
+    parseLiteral: (ast) => valueFromASTUntyped(ast) as Record<string, unknown>,
   });
   const Item = builder.objectRef<{ id: number }>('Item').implement({
     fields: (t) => ({
@@ -76,6 +88,14 @@ function buildSchema() {
         resolve: (_root, args) => {
           count('greeting');
           return `hello ${args.name} ${JSON.stringify(args.filter ?? null)}`;
+        },
+      }),
+      lookup: t.string({
+        args: { where: t.arg({ type: 'JSON', required: true }) },
+        cache: { ttlMs: 60_000 },
+        resolve: (_root, args) => {
+          count('lookup');
+          return `found ${Object.keys(args.where).sort().join(',')}`;
         },
       }),
       item: t.field({
@@ -156,6 +176,15 @@ describe('the cache field option', () => {
     const other = await run(schema, '{ greeting(name: "b", filter: { a: 1, b: 2 }) }');
     expect(other.data?.greeting).toBe('hello b {"a":1,"b":2}');
     expect(calls.greeting).toBe(2);
+
+    // One value whose keys reach the resolver in two orders, nested ones included: one entry.
+    const first = await run(schema, '{ lookup(where: { a: 1, b: { c: 1, d: 2 } }) }');
+    const reordered = await run(schema, '{ lookup(where: { b: { d: 2, c: 1 }, a: 1 }) }');
+    expect(first.data).toEqual({ lookup: 'found a,b' });
+    expect(reordered.data).toEqual({ lookup: 'found a,b' });
+    expect(calls.lookup).toBe(1);
+    await run(schema, '{ lookup(where: { a: 1, b: { c: 1, d: 3 } }) }');
+    expect(calls.lookup).toBe(2);
   });
 
   it("keys a result by its parent's id", async () => {
