@@ -1,6 +1,7 @@
 import { print } from 'graphql';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as auth from '../../src/app/auth.js';
+import { SALES_SUMMARY_KEY } from '../../src/app/invalidation.js';
 import { PlaceOrderDocument, SalesSummaryDocument, ViewerDocument } from '../generated/graphql.js';
 import { deferred } from '../../packages/graphql-flight/tests/helpers/deferred.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -79,6 +80,51 @@ describe('operation coalescing', () => {
   });
   afterAll(async () => {
     await t.close();
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('shares one execution among a burst of 500 identical public queries through the response cache: one MISS, the rest COALESCED and stored', async () => {
+    const before = t.server.coalescing.stats();
+    // The execution waits at the data source until all 500 requests wait on one response flight.
+    const gate = deferred<void>();
+    const original = t.server.data.salesSummary.bind(t.server.data);
+    vi.spyOn(t.server.data, 'salesSummary').mockImplementation(async () => {
+      await gate.promise;
+      return original();
+    });
+    await t.server.cache.delete(SALES_SUMMARY_KEY);
+    const query = print(SalesSummaryDocument);
+    const pending = Promise.all(Array.from({ length: 500 }, () => send(t, query)));
+    try {
+      await vi.waitFor(
+        () =>
+          expect(Math.max(0, ...t.server.cache.stats().flights.flights.map((flight) => flight.waiters))).toBe(
+            500,
+          ),
+        { timeout: 10_000 },
+      );
+    } finally {
+      gate.resolve();
+    }
+    const responses = await pending;
+
+    const after = t.server.coalescing.stats();
+    expect({ started: after.started - before.started, joined: after.joined - before.joined }).toEqual({
+      started: 1,
+      joined: 499,
+    });
+    const outcomes = responses.map((r) => r.headers.get('x-cache'));
+    expect(count(outcomes, 'MISS')).toBe(1);
+    expect(count(outcomes, 'COALESCED')).toBe(499);
+    expect(responses.find((r) => r.headers.get('x-cache') === 'COALESCED')?.headers.get('cache-status')).toBe(
+      'graphql-flight; fwd=miss; collapsed; stored; ttl=10',
+    );
+    for (const response of responses) {
+      expect(response.status).toBe(200);
+      expect(response.body).toBe(responses[0]!.body);
+    }
   });
 
   it("never shares one viewer's execution with another's, even for identical operations", async () => {
