@@ -34,6 +34,8 @@ export async function startTestServer(
   options: {
     cache?: FlightCache;
     responseCache?: boolean;
+    /** false: the schema ignores `cache` field options (createServer's fieldCache). Default true. */
+    fieldCache?: boolean;
     /** Overrides of the test config (limits, NODE_ENV, ...). */
     config?: Partial<ServerOptions['config']>;
   } = {},
@@ -50,6 +52,7 @@ export async function startTestServer(
     },
     data: { seed: TEST_SEED, ...(schema === undefined ? {} : { schema }) },
     ...(options.cache === undefined ? {} : { cache: options.cache }),
+    ...(options.fieldCache === undefined ? {} : { fieldCache: options.fieldCache }),
   });
   return {
     server,

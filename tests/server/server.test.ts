@@ -30,14 +30,49 @@ describe(`the GraphQL server (${database})`, () => {
     vi.restoreAllMocks();
   });
 
-  it('sends one aggregate query for 500 concurrent identical salesSummary operations on a cold cache', async () => {
-    const before = t.server.data.queryCounts().salesSummary ?? 0;
-    const responses = await Promise.all(Array.from({ length: 500 }, () => t.request(SalesSummaryDocument)));
-    expect(t.server.data.queryCounts().salesSummary ?? 0).toBe(before + 1);
+  it('sends one aggregate query for 500 concurrent salesSummary operations that only the field cache can share', async () => {
+    // 500 operation names make 500 distinct operations: neither operation coalescing nor the
+    // response cache shares any two of them, so only the field's own flight can.
+    const documents = Array.from(
+      { length: 500 },
+      (_, i) => `query SalesSummary${i} { salesSummary { orderCount revenueCents averageOrderCents } }`,
+    );
+    const gate = deferred<void>();
+    const original = t.server.data.salesSummary.bind(t.server.data);
+    const salesSummary = vi.spyOn(t.server.data, 'salesSummary').mockImplementation(async () => {
+      await gate.promise;
+      return original();
+    });
+    await t.server.cache.delete(SALES_SUMMARY_KEY);
+    const queriesBefore = t.server.data.queryCounts().salesSummary ?? 0;
+    const operationsBefore = t.server.coalescing.stats();
+
+    const pending = Promise.all(documents.map((document) => t.request(document)));
+    try {
+      // The data source answers only once every operation waits on one field flight.
+      await vi.waitFor(
+        () =>
+          expect(Math.max(0, ...t.server.cache.stats().flights.flights.map((flight) => flight.waiters))).toBe(
+            500,
+          ),
+        { timeout: 10_000 },
+      );
+    } finally {
+      gate.resolve();
+    }
+    const responses = await pending;
+
+    expect(salesSummary).toHaveBeenCalledTimes(1);
+    expect(t.server.data.queryCounts().salesSummary ?? 0).toBe(queriesBefore + 1);
+    const operations = t.server.coalescing.stats();
+    expect(operations.started - operationsBefore.started).toBe(500);
+    expect(operations.joined - operationsBefore.joined).toBe(0);
     const first = responses[0]!;
     expect(first.status).toBe(200);
     expect(first.body.errors).toBeUndefined();
-    expect(first.body.data?.salesSummary.orderCount).toBe(TEST_SEED.orders);
+    expect((first.body.data as { salesSummary: { orderCount: number } }).salesSummary.orderCount).toBe(
+      TEST_SEED.orders,
+    );
     for (const response of responses) expect(response.body).toEqual(first.body);
   });
 

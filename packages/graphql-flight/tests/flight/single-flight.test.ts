@@ -3,6 +3,7 @@ import {
   FlightAbandonedError,
   FlightTimeoutError,
   InvalidOptionError,
+  type Joined,
   SingleFlight,
 } from '../../src/index.js';
 import { deferred, flushMicrotasks, track } from '../helpers/deferred.js';
@@ -47,29 +48,58 @@ describe('SingleFlight', () => {
     await expect(callA.promise).resolves.toBe('A');
   });
 
-  it('frees the key when the flight settles, before any waiter continues', async () => {
+  // A waiter's continuation (a `.then` callback, an `await`) runs in a later microtask, after the
+  // whole settlement, so it cannot tell whether the key was freed before or after the waiters were
+  // told: both orders pass a test written that way. What does run synchronously while each waiter
+  // is told is Promise resolution reading the value's `then`: a getter there sees the flight as the
+  // waiter is handed its value, the first step of its continuing.
+  it('frees the key before it hands the value to any waiter', async () => {
     const flight = new SingleFlight();
-    const gate = deferred<string>();
-    const seenByWaiters: boolean[] = [];
-    const waiters = [1, 2, 3].map(() =>
-      flight.run('k', () => gate.promise).then(() => seenByWaiters.push(flight.isInFlight('k'))),
-    );
-    gate.resolve('first');
-    await Promise.all(waiters);
-    expect(seenByWaiters).toEqual([false, false, false]);
+    const gate = deferred<object>();
+    let watching = false;
+    const inFlightAtHandOver: boolean[] = [];
+    const value = {
+      // biome-ignore lint/suspicious/noThenProperty: the getter observes the moment Promise resolution reads it
+      get then() {
+        if (watching) inFlightAtHandOver.push(flight.isInFlight('k'));
+        return undefined;
+      },
+    };
+    const calls = [1, 2, 3].map(() => flight.run('k', () => gate.promise));
+    // The gate's own resolution reads `then` too, while the flight is still in progress: not watched.
+    gate.resolve(value);
+    watching = true;
+    const results = await Promise.all(calls);
+    watching = false;
+
+    expect(inFlightAtHandOver).toEqual([false, false, false]);
+    for (const result of results) expect(result).toBe(value);
   });
 
-  it('starts a new flight for a call a waiter makes right after settlement', async () => {
+  it('starts a new flight, never the settled one, for a call made as a waiter is handed the value', async () => {
     const flight = new SingleFlight();
-    const gate = deferred<string>();
+    const gate = deferred<object>();
     const second = vi.fn(async () => 'second');
-    const chained = flight
-      .run('k', () => gate.promise)
-      .then((value) => Promise.all([value, flight.run('k', second)]));
-    gate.resolve('first');
-    await expect(chained).resolves.toEqual(['first', 'second']);
+    let watching = false;
+    let nested: Joined<string> | undefined;
+    const first = {
+      // biome-ignore lint/suspicious/noThenProperty: the getter runs the moment Promise resolution reads it
+      get then() {
+        if (watching && nested === undefined) nested = flight.join('k', second);
+        return undefined;
+      },
+    };
+    const call = flight.run('k', () => gate.promise);
+    gate.resolve(first);
+    watching = true;
+    const value = await call;
+    watching = false;
+
+    expect(value).toBe(first);
+    expect(nested?.shared).toBe(false);
+    await expect(nested?.result).resolves.toBe('second');
     expect(second).toHaveBeenCalledTimes(1);
-    expect(flight.stats().started).toBe(2);
+    expect(flight.stats()).toMatchObject({ started: 2, joined: 0, succeeded: 2, inFlight: 0 });
   });
 
   it('gives every waiter the same rejection and does not remember it', async () => {

@@ -1,5 +1,5 @@
 import SchemaBuilder from '@pothos/core';
-import { type ExecutionResult, execute, type GraphQLSchema, parse } from 'graphql';
+import { type ExecutionResult, execute, type GraphQLSchema, parse, valueFromASTUntyped } from 'graphql';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fieldCacheKey } from '../../src/graphql/index.js';
 import CachePolicyPlugin from '../../src/graphql/pothos.js';
@@ -22,9 +22,21 @@ function buildSchema() {
     return 'plain';
   };
 
-  const builder = new SchemaBuilder<{ Context: Context }>({
+  const builder = new SchemaBuilder<{
+    Context: Context;
+    Scalars: { JSON: { Input: Record<string, unknown>; Output: never } };
+  }>({
     plugins: [CachePolicyPlugin],
     cachePolicy: { cache: (ctx) => ctx.cache, viewer: (ctx) => ctx.viewerId },
+  });
+  // Unlike input objects, which GraphQL coerces into their fields' declared order, a custom
+  // scalar's value reaches the resolver with its keys in the order the client wrote them.
+  builder.scalarType('JSON', {
+    serialize: () => {
+      throw new Error('JSON is an input scalar');
+    },
+    parseValue: (value) => value as Record<string, unknown>,
+    parseLiteral: (ast) => valueFromASTUntyped(ast) as Record<string, unknown>,
   });
   const Item = builder.objectRef<{ id: number }>('Item').implement({
     fields: (t) => ({
@@ -76,6 +88,14 @@ function buildSchema() {
         resolve: (_root, args) => {
           count('greeting');
           return `hello ${args.name} ${JSON.stringify(args.filter ?? null)}`;
+        },
+      }),
+      lookup: t.string({
+        args: { where: t.arg({ type: 'JSON', required: true }) },
+        cache: { ttlMs: 60_000 },
+        resolve: (_root, args) => {
+          count('lookup');
+          return `found ${Object.keys(args.where).sort().join(',')}`;
         },
       }),
       item: t.field({
@@ -156,6 +176,15 @@ describe('the cache field option', () => {
     const other = await run(schema, '{ greeting(name: "b", filter: { a: 1, b: 2 }) }');
     expect(other.data?.greeting).toBe('hello b {"a":1,"b":2}');
     expect(calls.greeting).toBe(2);
+
+    // One value whose keys reach the resolver in two orders, nested ones included: one entry.
+    const first = await run(schema, '{ lookup(where: { a: 1, b: { c: 1, d: 2 } }) }');
+    const reordered = await run(schema, '{ lookup(where: { b: { d: 2, c: 1 }, a: 1 }) }');
+    expect(first.data).toEqual({ lookup: 'found a,b' });
+    expect(reordered.data).toEqual({ lookup: 'found a,b' });
+    expect(calls.lookup).toBe(1);
+    await run(schema, '{ lookup(where: { a: 1, b: { c: 1, d: 3 } }) }');
+    expect(calls.lookup).toBe(2);
   });
 
   it("keys a result by its parent's id", async () => {
@@ -182,9 +211,40 @@ describe('the cache field option', () => {
     ]);
     expect(alice.data).toEqual({ viewer: { secret: 'secret of alice' } });
     expect(bob.data).toEqual({ me: { secret: 'secret of bob' } });
-    const bobAgain = await run(schema, '{ ...F } fragment F on Query { v: viewer { secret } }', 'bob');
+    // Another alias, through a fragment: a third viewer gets their own entry, never bob's.
+    const aliased = '{ ...F } fragment F on Query { v: viewer { secret } }';
+    const carol = await run(schema, aliased, 'carol');
+    expect(carol.data).toEqual({ v: { secret: 'secret of carol' } });
+    const bobAgain = await run(schema, aliased, 'bob');
     expect(bobAgain.data).toEqual({ v: { secret: 'secret of bob' } });
+
+    expect(calls.secret).toBe(3);
+    for (const viewer of ['alice', 'bob', 'carol']) {
+      expect(cache.peek(fieldCacheKey('Me.secret', viewer, ['me', '{}']))).toBe(`secret of ${viewer}`);
+    }
+    expect(cache.peek(fieldCacheKey('Me.secret', null, ['me', '{}']))).toBeUndefined();
+  });
+
+  it('keeps an aliased viewer PRIVATE when every viewer uses the alias: one entry per viewer', async () => {
+    cache = createCache();
+    const { schema, calls } = buildSchema();
+    const query = '{ me: viewer { secret } }';
+    const first = await Promise.all([run(schema, query, 'alice'), run(schema, query, 'bob')]);
+    expect(first.map((result) => result.data)).toEqual([
+      { me: { secret: 'secret of alice' } },
+      { me: { secret: 'secret of bob' } },
+    ]);
+    const again = await Promise.all([run(schema, query, 'bob'), run(schema, query, 'alice')]);
+    expect(again.map((result) => result.data)).toEqual([
+      { me: { secret: 'secret of bob' } },
+      { me: { secret: 'secret of alice' } },
+    ]);
+
     expect(calls.secret).toBe(2);
+    expect(cache.stats().entries).toBe(2);
+    expect(cache.peek(fieldCacheKey('Me.secret', 'alice', ['me', '{}']))).toBe('secret of alice');
+    expect(cache.peek(fieldCacheKey('Me.secret', 'bob', ['me', '{}']))).toBe('secret of bob');
+    expect(cache.peek(fieldCacheKey('Me.secret', null, ['me', '{}']))).toBeUndefined();
   });
 
   it('neither caches nor shares a PRIVATE field when there is no viewer', async () => {
