@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { ExecutionResult } from 'graphql';
 import { createGraphQLError, type OnParamsEventPayload } from 'graphql-yoga';
-import { FlightTimeoutError } from '../errors.js';
+import { encodeValue } from '../cache/encode-value.js';
+import { FlightTimeoutError, ValueTooDeepError } from '../errors.js';
 import { SingleFlight } from '../flight/single-flight.js';
-import { stableStringify } from './field-key.js';
 
 /** What Yoga's params handler resolves: one result, or a stream of them. */
 export type HandlerResult = Awaited<ReturnType<OnParamsEventPayload['paramsHandler']>>;
@@ -56,7 +56,8 @@ export class Coalescing {
 /**
  * The identity of an operation for coalescing: the credentials (hashed, so no token sits in
  * memory as a key), the operation name, the document and the variables with keys sorted. The key
- * lives only while the operation is in flight, so the document is used as it is.
+ * lives only while the operation is in flight, so the document is used as it is. Throws what
+ * encodeValue throws for variables it refuses (too deep: see badVariables).
  */
 export function operationKey(
   query: string,
@@ -65,9 +66,23 @@ export function operationKey(
   authorization: string | null,
 ): string {
   const scope = authorization === null ? '' : createHash('sha256').update(authorization).digest('base64url');
-  const vars = variables === null || variables === undefined ? '' : stableStringify(variables);
+  const vars = variables === null || variables === undefined ? '' : encodeValue(variables);
   const name = operationName == null ? '' : `=${operationName}`;
   return `${scope}\0${name}\0${vars}\0${query}`;
+}
+
+/**
+ * The answer to a request whose variables cannot be keyed (nested deeper than encodeValue's bound,
+ * or holding what JSON cannot carry): a 400 that says why, before anything executes.
+ */
+export function badVariables(error: unknown): ExecutionResult {
+  const message =
+    error instanceof ValueTooDeepError
+      ? `the variables nest deeper than ${error.maxDepth} levels`
+      : `the variables cannot be used: ${error instanceof Error ? error.message : String(error)}`;
+  return {
+    errors: [createGraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } })],
+  };
 }
 
 /** What a request that waited for an execution past its flight's deadline gets: a 503. */

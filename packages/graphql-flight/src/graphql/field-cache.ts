@@ -2,6 +2,7 @@
 // goes through `FlightCache.remember`. Nothing here knows where the policy came from.
 import {
   type FragmentDefinitionNode,
+  GraphQLError,
   type GraphQLFieldResolver,
   type GraphQLResolveInfo,
   Kind,
@@ -10,7 +11,8 @@ import {
 } from 'graphql';
 import type { FlightCache } from '../cache/flight-cache.js';
 import type { KeyPart } from '../cache/keys.js';
-import { defaultKeyParts, fieldCacheKey } from './field-key.js';
+import { ValueTooDeepError } from '../errors.js';
+import { defaultKeyParts, fieldKeyEncoder } from './field-key.js';
 import type { CacheScope } from './types.js';
 
 /** What both front ends know of a request: its cache and its verified viewer. */
@@ -49,6 +51,8 @@ export function cachedResolver<TContext>(
   options: FieldCacheContext<TContext>,
 ): GraphQLFieldResolver<unknown, TContext, object> {
   const ttl = { ttlMs: rule.ttlMs };
+  // The parts every key of the field shares (kind, coordinate, scope) are encoded once, here.
+  const keyOf = fieldKeyEncoder(rule.coordinate);
   return (parent, args, context, info) => {
     const scope = rule.scope ?? (isUnderRoot(info, options.privateRoots) ? 'PRIVATE' : 'PUBLIC');
     let viewer: string | number | null = null;
@@ -57,16 +61,24 @@ export function cachedResolver<TContext>(
       // Fail closed: without a verified viewer a private result is neither cached nor shared.
       if (viewer === null) return resolver(parent, args, context, info);
     }
-    const parts = rule.key
-      ? rule.key(parent as never, args as never, context)
-      : defaultKeyParts(parent, args as Record<string, unknown>);
+    let parts: readonly KeyPart[];
+    try {
+      parts = rule.key
+        ? rule.key(parent as never, args as never, context)
+        : defaultKeyParts(parent, args as Record<string, unknown>);
+    } catch (error) {
+      // Arguments nested past the bound are the client's to fix, and say so; anything else the
+      // key cannot encode is the resolver author's (masked for clients).
+      if (error instanceof ValueTooDeepError) {
+        throw new GraphQLError(`${rule.coordinate}: ${error.message}`, {
+          extensions: { code: 'BAD_USER_INPUT' },
+        });
+      }
+      throw error;
+    }
     return options
       .cache(context)
-      .remember(
-        fieldCacheKey(rule.coordinate, viewer, parts),
-        async () => resolver(parent, args, context, info),
-        ttl,
-      );
+      .remember(keyOf(viewer, parts), async () => resolver(parent, args, context, info), ttl);
   };
 }
 

@@ -52,20 +52,3 @@ function hasOwnProperties(object: object): boolean {
   for (const key in object) if (Object.hasOwn(object, key)) return true;
   return false;
 }
-
-/**
- * JSON with object keys sorted, so `{a,b}` and `{b,a}` give one string.
- *
- * @deprecated Use encodeValue: this gives `{}` for a Date, Map, Set or URL (two different values
- * share one string), throws a TypeError for a BigInt, and recurses without a bound. Kept while
- * the operation key still uses it.
- */
-export function stableStringify(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
-  const entries = Object.keys(value)
-    .sort()
-    .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
-    .map((key) => `${JSON.stringify(key)}:${stableStringify((value as Record<string, unknown>)[key])}`);
-  return `{${entries.join(',')}}`;
-}

@@ -4,7 +4,13 @@ export {
   type CachePolicyEntry,
 } from './apply-cache-policies.js';
 export { cacheControlDirective } from './cache-control.js';
-export { defaultKeyParts, fieldCacheKey, stableStringify } from './field-key.js';
+export {
+  defaultKeyParts,
+  type FieldKeyEncoder,
+  fieldCacheKey,
+  fieldKeyEncoder,
+  NO_ARGUMENTS,
+} from './field-key.js';
 export type { CachePolicyExtension, ResponsePolicy } from './response-policy.js';
 export { POLICY_EXTENSION, responsePolicy } from './response-policy.js';
 export type { CacheScope } from './types.js';

@@ -1,7 +1,7 @@
+import { encodeValue } from '../cache/encode-value.js';
 import type { FlightCache } from '../cache/flight-cache.js';
 import { FlightTimeoutError, InvalidOptionError } from '../errors.js';
 import { deadlinePassed, type HandlerResult } from './coalescing.js';
-import { stableStringify } from './field-key.js';
 import { type RequestLike, regularMediaType } from './http.js';
 import { digest, type OperationPlans, type Plan } from './operation-plans.js';
 import {
@@ -180,7 +180,8 @@ export class ResponseCache {
     if (plan === undefined || !plan.policy.cacheable) return undefined;
     const mediaType = regularMediaType(request.headers.get('accept'));
     if (mediaType === undefined) return undefined;
-    const vars = variables == null ? '' : stableStringify(variables);
+    // Variables that cannot be keyed (too deep) throw: a miss here, and a 400 from the plugin.
+    const vars = variables == null ? '' : encodeValue(variables);
     const authorization = request.headers.get('authorization');
     if (authorization === null) return this.#lookUp(plan, vars, mediaType);
     const authorize = this.#authorize;

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FetchAPI, GraphQLParams, Plugin } from 'graphql-yoga';
-import { Coalescing, operationKey } from './coalescing.js';
+import { badVariables, Coalescing, operationKey } from './coalescing.js';
 import { createNodeListener, FRONT_DOOR, type FrontDoorHandOff, type NodeYoga } from './front-door.js';
 import { addVary, paramsOfUrl, parseJson, pathOf } from './http.js';
 import { mapMaybe } from './maybe-promise.js';
@@ -223,12 +223,18 @@ export class OperationCoalescing {
             !this.#plans.isPlainQuery(params.query, params.operationName)
           )
             return;
-          const key = operationKey(
-            params.query,
-            params.operationName,
-            params.variables,
-            request.headers.get('authorization'),
-          );
+          let key: string;
+          try {
+            key = operationKey(
+              params.query,
+              params.operationName,
+              params.variables,
+              request.headers.get('authorization'),
+            );
+          } catch (error) {
+            setResult(badVariables(error));
+            return;
+          }
           setParamsHandler((payload) =>
             this.#coalescing.run(
               key,
