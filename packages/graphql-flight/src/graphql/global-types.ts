@@ -5,7 +5,7 @@ import type {
   SchemaTypes,
   TypeParam,
 } from '@pothos/core';
-import type { PothosCachePolicyPlugin } from './pothos.js';
+import type { PothosCachePolicyPlugin } from './pothos-plugin.js';
 import type { CachePolicyPluginOptions, FieldCachePolicy } from './pothos-types.js';
 
 declare global {
