@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { ExecutionResult } from 'graphql';
-import { createGraphQLError, type OnParamsEventPayload } from 'graphql-yoga';
+import { type ExecutionResult, GraphQLError } from 'graphql';
+import type { OnParamsEventPayload } from 'graphql-yoga';
 import { encodeValue } from '../cache/encode-value.js';
 import { FlightTimeoutError, ValueTooDeepError } from '../errors.js';
 import { SingleFlight } from '../flight/single-flight.js';
@@ -81,7 +81,7 @@ export function badVariables(error: unknown): ExecutionResult {
       ? `the variables nest deeper than ${error.maxDepth} levels`
       : `the variables cannot be used: ${error instanceof Error ? error.message : String(error)}`;
   return {
-    errors: [createGraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } })],
+    errors: [new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } })],
   };
 }
 
@@ -89,7 +89,7 @@ export function badVariables(error: unknown): ExecutionResult {
 export function deadlinePassed(error: FlightTimeoutError): ExecutionResult {
   return {
     errors: [
-      createGraphQLError(`the shared execution passed its ${error.timeoutMs} ms deadline`, {
+      new GraphQLError(`the shared execution passed its ${error.timeoutMs} ms deadline`, {
         extensions: { code: 'EXECUTION_TIMEOUT', http: { status: 503 } },
       }),
     ],
