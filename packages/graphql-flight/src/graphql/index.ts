@@ -23,4 +23,5 @@ export {
   type OperationStats,
   type ResponseCacheOptions,
   useOperationCoalescing,
+  useResponseCache,
 } from './use-operation-coalescing.js';

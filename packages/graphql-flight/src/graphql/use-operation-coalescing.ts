@@ -330,4 +330,21 @@ export function useOperationCoalescing(options?: OperationCoalescingOptions): Pl
   return new OperationCoalescing(options).plugin();
 }
 
+/**
+ * The response cache as one Yoga plugin, with coalescing installed with it (as Yoga's response
+ * cache installs envelop's): `new OperationCoalescing({ ...options, responseCache }).plugin()`.
+ * Keep an OperationCoalescing instead when the node:http front door or the stats are wanted.
+ */
+export function useResponseCache(
+  options: ResponseCacheOptions & Omit<OperationCoalescingOptions, 'responseCache'>,
+): Plugin {
+  const { timeoutMs, maxDocuments, maxDocumentLength, ...responseCache } = options;
+  return new OperationCoalescing({
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(maxDocuments === undefined ? {} : { maxDocuments }),
+    ...(maxDocumentLength === undefined ? {} : { maxDocumentLength }),
+    responseCache,
+  }).plugin();
+}
+
 export { invalidateResponses } from './response-keys.js';

@@ -1,7 +1,7 @@
 import { GraphQLInt, GraphQLObjectType, GraphQLSchema } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { OperationCoalescing } from '../../src/graphql/use-operation-coalescing.js';
+import { OperationCoalescing, useResponseCache } from '../../src/graphql/use-operation-coalescing.js';
 import { createCache, type FlightCache } from '../../src/index.js';
 import { deferred } from '../helpers/deferred.js';
 
@@ -81,6 +81,44 @@ describe('the stored bytes of one execution', () => {
     expect(after.misses).toBe(before.misses);
     // One peek for the field's generation, one for the stored response.
     expect(after.peeks - before.peeks).toBe(2);
+  });
+});
+
+describe('useResponseCache', () => {
+  it('is the response cache and coalescing in one plugin: a repeat is a HIT, a burst runs once', async () => {
+    cache = createCache();
+    let runs = 0;
+    const gate = deferred<void>();
+    const schema = new GraphQLSchema({
+      query: new GraphQLObjectType({
+        name: 'Query',
+        fields: {
+          slow: {
+            type: GraphQLInt,
+            extensions: { graphqlFlightCache: { ttlMs: 60_000 } },
+            resolve: async () => {
+              runs++;
+              await gate.promise;
+              return 42;
+            },
+          },
+        },
+      }),
+    });
+    const yoga = createYoga({ schema, plugins: [useResponseCache({ cache })], logging: false });
+    const get = () => yoga.fetch('http://yoga/graphql?query=%7B%20slow%20%7D');
+    const burst = [get(), get(), get()];
+    await vi.waitFor(() => expect(runs).toBe(1));
+    gate.resolve();
+    expect((await Promise.all(burst)).map((response) => response.headers.get('x-cache')).sort()).toEqual([
+      'COALESCED',
+      'COALESCED',
+      'MISS',
+    ]);
+    const hit = await get();
+    expect(hit.headers.get('x-cache')).toBe('HIT');
+    expect(await hit.text()).toBe(BODY);
+    expect(runs).toBe(1);
   });
 });
 
