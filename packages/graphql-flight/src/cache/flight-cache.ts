@@ -224,13 +224,8 @@ export class FlightCache {
     load: (signal: AbortSignal) => Promise<T>,
     options?: RememberOptions<T>,
   ): Promise<T> {
-    if (this.#closed) return Promise.reject(new CacheClosedError());
-    let k: string;
-    try {
-      k = encodeKey(key);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const k = this.#usableKey(key);
+    if (typeof k !== 'string') return k;
     const hit = this.#memory.get(k);
     if (hit !== undefined) {
       this.#hits++;
@@ -248,13 +243,8 @@ export class FlightCache {
     load: (signal: AbortSignal) => Promise<T>,
     options?: RememberOptions<T>,
   ): Promise<Fetched<T>> {
-    if (this.#closed) return Promise.reject(new CacheClosedError());
-    let k: string;
-    try {
-      k = encodeKey(key);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const k = this.#usableKey(key);
+    if (typeof k !== 'string') return k;
     const hit = this.#memory.get(k);
     if (hit !== undefined) {
       this.#hits++;
@@ -275,6 +265,16 @@ export class FlightCache {
     if (hit === undefined) return undefined;
     this.#peeks++;
     return hit.value as T;
+  }
+
+  /** The encoded key, or the rejection a call gets for it (a closed cache, an invalid key). */
+  #usableKey(key: CacheKey): string | Promise<never> {
+    if (this.#closed) return Promise.reject(new CacheClosedError());
+    try {
+      return encodeKey(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   #rememberMiss<T>(

@@ -12,9 +12,8 @@ afterEach(async () => {
 });
 
 /** `{ slow }`: one public field (60 s) whose resolver waits for `gate` and counts its runs. */
-function setup(gate: Promise<void>) {
-  cache = createCache();
-  let runs = 0;
+function slowSchema(gate: Promise<void>) {
+  const counter = { runs: 0 };
   const schema = new GraphQLSchema({
     query: new GraphQLObjectType({
       name: 'Query',
@@ -23,7 +22,7 @@ function setup(gate: Promise<void>) {
           type: GraphQLInt,
           extensions: { graphqlFlightCache: { ttlMs: 60_000 } },
           resolve: async () => {
-            runs++;
+            counter.runs++;
             await gate;
             return 42;
           },
@@ -31,6 +30,12 @@ function setup(gate: Promise<void>) {
       },
     }),
   });
+  return { schema, runs: () => counter.runs };
+}
+
+function setup(gate: Promise<void>) {
+  cache = createCache();
+  const { schema, runs } = slowSchema(gate);
   const coalescing = new OperationCoalescing({ responseCache: { cache } });
   const yoga = createYoga({ schema, plugins: [coalescing.plugin()], logging: false });
   const post = () =>
@@ -39,7 +44,7 @@ function setup(gate: Promise<void>) {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query: '{ slow }' }),
     });
-  return { cache, post, runs: () => runs };
+  return { cache, post, runs };
 }
 
 const BODY = '{"data":{"slow":42}}';
@@ -87,28 +92,12 @@ describe('the stored bytes of one execution', () => {
 describe('useResponseCache', () => {
   it('is the response cache and coalescing in one plugin: a repeat is a HIT, a burst runs once', async () => {
     cache = createCache();
-    let runs = 0;
     const gate = deferred<void>();
-    const schema = new GraphQLSchema({
-      query: new GraphQLObjectType({
-        name: 'Query',
-        fields: {
-          slow: {
-            type: GraphQLInt,
-            extensions: { graphqlFlightCache: { ttlMs: 60_000 } },
-            resolve: async () => {
-              runs++;
-              await gate.promise;
-              return 42;
-            },
-          },
-        },
-      }),
-    });
+    const { schema, runs } = slowSchema(gate.promise);
     const yoga = createYoga({ schema, plugins: [useResponseCache({ cache })], logging: false });
     const get = () => yoga.fetch('http://yoga/graphql?query=%7B%20slow%20%7D');
     const burst = [get(), get(), get()];
-    await vi.waitFor(() => expect(runs).toBe(1));
+    await vi.waitFor(() => expect(runs()).toBe(1));
     gate.resolve();
     expect((await Promise.all(burst)).map((response) => response.headers.get('x-cache')).sort()).toEqual([
       'COALESCED',
@@ -118,7 +107,7 @@ describe('useResponseCache', () => {
     const hit = await get();
     expect(hit.headers.get('x-cache')).toBe('HIT');
     expect(await hit.text()).toBe(BODY);
-    expect(runs).toBe(1);
+    expect(runs()).toBe(1);
   });
 });
 
