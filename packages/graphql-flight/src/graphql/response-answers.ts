@@ -106,9 +106,9 @@ export function storedReply(stored: StoredResponse, mediaType: string): Executio
   return reply;
 }
 
-/** Whether `result` is a reply made by storedReply. */
-export function isStoredReply(result: unknown): boolean {
-  return typeof result === 'object' && result !== null && replies.has(result);
+/** The media type a reply made by storedReply is sent as; undefined for any other result. */
+export function storedReplyType(result: unknown): string | undefined {
+  return typeof result === 'object' && result !== null ? replies.get(result)?.mediaType : undefined;
 }
 
 /** For a reply made by storedReply: the response with the stored body, as Yoga would send it. */

@@ -8,7 +8,7 @@ import { OperationPlans } from './operation-plans.js';
 import {
   decorate,
   type Found,
-  isStoredReply,
+  storedReplyType,
   type Served,
   storedBody,
   storedReply,
@@ -246,10 +246,16 @@ export class OperationCoalescing {
           );
         });
       },
-      onResultProcess: ({ result, setResultProcessor }) => {
+      onResultProcess: ({ result, resultProcessor, setResultProcessor }) => {
         // A reply that stands for a stored response is answered with its bytes (see storedReply).
-        if (this.#responses === undefined || !isStoredReply(result)) return;
-        setResultProcessor((reply, fetchAPI) => storedBody(reply, fetchAPI)!, 'application/json');
+        // A plugin after this one that replaces the result gets the processor Yoga had chosen.
+        const mediaType = this.#responses === undefined ? undefined : storedReplyType(result);
+        if (mediaType === undefined || resultProcessor === undefined) return;
+        setResultProcessor(
+          (reply, fetchAPI, accepted) =>
+            storedBody(reply, fetchAPI) ?? resultProcessor(reply, fetchAPI, accepted),
+          mediaType,
+        );
       },
       onResponse: ({ request, response, setResponse, fetchAPI }) => {
         const state = this.#requests.get(request);

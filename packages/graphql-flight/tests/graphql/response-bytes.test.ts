@@ -1,5 +1,5 @@
 import { GraphQLInt, GraphQLObjectType, GraphQLSchema } from 'graphql';
-import { createYoga } from 'graphql-yoga';
+import { createYoga, type Plugin } from 'graphql-yoga';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { OperationCoalescing, useResponseCache } from '../../src/graphql/use-operation-coalescing.js';
 import { createCache, type FlightCache } from '../../src/index.js';
@@ -86,6 +86,29 @@ describe('the stored bytes of one execution', () => {
     expect(after.misses).toBe(before.misses);
     // One peek for the field's generation, one for the stored response.
     expect(after.peeks - before.peeks).toBe(2);
+  });
+});
+
+describe('a plugin after the response cache', () => {
+  it('that replaces the result of a stored reply gets it serialised by Yoga, not the stored bytes', async () => {
+    cache = createCache();
+    const gate = deferred<void>();
+    gate.resolve();
+    const { schema } = slowSchema(gate.promise);
+    const coalescing = new OperationCoalescing({ responseCache: { cache } });
+    let seen: unknown;
+    const replacing: Plugin = {
+      onResultProcess: ({ result, setResult }) => {
+        seen = (result as { data?: unknown }).data;
+        setResult({ data: { slow: 7 } });
+      },
+    };
+    const yoga = createYoga({ schema, plugins: [coalescing.plugin(), replacing], logging: false });
+    const response = await yoga.fetch('http://yoga/graphql?query=%7B%20slow%20%7D');
+    expect(response.headers.get('x-cache')).toBe('MISS');
+    expect(await response.text()).toBe('{"data":{"slow":7}}');
+    // Read as a result, the stored reply is the stored data.
+    expect(seen).toEqual({ slow: 42 });
   });
 });
 
