@@ -18,7 +18,7 @@ export interface Config {
   authSecret: Uint8Array;
   /** True when AUTH_SECRET was not set and the development secret is in use. */
   devSecret: boolean;
-  /** Limits of the HTTP edge (src/graphql/hardening.ts); each one from its variable, else its default. */
+  /** Limits of the HTTP edge (src/plugins/hardening.ts); each one from its variable, else its default. */
   limits: HardeningLimits;
   /**
    * Port of a separate listener that serves only /metrics, without a token (the network guards it).

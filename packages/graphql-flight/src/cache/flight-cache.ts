@@ -21,8 +21,9 @@ export interface CacheOptions {
   /** Bound of the in-process memory tier, in entries (least recently used evicted). Default 10 000. */
   maxEntries?: number;
   /**
-   * Bound of the memory tier in bytes, by estimate: strings and stored responses by their length,
-   * other values at a nominal 256 bytes. Default 64 MiB.
+   * Bound of the memory tier in bytes, by estimate: a string counts 64 + 2 bytes per UTF-16 unit,
+   * a value whose call passed `sizeOf` what that says (the response cache sizes a stored response
+   * by its body), any other value a nominal 256 bytes. Default 64 MiB.
    */
   maxBytes?: number;
   /** TTL of a value when the call passes none, in milliseconds. Default 60 000. */
@@ -62,7 +63,7 @@ export interface RememberOptions<T = unknown> {
   shouldStore?: (value: T) => boolean;
   /**
    * The value's size in bytes for the memory tier's `maxBytes` bound, when the caller knows it
-   * (large objects). Default: strings by their length, anything else 256 bytes.
+   * (large objects). Default: a string 64 + 2 bytes per UTF-16 unit, anything else 256 bytes.
    */
   sizeOf?: (value: T) => number;
 }
