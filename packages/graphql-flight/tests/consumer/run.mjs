@@ -247,10 +247,8 @@ function checkTarballFiles(files) {
       'under dist/ (.js and .d.ts only; no maps, demo, tests, bench or src)',
   );
   console.log(files.map((file) => `       ${file}`).join('\n'));
-  if (!files.includes('README.md')) {
-    console.log(
-      '  note: the tarball has no README.md (package.json "files" lists it; packages/graphql-flight has none)',
-    );
+  for (const required of ['README.md', 'LICENSE']) {
+    if (!files.includes(required)) fail(`the tarball has no ${required}`);
   }
 }
 
