@@ -10,6 +10,8 @@ import {
   isCompositeType,
   isInterfaceType,
   isIntrospectionType,
+  isUnionType,
+  type GraphQLNamedType,
   isObjectType,
 } from 'graphql';
 import type { FlightCache } from '../cache/flight-cache.js';
@@ -110,6 +112,8 @@ export function applyCachePolicies<TContext>(
     }
   }
 
+  const privatelyReached = reachedFromPrivate(schema, typeHint, fieldHints);
+
   return rebuildSchema(schema, {
     typeExtensions(type, extensions) {
       const hint = typeHint(type);
@@ -126,15 +130,24 @@ export function applyCachePolicies<TContext>(
       }
       // A hint never has both ttlMs and inheritMaxAge: the directive drops maxAge, an entry is refused.
       const ttlMs = hint.ttlMs;
+      // A field below the root without a resolver of its own reads its parent's property: nothing
+      // to cache (and a key of parent id and arguments would outlive the parent's own data). Its
+      // hint informs the response cache only. A root field's default resolver calls rootValue.
       if (
         !isObjectType(owner) ||
         neverCached.has(owner) ||
         hintOnly === true ||
-        !(ttlMs !== undefined && ttlMs > 0)
+        !(ttlMs !== undefined && ttlMs > 0) ||
+        (owner !== queryType && (config.resolve === undefined || config.resolve === defaultFieldResolver))
       )
         return mapped;
       const target = getNamedType(config.type);
-      const scope = hint.scope ?? (isCompositeType(target) ? typeHint(target)?.scope : undefined);
+      // Fail closed: a field of a type that a PRIVATE field or type can reach is PRIVATE (keyed by
+      // the viewer) unless its own hint says otherwise, as Apollo makes such a response private.
+      const scope =
+        hint.scope ??
+        (isCompositeType(target) ? typeHint(target)?.scope : undefined) ??
+        (privatelyReached.has(owner.name) ? 'PRIVATE' : undefined);
       const resolver = (config.resolve ?? defaultFieldResolver) as GraphQLFieldResolver<
         unknown,
         TContext,
@@ -149,6 +162,47 @@ export function applyCachePolicies<TContext>(
       };
     },
   });
+}
+
+/**
+ * The object types whose fields may resolve under a PRIVATE hint: those with a PRIVATE type hint
+ * (or an interface or union one that is), those a PRIVATE field returns, and every object type
+ * reachable from them through their fields. A static, conservative view: a type reached both
+ * privately and publicly counts as private.
+ */
+function reachedFromPrivate(
+  schema: GraphQLSchema,
+  typeHint: (type: GraphQLCompositeType) => CachePolicyExtension | undefined,
+  fieldHints: ReadonlyMap<string, Hint | undefined>,
+): Set<string> {
+  const reached = new Set<string>();
+  const queue: GraphQLObjectType[] = [];
+  const add = (type: GraphQLNamedType) => {
+    if (isObjectType(type)) {
+      if (!reached.has(type.name)) {
+        reached.add(type.name);
+        queue.push(type);
+      }
+    } else if (isInterfaceType(type) || isUnionType(type)) {
+      for (const possible of schema.getPossibleTypes(type)) add(possible);
+    }
+  };
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isCompositeType(type) || isIntrospectionType(type)) continue;
+    if (typeHint(type)?.scope === 'PRIVATE') add(type);
+    if (!isObjectType(type) && !isInterfaceType(type)) continue;
+    for (const field of Object.values(type.getFields())) {
+      const target = getNamedType(field.type);
+      const scope =
+        fieldHints.get(`${type.name}.${field.name}`)?.scope ??
+        (isCompositeType(target) ? typeHint(target)?.scope : undefined);
+      if (scope === 'PRIVATE') add(target);
+    }
+  }
+  for (let type = queue.shift(); type !== undefined; type = queue.shift()) {
+    for (const field of Object.values(type.getFields())) add(getNamedType(field.type));
+  }
+  return reached;
 }
 
 function fieldCacheContext<TContext>(

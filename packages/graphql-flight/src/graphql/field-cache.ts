@@ -43,7 +43,8 @@ export interface FieldCacheRule<TContext> {
  * context and info) and later ones read the stored value until `ttlMs` passes.
  *
  * A PRIVATE call is keyed by the verified viewer; without a viewer it simply runs the resolver,
- * neither cached nor shared (fail closed).
+ * neither cached nor shared (fail closed). Below the root, a call whose parent has no `id` also
+ * simply runs, unless the rule has a `key` of its own.
  */
 export function cachedResolver<TContext>(
   resolver: GraphQLFieldResolver<unknown, TContext, object>,
@@ -63,9 +64,17 @@ export function cachedResolver<TContext>(
     }
     let parts: readonly KeyPart[];
     try {
-      parts = rule.key
-        ? rule.key(parent as never, args as never, context)
-        : defaultKeyParts(parent, args as Record<string, unknown>);
+      if (rule.key !== undefined) parts = rule.key(parent as never, args as never, context);
+      else if (info.path.prev === undefined || hasId(parent)) {
+        parts = defaultKeyParts(parent, args as Record<string, unknown>);
+      } else {
+        // Below the root the default key tells parents apart by their id. A parent without one
+        // is told apart only when it is the one object of a root field without arguments
+        // (`viewer`): keyed by that field. Any other is not cached: every parent would share it.
+        const root = soleRootParent(info);
+        if (root === undefined) return resolver(parent, args, context, info);
+        parts = ['', root, ...defaultKeyParts(undefined, args as Record<string, unknown>).slice(1)];
+      }
     } catch (error) {
       // Arguments nested past the bound are the client's to fix, and say so; anything else the
       // key cannot encode is the resolver author's (masked for clients).
@@ -82,8 +91,19 @@ export function cachedResolver<TContext>(
   };
 }
 
-/** Root response key → root field name, per operation document (aliases resolved). */
-const rootFieldNames = new WeakMap<OperationDefinitionNode, Map<string, string>>();
+function hasId(parent: unknown): boolean {
+  const id = typeof parent === 'object' && parent !== null ? (parent as { id?: unknown }).id : undefined;
+  return typeof id === 'string' || typeof id === 'number';
+}
+
+/** A root field as selected: its name, and whether the selection passes arguments. */
+interface RootField {
+  name: string;
+  hasArguments: boolean;
+}
+
+/** Root response key → root field, per operation document (aliases resolved). */
+const rootFieldNames = new WeakMap<OperationDefinitionNode, Map<string, RootField>>();
 
 /**
  * Whether the field being resolved lies in the subtree of a root field named in `roots` (queries
@@ -94,25 +114,45 @@ export function isUnderRoot(info: GraphQLResolveInfo, roots: ReadonlySet<string>
   if (roots.size === 0 || info.operation.operation !== 'query') return false;
   let path = info.path;
   while (path.prev !== undefined) path = path.prev;
-  let names = rootFieldNames.get(info.operation);
-  if (names === undefined) {
-    names = new Map();
-    collectRootFields(info.operation.selectionSet, info.fragments, names, new Set());
-    rootFieldNames.set(info.operation, names);
-  }
-  const name = names.get(String(path.key));
+  const name = rootFields(info).get(String(path.key))?.name;
   return name !== undefined && roots.has(name);
+}
+
+/**
+ * The root field whose value is the parent of the field being resolved, when that parent is the
+ * one object a root field without arguments returns (not an element of a list); else undefined.
+ */
+function soleRootParent(info: GraphQLResolveInfo): string | undefined {
+  const parentPath = info.path.prev;
+  if (parentPath === undefined || parentPath.prev !== undefined || typeof parentPath.key !== 'string') {
+    return undefined;
+  }
+  const root = rootFields(info).get(parentPath.key);
+  return root === undefined || root.hasArguments ? undefined : root.name;
+}
+
+function rootFields(info: GraphQLResolveInfo): Map<string, RootField> {
+  let fields = rootFieldNames.get(info.operation);
+  if (fields === undefined) {
+    fields = new Map();
+    collectRootFields(info.operation.selectionSet, info.fragments, fields, new Set());
+    rootFieldNames.set(info.operation, fields);
+  }
+  return fields;
 }
 
 function collectRootFields(
   selectionSet: SelectionSetNode,
   fragments: Record<string, FragmentDefinitionNode>,
-  names: Map<string, string>,
+  names: Map<string, RootField>,
   seen: Set<string>,
 ): void {
   for (const selection of selectionSet.selections) {
     if (selection.kind === Kind.FIELD) {
-      names.set(selection.alias?.value ?? selection.name.value, selection.name.value);
+      names.set(selection.alias?.value ?? selection.name.value, {
+        name: selection.name.value,
+        hasArguments: (selection.arguments?.length ?? 0) > 0,
+      });
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
       collectRootFields(selection.selectionSet, fragments, names, seen);
     } else {

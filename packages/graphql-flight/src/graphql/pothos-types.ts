@@ -13,8 +13,9 @@ export interface FieldCachePolicy<Types extends SchemaTypes, Parent, Args> {
    */
   scope?: CacheScope;
   /**
-   * The parts that tell one result of this field from another. Default: the parent's `id` (when
-   * it has one) and the arguments, stably encoded. The field's coordinate, and for PRIVATE the
+   * The parts that tell one result of this field from another. Default: the parent's `id` and the
+   * arguments, stably encoded; below the root, a parent without an `id` is not cached at all
+   * (without a key, its results could not be told from other parents'). The field's coordinate, and for PRIVATE the
    * viewer, are always added by the plugin, so a custom key can neither collide with another
    * field's nor cross viewers.
    */
