@@ -63,7 +63,7 @@ export function useMetrics(options: MetricsOptions): Plugin {
 export interface Metrics {
   plugin: Plugin;
   /** Counts and times a response to the GraphQL endpoint that Yoga never saw (an X-Cache: HIT). */
-  recordHit(answer: { status: number; startedAt: number }): void;
+  recordHit(answer: { status: number; startedAt: number; outcome?: 'HIT' | 'COALESCED' }): void;
 }
 
 /** useMetrics, with `recordHit` for the front door (see OperationCoalescing.nodeListener). */
@@ -308,8 +308,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
   };
   return {
     plugin,
-    recordHit({ status, startedAt }) {
-      const labels = { operation_type: 'query', status: String(status), cache: 'hit' };
+    recordHit({ status, startedAt, outcome = 'HIT' }) {
+      const labels = { operation_type: 'query', status: String(status), cache: outcome.toLowerCase() };
       requests.inc(labels);
       durations.observe(labels, (performance.now() - startedAt) / 1_000);
     },

@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { nodeRequestLike, paramsOfUrl, parseJson, type RequestLike, readBody } from './http.js';
 import { mapMaybe } from './maybe-promise.js';
 import type { Found } from './response-answers.js';
-import type { ResponseCache } from './response-cache.js';
+import { deadlinePassed } from './coalescing.js';
+import type { FlightEnd, ResponseCache } from './response-cache.js';
 
 /**
  * What the front door needs of a Yoga server: its node:http handler (`yoga.handle(req, res,
@@ -24,6 +25,15 @@ export const FRONT_DOOR = 'graphqlFlightFrontDoor';
 export interface FrontDoorHandOff {
   found: Found | undefined;
   body?: { text: string; params: unknown };
+}
+
+/** What the front door tells of each request it answers itself (metrics: Yoga never sees these). */
+export interface FrontDoorAnswer {
+  status: number;
+  /** performance.now() when the request reached the front door. */
+  startedAt: number;
+  /** HIT: a stored response; COALESCED: one an execution it waited for stored (or its 503). */
+  outcome: 'HIT' | 'COALESCED';
 }
 
 /** What the front door reads of the plugin that owns it, at each request. */
@@ -47,7 +57,7 @@ export interface FrontDoorHost {
 export function createNodeListener(
   host: FrontDoorHost,
   yoga: NodeYoga,
-  onAnswered?: (answer: { status: number; startedAt: number }) => void,
+  onAnswered?: (answer: FrontDoorAnswer) => void,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const answerNode = (
     responses: ResponseCache,
@@ -58,12 +68,45 @@ export function createNodeListener(
   ): boolean => {
     if (found?.stored === undefined) return false;
     const { status, headers, body } = responses.answer(request, found, found.stored);
-    if (body !== null) headers['content-length'] = String(Buffer.byteLength(body));
-    res.writeHead(status, headers);
-    res.end(body ?? undefined);
+    write(res, status, headers, body);
     host.frontDoorHit();
-    onAnswered?.({ status, startedAt });
+    onAnswered?.({ status, startedAt, outcome: 'HIT' });
     return true;
+  };
+  /**
+   * A miss whose response flight a request of this process is running already: held on it, and
+   * answered from here with what it stores (or its 503), so identical requests of a cold burst
+   * never enter Yoga. Anything else (no such flight, an unstored result, a failure) goes to Yoga.
+   */
+  const joinOrHandOn = (
+    responses: ResponseCache,
+    req: IncomingMessage,
+    request: RequestLike,
+    res: ServerResponse,
+    found: Found | undefined,
+    startedAt: number,
+    handOff: FrontDoorHandOff,
+  ): void => {
+    const running = found === undefined ? undefined : responses.running(found.key);
+    if (running === undefined) return handOn(req, res, handOff);
+    void running.then((end: FlightEnd) => {
+      if (end === undefined) return handOn(req, res, handOff);
+      if ('timeout' in end) {
+        responses.joined++;
+        const body = JSON.stringify(deadlinePassed(end.timeout));
+        write(
+          res,
+          503,
+          { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+          body,
+        );
+        onAnswered?.({ status: 503, startedAt, outcome: 'COALESCED' });
+        return;
+      }
+      const { status, headers, body } = responses.answerJoined(request, found!, end.stored);
+      write(res, status, headers, body);
+      onAnswered?.({ status, startedAt, outcome: 'COALESCED' });
+    });
   };
   const handOn = (req: IncomingMessage, res: ServerResponse, handOff: FrontDoorHandOff) =>
     void yoga.handle(req, res, { [FRONT_DOOR]: handOff });
@@ -84,7 +127,8 @@ export function createNodeListener(
     const like = nodeRequestLike(req);
     if (req.method === 'GET') {
       void mapMaybe(responses.find(like, paramsOfUrl(url)), (found) => {
-        if (!answerNode(responses, like, res, found, startedAt)) handOn(req, res, { found });
+        if (!answerNode(responses, like, res, found, startedAt))
+          joinOrHandOn(responses, req, like, res, found, startedAt, { found });
       });
       return;
     }
@@ -100,7 +144,7 @@ export function createNodeListener(
         const params = parseJson(text);
         return mapMaybe(responses.find(like, params), (found) => {
           if (!answerNode(responses, like, res, found, startedAt))
-            handOn(req, res, { found, body: { text, params } });
+            joinOrHandOn(responses, req, like, res, found, startedAt, { found, body: { text, params } });
         });
       },
       () => {
@@ -109,4 +153,16 @@ export function createNodeListener(
       },
     );
   };
+}
+
+/** Writes a whole answer to Node's response (one writeHead, with its length). */
+function write(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string>,
+  body: string | null,
+): void {
+  if (body !== null) headers['content-length'] = String(Buffer.byteLength(body));
+  res.writeHead(status, headers);
+  res.end(body ?? undefined);
 }

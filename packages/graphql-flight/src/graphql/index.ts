@@ -16,6 +16,7 @@ export { POLICY_EXTENSION, responsePolicy } from './response-policy.js';
 export type { CacheScope } from './types.js';
 export {
   type CacheOutcome,
+  type FrontDoorAnswer,
   type NodeYoga,
   invalidateResponses,
   OperationCoalescing,

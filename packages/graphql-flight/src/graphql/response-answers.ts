@@ -41,8 +41,17 @@ export interface Answer {
   body: string | null;
 }
 
-/** The cached answer to a request: the stored body, or a 304 for a GET whose If-None-Match matches. */
-export function answerOf(request: RequestLike, found: Found, stored: StoredResponse): Answer {
+/**
+ * The cached answer to a request: the stored body, or a 304 for a GET whose If-None-Match matches.
+ * `outcome` is HIT for a stored response, COALESCED for one that an execution this request waited
+ * for has just stored.
+ */
+export function answerOf(
+  request: RequestLike,
+  found: Found,
+  stored: StoredResponse,
+  outcome: 'HIT' | 'COALESCED' = 'HIT',
+): Answer {
   const contentType = `${found.mediaType}; charset=utf-8`;
   const etag = etagFor(stored.etag, contentType);
   const headers = {
@@ -50,8 +59,11 @@ export function answerOf(request: RequestLike, found: Found, stored: StoredRespo
     etag,
     'cache-control': 'public, no-cache',
     vary: 'Accept',
-    'x-cache': 'HIT',
-    'cache-status': hitStatus(stored),
+    'x-cache': outcome,
+    'cache-status':
+      outcome === 'HIT'
+        ? hitStatus(stored)
+        : `graphql-flight; fwd=miss; collapsed; stored; ttl=${ttlSeconds(stored)}`,
   };
   if (request.method === 'GET' && matchesEtag(request.headers.get('if-none-match'), etag)) {
     return { status: 304, headers, body: null };

@@ -48,6 +48,12 @@ const CACHE_OPTIONS = {
   sizeOf: (value: Flown) => ('body' in value ? 128 + 2 * value.body.length : 256),
 };
 
+/**
+ * How a response flight this process runs ends, for the requests the front door holds on it: the
+ * stored response, its deadline passed, or neither (an unstored result, a failure: Yoga answers).
+ */
+export type FlightEnd = { stored: StoredResponse } | { timeout: FlightTimeoutError } | undefined;
+
 const JSON_TYPES = /^application\/(json|graphql\+json)\s*(;|$)/i;
 
 /**
@@ -63,6 +69,8 @@ export class ResponseCache {
   readonly #authorize: ResponseCacheOptions['authorize'];
   readonly #maxBodyBytes: number;
   readonly #maxResponseLength: number;
+  /** Response flights that requests of this process run, by key, until each ends. */
+  readonly #running = new Map<string, Promise<FlightEnd>>();
   hits = 0;
   stored = 0;
   notModified = 0;
@@ -115,6 +123,22 @@ export class ResponseCache {
   }
 
   /**
+   * How the response flight of `key` that a request of this process is in ends, if there is one:
+   * the front door holds identical requests on it instead of handing each to Yoga.
+   */
+  running(key: string): Promise<FlightEnd> | undefined {
+    return this.#running.get(key);
+  }
+
+  /** The answer to a request that waited for the execution that stored `stored` (counted as joined). */
+  answerJoined(request: RequestLike, found: Found, stored: StoredResponse): Answer {
+    this.joined++;
+    const answer = answerOf(request, found, stored, 'COALESCED');
+    if (answer.status === 304) this.notModified++;
+    return answer;
+  }
+
+  /**
    * A miss: one execution for every request of this key in the process (and with Redis, in the
    * fleet), stored if it is cacheable. The request that ran it is the MISS; the ones that waited
    * for it are COALESCED; one answered by the shared store is a HIT. `served` is told which.
@@ -125,6 +149,16 @@ export class ResponseCache {
     served: (served: Served) => void,
   ): Promise<HandlerResult> {
     let running: Promise<HandlerResult> | undefined;
+    let end: ((end: FlightEnd) => void) | undefined;
+    if (!this.#running.has(found.key)) {
+      const ended = new Promise<FlightEnd>((resolve) => {
+        end = resolve;
+      });
+      this.#running.set(found.key, ended);
+      void ended.then(() => {
+        if (this.#running.get(found.key) === ended) this.#running.delete(found.key);
+      });
+    }
     try {
       const { value, source } = await this.cache.fetch<Flown>(
         found.key,
@@ -140,6 +174,7 @@ export class ResponseCache {
         { ttlMs: found.ttlMs, ...CACHE_OPTIONS },
       );
       if ('unstored' in value) {
+        end?.(undefined);
         if (source !== 'loaded') this.joined++;
         served({ outcome: source === 'loaded' ? 'MISS' : 'COALESCED', bypass: false });
         return value.unstored;
@@ -148,9 +183,11 @@ export class ResponseCache {
       if (outcome === 'COALESCED') this.joined++;
       else if (outcome === 'HIT') this.hits++;
       served({ outcome, stored: value, bypass: false });
+      end?.({ stored: value });
       // Every request of the flight is answered with the stored bytes (no parse, no serialising).
       return storedReply(value, found.mediaType);
     } catch (error) {
+      end?.(error instanceof FlightTimeoutError ? { timeout: error } : undefined);
       // This request's own execution outlived the flight's deadline (or its store write failed):
       // it still answers this request, and is never run twice.
       if (running !== undefined) {

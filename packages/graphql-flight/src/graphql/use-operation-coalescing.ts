@@ -1,7 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FetchAPI, GraphQLParams, Plugin } from 'graphql-yoga';
 import { badVariables, Coalescing, operationKey } from './coalescing.js';
-import { createNodeListener, FRONT_DOOR, type FrontDoorHandOff, type NodeYoga } from './front-door.js';
+import {
+  createNodeListener,
+  FRONT_DOOR,
+  type FrontDoorAnswer,
+  type FrontDoorHandOff,
+  type NodeYoga,
+} from './front-door.js';
 import { addVary, paramsOfUrl, parseJson, pathOf } from './http.js';
 import { mapMaybe } from './maybe-promise.js';
 import { OperationPlans } from './operation-plans.js';
@@ -17,7 +23,7 @@ import { ResponseCache, type ResponseCacheOptions } from './response-cache.js';
 
 export type { CacheOutcome } from './response-answers.js';
 export type { ResponseCacheOptions } from './response-cache.js';
-export type { NodeYoga } from './front-door.js';
+export type { FrontDoorAnswer, NodeYoga } from './front-door.js';
 
 export interface OperationCoalescingOptions {
   /** Deadline of one shared execution; past it every requester gets a timeout error. Default 10 000. */
@@ -125,7 +131,7 @@ export class OperationCoalescing {
    */
   nodeListener(
     yoga: NodeYoga,
-    onAnswered?: (answer: { status: number; startedAt: number }) => void,
+    onAnswered?: (answer: FrontDoorAnswer) => void,
   ): (req: IncomingMessage, res: ServerResponse) => void {
     const host = {
       responses: () => this.#ready(),
