@@ -322,13 +322,16 @@ export class FlightCache {
         this.#errors++;
         throw new LoadUndefinedError(k);
       }
+      // Asked once, right after the load: whether this value may be stored at all.
+      storable = shouldStore?.(value) !== false;
       return value;
     };
+    let storable = true;
     try {
-      const keep = (value: T) => this.#wanted(k, ticket, signal) && shouldStore?.(value) !== false;
+      const keep = () => storable && this.#wanted(k, ticket, signal);
       const fetched = await this.#tier.fetch(k, ttlMs, loadOnce, signal, keep);
       if (fetched.source === 'store') this.#storeHits++;
-      else if (shouldStore?.(fetched.value) === false) return { value: fetched.value, source: 'loaded' };
+      else if (!storable) return { value: fetched.value, source: 'loaded' };
       // The check and the memory write are one step: a delete in between is seen (see #begin).
       // A flight past its deadline or abandoned drops its late result: it is not kept either.
       // A value about to expire in Redis (PTTL 0) is not kept: a TTL of 0 would mean no expiry.
@@ -433,7 +436,7 @@ export class FlightCache {
             continue;
           }
           this.#storeHits++;
-          if (this.#isCurrent(leader.k, leader.ticket)) {
+          if (this.#wanted(leader.k, leader.ticket, leader.signal)) {
             this.#memory.set(leader.k, { value }, this.#tier.localTtl(ttlMs), options?.sizeOf?.(value));
           }
           leader.result.resolve({ value, source: 'store' });

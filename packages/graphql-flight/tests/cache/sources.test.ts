@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createCache, type FlightCache } from '../../src/index.js';
 import { deferred } from '../helpers/deferred.js';
-import { REDIS_URL, redisSuiteEnabled, uniqueNamespace } from '../helpers/redis.js';
+import { REDIS_URL, redisSuiteEnabled, replyHoldingProxy, uniqueNamespace } from '../helpers/redis.js';
 
 const redis = await redisSuiteEnabled();
 
@@ -102,5 +102,55 @@ describe.skipIf(!redis)('fetch and shouldStore with Redis', () => {
     const load = vi.fn(async () => 'fresh');
     await expect(reader.fetch('k', load)).resolves.toEqual({ value: 'fresh', source: 'loaded' });
     expect(load).toHaveBeenCalledTimes(1);
+  });
+
+  it('never writes a load that began before a delete back to Redis (fleet: false)', async () => {
+    const namespace = uniqueNamespace('redis-guard');
+    const writer = open({ redisUrl: REDIS_URL, namespace, fleet: false });
+    const gate = deferred<string>();
+    const load = vi.fn(() => gate.promise);
+    const pending = writer.remember('k', load);
+    await vi.waitFor(() => expect(load).toHaveBeenCalled());
+    await writer.delete('k');
+    gate.resolve('old');
+    await expect(pending).resolves.toBe('old');
+    await writer.close(); // waits for every write it started
+    const reader = open({ redisUrl: REDIS_URL, namespace, fleet: false });
+    await expect(reader.fetch('k', async () => 'new')).resolves.toEqual({ value: 'new', source: 'loaded' });
+  });
+
+  it('writes nothing to Redis for a value not to be stored (fleet: false)', async () => {
+    const namespace = uniqueNamespace('should-store-plain');
+    const writer = open({ redisUrl: REDIS_URL, namespace, fleet: false });
+    await writer.remember('k', async () => 'uncacheable', { shouldStore: () => false });
+    await writer.close();
+    const reader = open({ redisUrl: REDIS_URL, namespace, fleet: false });
+    await expect(reader.fetch('k', async () => 'fresh')).resolves.toEqual({
+      value: 'fresh',
+      source: 'loaded',
+    });
+  });
+
+  it('keeps no value a batch read from Redis once a delete of its key came during the read', async () => {
+    const namespace = uniqueNamespace('batch-guard');
+    const writer = open({ redisUrl: REDIS_URL, namespace, fleet: false });
+    await writer.remember('b1', async () => 'old');
+    await writer.close();
+    const proxy = await replyHoldingProxy(Number(new URL(REDIS_URL).port || 6379));
+    try {
+      const reader = open({ redisUrl: proxy.url, namespace, fleet: false, storeTimeoutMs: 5_000 });
+      await reader.remember('warm-up', async () => 'connected');
+      proxy.hold();
+      const batch = reader.rememberMany(['b1'], async () => ['loaded']);
+      // Redis has answered the batch's read; the reader has not heard it yet.
+      await vi.waitFor(() => expect(proxy.held).toBeGreaterThan(0));
+      const deleted = reader.delete('b1');
+      proxy.release();
+      await expect(batch).resolves.toEqual(['old']);
+      await deleted;
+      expect(reader.peek('b1')).toBeUndefined();
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, Socket } from 'node:net';
+import { type AddressInfo, connect, createServer, Socket } from 'node:net';
 import { createClient } from '@keyv/redis';
 import { type CacheOptions, createCache, type FlightCache } from '../../src/index.js';
 
@@ -170,6 +170,58 @@ export function cachesOn(label: string, url = REDIS_URL) {
     async closeAll(): Promise<void> {
       await Promise.all(open.splice(0).map((cache) => cache.close()));
       await dropNamespace(namespace, url);
+    },
+  };
+}
+
+/**
+ * A loopback TCP proxy in front of a Redis that can hold the server's replies: while holding,
+ * what Redis answers is kept (and counted) and reaches the client only on release. Commands pass
+ * at once, so a test knows a command was answered while the client has not heard it yet.
+ */
+export async function replyHoldingProxy(targetPort: number): Promise<{
+  url: string;
+  hold(): void;
+  /** Reply chunks kept since hold(). */
+  readonly held: number;
+  release(): void;
+  close(): Promise<void>;
+}> {
+  let holding = false;
+  const kept: Array<() => void> = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    client.on('data', (chunk) => upstream.write(chunk));
+    upstream.on('data', (chunk) => {
+      if (holding) kept.push(() => client.write(chunk));
+      else client.write(chunk);
+    });
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    hold() {
+      holding = true;
+    },
+    get held() {
+      return kept.length;
+    },
+    release() {
+      holding = false;
+      for (const write of kept.splice(0)) write();
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
