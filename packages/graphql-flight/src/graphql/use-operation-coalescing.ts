@@ -67,8 +67,10 @@ interface RequestState {
   parsed?: GraphQLParams;
   /** Answered from the cache in onRequest: the response is complete. */
   answered?: true;
-  /** How it was served through Yoga, for its response headers. */
+  /** How it was served through Yoga, for its response headers (of its last operation). */
   served?: Served;
+  /** Operations Yoga handed to onParams: more than one is a batch, whose headers speak for none. */
+  operations?: number;
 }
 
 /**
@@ -198,6 +200,7 @@ export class OperationCoalescing {
       },
       onParams: ({ params, request, paramsHandler, setParamsHandler, setResult }) => {
         const state = this.#state(request);
+        state.operations = (state.operations ?? 0) + 1;
         const responses = this.#responses;
         const found =
           state.found !== undefined || responses === undefined
@@ -265,7 +268,9 @@ export class OperationCoalescing {
       },
       onResponse: ({ request, response, setResponse, fetchAPI }) => {
         const state = this.#requests.get(request);
-        const served = state?.served;
+        // A batch's operations were served each their own way: one response's cache headers
+        // cannot say it, so it is never stored by anyone (private data may be in it).
+        const served = (state?.operations ?? 0) > 1 ? undefined : state?.served;
         if (served === undefined) {
           // A hit answered in onRequest is complete; its headers are left untouched, so Node writes
           // them from the object they were given in (whatwg-node's single writeHead).
@@ -274,7 +279,8 @@ export class OperationCoalescing {
             if (request.headers.has('origin')) addVary(response.headers, 'Accept');
             return;
           }
-          if (this.#responses !== undefined && !response.headers.has('cache-control')) {
+          if ((state?.operations ?? 0) > 1) response.headers.set('cache-control', 'no-store');
+          else if (this.#responses !== undefined && !response.headers.has('cache-control')) {
             if (pathOf(request.url) === this.#endpoint) response.headers.set('cache-control', 'no-store');
           }
           return;

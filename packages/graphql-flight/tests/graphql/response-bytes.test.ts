@@ -112,6 +112,36 @@ describe('a plugin after the response cache', () => {
   });
 });
 
+describe('a batched request', () => {
+  it('gets no cache headers of any one of its operations: no-store, no ETag, whatever they were', async () => {
+    cache = createCache();
+    const schema = new GraphQLSchema({
+      query: new GraphQLObjectType({
+        name: 'Query',
+        fields: {
+          pub: { type: GraphQLInt, extensions: { graphqlFlightCache: { ttlMs: 60_000 } }, resolve: () => 1 },
+          secret: { type: GraphQLInt, resolve: () => 7 },
+        },
+      }),
+    });
+    const coalescing = new OperationCoalescing({ responseCache: { cache } });
+    const yoga = createYoga({ schema, plugins: [coalescing.plugin()], logging: false, batching: true });
+    const batch = () =>
+      yoga.fetch('http://yoga/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify([{ query: '{ secret }' }, { query: '{ pub }' }]),
+      });
+    for (let i = 0; i < 2; i++) {
+      const response = await batch();
+      expect(await response.json()).toEqual([{ data: { secret: 7 } }, { data: { pub: 1 } }]);
+      expect(response.headers.get('cache-control')).toBe('no-store');
+      expect(response.headers.get('etag')).toBeNull();
+      expect(response.headers.get('x-cache')).toBeNull();
+    }
+  });
+});
+
 describe('useResponseCache', () => {
   it('is the response cache and coalescing in one plugin: a repeat is a HIT, a burst runs once', async () => {
     cache = createCache();
