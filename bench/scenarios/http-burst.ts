@@ -10,6 +10,7 @@ import {
   BODY,
   FLIGHT,
   failedRow,
+  MERCURIUS,
   goodBody,
   SYSTEMS,
   type SystemDef,
@@ -121,6 +122,8 @@ export const scenario: Scenario = {
     }
     throwIfAllFailed(rows);
     const flightCalls = rows.find((row) => row.system === FLIGHT)?.values.calls ?? null;
+    const flightP99 = rows.find((row) => row.system === FLIGHT)?.values.p99 ?? null;
+    const mercuriusP99 = rows.find((row) => row.system === MERCURIUS)?.values.p99 ?? null;
     return {
       id: 'http-burst',
       goals: [
@@ -129,6 +132,14 @@ export const scenario: Scenario = {
           met: flightCalls === 1,
           detail:
             flightCalls === null ? 'not measured' : `${flightCalls} upstream call(s) (median of rounds)`,
+        },
+        {
+          text: `${FLIGHT}: p99 <= ${MERCURIUS}'s`,
+          met: flightP99 !== null && mercuriusP99 !== null && flightP99 <= mercuriusP99,
+          detail:
+            flightP99 === null || mercuriusP99 === null
+              ? 'not measured'
+              : `p99 ${flightP99.toFixed(1)} ms vs ${mercuriusP99.toFixed(1)} ms = ${(flightP99 / mercuriusP99).toFixed(2)}x (median of rounds)`,
         },
       ],
       title: `HTTP, cold burst of ${BURST} identical requests`,

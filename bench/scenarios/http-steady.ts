@@ -108,7 +108,7 @@ export const scenario: Scenario = {
     throwIfAllFailed(rows);
     return {
       id: 'http-steady',
-      goals: [rpsGoal(rows, MERCURIUS, 1), rpsGoal(rows, YOGA_RESPONSE_CACHE, 3)],
+      goals: [rpsGoal(rows, MERCURIUS, 1.4), rpsGoal(rows, YOGA_RESPONSE_CACHE, 3)],
       title: 'HTTP, steady load on a hot field',
       description:
         `The query \`{ hot { total updatedAt } }\`, whose resolver fetches a counted upstream process ` +
