@@ -88,9 +88,15 @@ export function createNodeListener(
     handOff: FrontDoorHandOff,
   ): void => {
     const running = found === undefined ? undefined : responses.running(found.key);
-    if (running === undefined) return handOn(req, res, handOff);
+    if (running === undefined) {
+      handOn(req, res, handOff);
+      return;
+    }
     void running.then((end: FlightEnd) => {
-      if (end === undefined) return handOn(req, res, handOff);
+      if (end === undefined) {
+        handOn(req, res, handOff);
+        return;
+      }
       if ('timeout' in end) {
         responses.joined++;
         const body = JSON.stringify(deadlinePassed(end.timeout));
