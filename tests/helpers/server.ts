@@ -1,3 +1,4 @@
+import { expect, vi } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
@@ -74,4 +75,12 @@ export async function startTestServer(
       if (schema !== undefined && DATABASE_URL !== undefined) await dropShopSchema(DATABASE_URL, schema);
     },
   };
+}
+
+/** Waits, bounded, until one flight of `cache` has `waiters` callers waiting on it. */
+export async function untilFlightWaiters(cache: FlightCache, waiters: number): Promise<void> {
+  await vi.waitFor(
+    () => expect(Math.max(0, ...cache.stats().flights.flights.map((flight) => flight.waiters))).toBe(waiters),
+    { timeout: 10_000 },
+  );
 }

@@ -4,7 +4,7 @@ import * as auth from '../../src/app/auth.js';
 import { SALES_SUMMARY_KEY } from '../../src/app/invalidation.js';
 import { PlaceOrderDocument, SalesSummaryDocument, ViewerDocument } from '../generated/graphql.js';
 import { deferred } from '../../packages/graphql-flight/tests/helpers/deferred.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer, untilFlightWaiters } from '../helpers/server.js';
 
 // The real credentials check, under a spy. Every execution builds one context, and the context
 // verifies the request's credentials once. For operations the response cache does not take
@@ -98,13 +98,7 @@ describe('operation coalescing', () => {
     const query = print(SalesSummaryDocument);
     const pending = Promise.all(Array.from({ length: 500 }, () => send(t, query)));
     try {
-      await vi.waitFor(
-        () =>
-          expect(Math.max(0, ...t.server.cache.stats().flights.flights.map((flight) => flight.waiters))).toBe(
-            500,
-          ),
-        { timeout: 10_000 },
-      );
+      await untilFlightWaiters(t.server.cache, 500);
     } finally {
       gate.resolve();
     }

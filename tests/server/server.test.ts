@@ -14,7 +14,13 @@ import {
   ViewerDocument,
 } from '../generated/graphql.js';
 import { deferred } from '../../packages/graphql-flight/tests/helpers/deferred.js';
-import { DATABASE_URL, startTestServer, TEST_SEED, type TestServer } from '../helpers/server.js';
+import {
+  DATABASE_URL,
+  startTestServer,
+  TEST_SEED,
+  type TestServer,
+  untilFlightWaiters,
+} from '../helpers/server.js';
 
 const database = DATABASE_URL === undefined ? 'embedded PGlite' : 'PostgreSQL at DATABASE_URL';
 
@@ -50,13 +56,7 @@ describe(`the GraphQL server (${database})`, () => {
     const pending = Promise.all(documents.map((document) => t.request(document)));
     try {
       // The data source answers only once every operation waits on one field flight.
-      await vi.waitFor(
-        () =>
-          expect(Math.max(0, ...t.server.cache.stats().flights.flights.map((flight) => flight.waiters))).toBe(
-            500,
-          ),
-        { timeout: 10_000 },
-      );
+      await untilFlightWaiters(t.server.cache, 500);
     } finally {
       gate.resolve();
     }
