@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { METRICS_LISTENER } from '../../src/plugins/use-metrics.js';
+import { createCache } from 'graphql-flight';
+import { createSchema, createYoga } from 'graphql-yoga';
+import { createMetrics, METRICS_LISTENER } from '../../src/plugins/use-metrics.js';
 import type { Server } from '../../src/server.js';
 import { PlaceOrderDocument, SalesSummaryDocument, TopProductsDocument } from '../generated/graphql.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -190,6 +192,33 @@ describe('/metrics on a separate listener (METRICS_PORT)', () => {
       expect(other.server.cache.stats().hits).toBeGreaterThan(server.cache.stats().hits);
     } finally {
       await other.close();
+    }
+  });
+});
+
+describe('requests the front door answers itself', () => {
+  it('are counted as hits, or as coalesced when they waited for the execution of another request', async () => {
+    const cache = createCache();
+    try {
+      const metrics = createMetrics({ cacheStats: () => cache.stats(), authorize: async () => true });
+      const yoga = createYoga({
+        schema: createSchema({ typeDefs: 'type Query { a: Int }' }),
+        plugins: [metrics.plugin],
+        logging: false,
+      });
+      metrics.recordHit({ status: 200, startedAt: performance.now() });
+      metrics.recordHit({ status: 200, startedAt: performance.now(), outcome: 'COALESCED' });
+      metrics.recordHit({ status: 503, startedAt: performance.now(), outcome: 'COALESCED' });
+      const text = await (
+        await yoga.fetch('http://localhost/metrics', { headers: { authorization: 'Bearer operator' } })
+      ).text();
+      const count = (labels: string) =>
+        Number(new RegExp(`graphql_flight_http_requests_total\\{${labels}\\} (\\d+)`).exec(text)?.[1]);
+      expect(count('operation_type="query",status="200",cache="hit"')).toBe(1);
+      expect(count('operation_type="query",status="200",cache="coalesced"')).toBe(1);
+      expect(count('operation_type="query",status="503",cache="coalesced"')).toBe(1);
+    } finally {
+      await cache.close();
     }
   });
 });
