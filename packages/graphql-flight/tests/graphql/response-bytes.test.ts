@@ -142,6 +142,48 @@ describe('a batched request', () => {
   });
 });
 
+describe('an execution that fails', () => {
+  it('answers the requests that waited for it with its error, executed once and stored nowhere', async () => {
+    cache = createCache();
+    const gate = deferred<void>();
+    const { schema } = slowSchema(gate.promise);
+    let contexts = 0;
+    const coalescing = new OperationCoalescing({ responseCache: { cache } });
+    const yoga = createYoga({
+      schema,
+      plugins: [coalescing.plugin()],
+      logging: false,
+      context: async () => {
+        contexts++;
+        // The first execution's context fails once the others wait on it.
+        if (contexts === 1) {
+          await gate.promise;
+          throw new Error('context failed');
+        }
+        return {};
+      },
+    });
+    const get = () => yoga.fetch('http://yoga/graphql?query=%7B%20slow%20%7D');
+    const first = get();
+    await vi.waitFor(() => expect(contexts).toBe(1));
+    const waiting = [get(), get()];
+    await vi.waitFor(() => expect(cache!.stats().coalesced).toBe(2));
+    gate.resolve();
+    const failed = await first;
+    const error = await failed.text();
+    expect(failed.status).toBe(500);
+    expect(JSON.parse(error).errors[0].message).toBe('Unexpected error.');
+    const others = await Promise.all(waiting);
+    expect(others.map((response) => response.headers.get('x-cache'))).toEqual(['COALESCED', 'COALESCED']);
+    expect(await Promise.all(others.map((response) => response.text()))).toEqual([error, error]);
+    expect(contexts).toBe(1);
+    // Nothing was stored: the next request executes (and succeeds).
+    const next = await get();
+    expect(await next.text()).toBe(BODY);
+    expect(contexts).toBe(2);
+  });
+});
+
 describe('useResponseCache', () => {
   it('is the response cache and coalescing in one plugin: a repeat is a HIT, a burst runs once', async () => {
     cache = createCache();
