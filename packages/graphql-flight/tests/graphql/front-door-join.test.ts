@@ -1,11 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GraphQLInt, GraphQLObjectType, GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { OperationCoalescing } from '../../src/graphql/use-operation-coalescing.js';
 import { createCache, type FlightCache, SingleFlight } from '../../src/index.js';
 import { deferred } from '../helpers/deferred.js';
+import { slowSchema } from '../helpers/schemas.js';
 
 let cache: FlightCache | undefined;
 let server: Server | undefined;
@@ -19,29 +19,13 @@ afterEach(async () => {
 /** `{ slow }` behind the front door on a real port; counts resolver runs and requests Yoga saw. */
 async function setup(options: { flightTimeoutMs?: number } = {}) {
   const gate = deferred<void>();
-  let runs = 0;
   let yogaRequests = 0;
   cache = createCache(
     options.flightTimeoutMs === undefined
       ? {}
       : { flight: new SingleFlight({ timeoutMs: options.flightTimeoutMs }) },
   );
-  const schema = new GraphQLSchema({
-    query: new GraphQLObjectType({
-      name: 'Query',
-      fields: {
-        slow: {
-          type: GraphQLInt,
-          extensions: { graphqlFlightCache: { ttlMs: 60_000 } },
-          resolve: async () => {
-            runs++;
-            await gate.promise;
-            return 42;
-          },
-        },
-      },
-    }),
-  });
+  const { schema, runs } = slowSchema(gate.promise);
   const probe: Plugin = {
     onRequest: () => {
       yogaRequests++;
@@ -67,7 +51,7 @@ async function setup(options: { flightTimeoutMs?: number } = {}) {
     await vi.waitFor(() => expect(bodiesRead).toBe(count));
     await new Promise((resolve) => setImmediate(resolve));
   };
-  return { gate, post, coalescing, answered, arrived, runs: () => runs, yogaRequests: () => yogaRequests };
+  return { gate, post, coalescing, answered, arrived, runs, yogaRequests: () => yogaRequests };
 }
 
 describe('the front door during a cold burst', () => {

@@ -4,34 +4,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { OperationCoalescing, useResponseCache } from '../../src/graphql/use-operation-coalescing.js';
 import { createCache, type FlightCache } from '../../src/index.js';
 import { deferred } from '../helpers/deferred.js';
+import { slowSchema } from '../helpers/schemas.js';
 
 let cache: FlightCache | undefined;
 afterEach(async () => {
   vi.restoreAllMocks();
   await cache?.close();
 });
-
-/** `{ slow }`: one public field (60 s) whose resolver waits for `gate` and counts its runs. */
-function slowSchema(gate: Promise<void>) {
-  const counter = { runs: 0 };
-  const schema = new GraphQLSchema({
-    query: new GraphQLObjectType({
-      name: 'Query',
-      fields: {
-        slow: {
-          type: GraphQLInt,
-          extensions: { graphqlFlightCache: { ttlMs: 60_000 } },
-          resolve: async () => {
-            counter.runs++;
-            await gate;
-            return 42;
-          },
-        },
-      },
-    }),
-  });
-  return { schema, runs: () => counter.runs };
-}
 
 function setup(gate: Promise<void>) {
   cache = createCache();
