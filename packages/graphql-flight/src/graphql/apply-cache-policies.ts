@@ -9,6 +9,7 @@ import {
   getNamedType,
   isCompositeType,
   isInterfaceType,
+  isAbstractType,
   isIntrospectionType,
   isUnionType,
   type GraphQLNamedType,
@@ -89,6 +90,19 @@ export function applyCachePolicies<TContext>(
     if (type) neverCached.add(type);
   const policies = checkPolicies(schema, options.policies ?? {}, neverCached);
   const queryType = schema.getQueryType();
+  // A private root that names no field would leave the subtree it meant PUBLIC: refused. The
+  // default, `viewer`, is checked only when the schema has one.
+  if (options.privateRoots !== undefined) {
+    for (const root of context.privateRoots) {
+      if (queryType?.getFields()[root] === undefined) {
+        throw new InvalidOptionError(
+          'privateRoots',
+          `names of fields of the query type (it has no field ${root})`,
+          root,
+        );
+      }
+    }
+  }
 
   const typeHints = new Map<string, CachePolicyExtension | undefined>();
   const typeHint = (type: GraphQLCompositeType) => {
@@ -144,9 +158,14 @@ export function applyCachePolicies<TContext>(
       const target = getNamedType(config.type);
       // Fail closed: a field of a type that a PRIVATE field or type can reach is PRIVATE (keyed by
       // the viewer) unless its own hint says otherwise, as Apollo makes such a response private.
+      // An interface or union field is PRIVATE when any of its implementations is.
       const scope =
         hint.scope ??
         (isCompositeType(target) ? typeHint(target)?.scope : undefined) ??
+        (isAbstractType(target) &&
+        schema.getPossibleTypes(target).some((type) => typeHint(type)?.scope === 'PRIVATE')
+          ? 'PRIVATE'
+          : undefined) ??
         (privatelyReached.has(owner.name) ? 'PRIVATE' : undefined);
       const resolver = (config.resolve ?? defaultFieldResolver) as GraphQLFieldResolver<
         unknown,

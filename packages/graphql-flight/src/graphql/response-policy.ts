@@ -115,7 +115,13 @@ function walk(
   parent: GraphQLCompositeType,
   root: boolean,
   inProgress: Set<string>,
+  publicByField = false,
 ): string | undefined {
+  // Fields selected on a PRIVATE type are private data, whatever field led there (an interface or
+  // union field included, whose implementations may be PRIVATE: any one is enough), unless that
+  // field's own hint says PUBLIC (Apollo: a field's scope beats its return type's).
+  const privateType = publicByField ? undefined : privateTypeOf(state.schema, parent);
+  if (privateType !== undefined) return `${privateType} is private`;
   for (const selection of selectionSet.selections) {
     let failure: string | undefined;
     if (selection.kind === Kind.FIELD) {
@@ -125,20 +131,20 @@ function walk(
         ? state.schema.getType(selection.typeCondition.name.value)
         : parent;
       failure = isCompositeType(type)
-        ? walk(state, selection.selectionSet, type, root, inProgress)
+        ? walk(state, selection.selectionSet, type, root, inProgress, publicByField)
         : 'unknown type condition';
     } else {
       const name = selection.name.value;
       const fragment = state.fragments.get(name);
       if (fragment === undefined) return `unknown fragment ${name}`;
       if (inProgress.has(name)) return 'fragment cycle';
-      const mark = `${root ? 'r' : 'f'}:${name}`;
+      const mark = `${root ? 'r' : 'f'}${publicByField ? 'p' : ''}:${name}`;
       if (state.walked.has(mark)) continue;
       state.walked.add(mark);
       const type = state.schema.getType(fragment.typeCondition.name.value);
       if (!isCompositeType(type)) return 'unknown type condition';
       inProgress.add(name);
-      failure = walk(state, fragment.selectionSet, type, root, inProgress);
+      failure = walk(state, fragment.selectionSet, type, root, inProgress, publicByField);
       inProgress.delete(name);
     }
     if (failure !== undefined) return failure;
@@ -169,7 +175,7 @@ function visitField(
   if (selectionSet === undefined) return undefined;
   const type = getNamedType(field.type);
   if (!isCompositeType(type)) return `${parent.name}.${name} has no fields to select`;
-  return walk(state, selectionSet, type, false, inProgress);
+  return walk(state, selectionSet, type, false, inProgress, hintOf(field.extensions)?.scope === 'PUBLIC');
 }
 
 function applyPolicy(
@@ -193,6 +199,14 @@ function applyPolicy(
   }
   if (root || (composite && !hint.inheritMaxAge)) return `${coordinate} has no cache policy`;
   return undefined; // a leaf, or an inheriting field, inherits its parent's policy
+}
+
+/** The name of `type`, or of one of its possible types, whose type hint is PRIVATE; else undefined. */
+function privateTypeOf(schema: GraphQLSchema, type: GraphQLCompositeType): string | undefined {
+  if (hintOf(type.extensions)?.scope === 'PRIVATE') return type.name;
+  if (isObjectType(type)) return undefined;
+  return schema.getPossibleTypes(type).find((possible) => hintOf(possible.extensions)?.scope === 'PRIVATE')
+    ?.name;
 }
 
 function hintOf(extensions: { readonly [key: string]: unknown } | null | undefined) {

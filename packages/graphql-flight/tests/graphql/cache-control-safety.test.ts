@@ -1,7 +1,13 @@
 import { execute, parse } from 'graphql';
 import { createSchema } from 'graphql-yoga';
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyCachePolicies, cacheControlDirective, fieldCacheKey } from '../../src/graphql/index.js';
+import {
+  applyCachePolicies,
+  cacheControlDirective,
+  fieldCacheKey,
+  responsePolicy,
+} from '../../src/graphql/index.js';
+import { InvalidOptionError } from '../../src/index.js';
 import { createCache, type FlightCache } from '../../src/index.js';
 
 interface Context {
@@ -169,5 +175,78 @@ describe('hints below the root', () => {
     await run('{ settings { theme } }', null);
     await run('{ s: settings { theme } }', null);
     expect(runs).toBe(1);
+  });
+});
+
+describe('interfaces and unions with a PRIVATE implementation', () => {
+  const typeDefs = `
+    interface Node { id: ID! }
+    type Account implements Node @cacheControl(maxAge: 30, scope: PRIVATE) { id: ID! owner: String balance: Int }
+    type Shelf implements Node @cacheControl(maxAge: 30) { id: ID! label: String }
+    union Found = Account | Shelf
+    type Query {
+      lookup(id: ID!): Node @cacheControl(maxAge: 20)
+      find(text: String!): [Found!]! @cacheControl(maxAge: 20)
+      shelf: Shelf @cacheControl(maxAge: 20)
+    }`;
+  const resolvers = {
+    Query: {
+      lookup: (_: unknown, args: { id: string }, ctx: Context) =>
+        ctx.viewer === null ? null : { __typename: 'Account', id: args.id, owner: ctx.viewer, balance: 1 },
+      find: (_: unknown, __: unknown, ctx: Context) => [
+        { __typename: 'Account', id: 'a', owner: ctx.viewer },
+      ],
+      shelf: () => ({ id: 's', label: 'books' }),
+    },
+    Node: { __resolveType: (value: { __typename: string }) => value.__typename },
+    Found: { __resolveType: (value: { __typename: string }) => value.__typename },
+  };
+
+  it('never lets the response cache store an operation that reaches the PRIVATE type through them', () => {
+    cache = createCache();
+    const schema = applyCachePolicies<Context>(
+      createSchema({ typeDefs: [cacheControlDirective, typeDefs], resolvers }),
+      { cache, viewer: (ctx) => ctx.viewer },
+    );
+    const policy = (query: string) => responsePolicy(schema, parse(query), undefined);
+    expect(policy('{ lookup(id: "a") { id } }')).toEqual({ cacheable: false, reason: 'Account is private' });
+    expect(policy('{ lookup(id: "a") { ... on Account { owner } } }')).toMatchObject({ cacheable: false });
+    expect(policy('{ find(text: "a") { ... on Shelf { label } } }')).toEqual({
+      cacheable: false,
+      reason: 'Account is private',
+    });
+    // A type with no PRIVATE implementation is still cacheable.
+    expect(policy('{ shelf { id label } }')).toMatchObject({ cacheable: true, ttlMs: 20_000 });
+  });
+
+  it('keys their field-cache entries by the viewer', async () => {
+    const run = setup(typeDefs, resolvers);
+    const owner = async (viewer: string | null) =>
+      (
+        (await run('{ lookup(id: "a") { ... on Account { owner } } }', viewer)).data?.lookup as {
+          owner?: string;
+        } | null
+      )?.owner;
+    expect(await owner('alice')).toBe('alice');
+    expect(await owner('bob')).toBe('bob');
+    expect(await owner(null)).toBeUndefined();
+    expect(cache.peek(fieldCacheKey('Query.lookup', null, ['', '{"id":"a"}']))).toBeUndefined();
+  });
+});
+
+describe('privateRoots', () => {
+  it('refuses a name that is no field of the query type, naming it', () => {
+    cache = createCache();
+    const schema = createSchema({ typeDefs: [cacheControlDirective, 'type Query { viewer: String }'] });
+    expect(() => applyCachePolicies(schema, { cache, viewer: () => null, privateRoots: ['veiwer'] })).toThrow(
+      new InvalidOptionError(
+        'privateRoots',
+        'names of fields of the query type (it has no field veiwer)',
+        'veiwer',
+      ),
+    );
+    expect(() =>
+      applyCachePolicies(schema, { cache, viewer: () => null, privateRoots: ['viewer'] }),
+    ).not.toThrow();
   });
 });
