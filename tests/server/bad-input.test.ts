@@ -1,5 +1,5 @@
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -48,5 +48,45 @@ describe('a deep variables body at the server', () => {
     expect(after.status).toBe(200);
     expect(after.body.data).toBeDefined();
     errors.mockRestore();
+  });
+});
+
+/** A raw HTTP/1.1 request (so headers can repeat), answered with its status and X-Cache. */
+function raw(port: number, lines: string[], body: string): Promise<{ status: number; cache: string | null }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (chunk) => {
+      text += chunk.toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      socket.destroy();
+      const head = text.slice(0, end);
+      resolve({
+        status: Number(head.split(' ')[1]),
+        cache: /\r\nx-cache: ([A-Z]+)/i.exec(head)?.[1] ?? null,
+      });
+    });
+    socket.on('error', reject);
+    socket.write(
+      [...lines, `content-length: ${Buffer.byteLength(body)}`, 'connection: close', '', body].join('\r\n'),
+    );
+  });
+}
+
+describe('two Authorization headers', () => {
+  it('are never answered by the front door from the response cache: Yoga answers them', async () => {
+    const body = JSON.stringify({ query: '{ salesSummary { orderCount } }' });
+    const port = Number(new URL(url).port);
+    const base = ['POST /graphql HTTP/1.1', 'host: 127.0.0.1', 'content-type: application/json'];
+    // Stored by an anonymous request first.
+    expect((await raw(port, base, body)).cache).toMatch(/MISS|HIT/);
+    expect((await raw(port, base, body)).cache).toBe('HIT');
+    const good = `authorization: Bearer ${await t.token(1)}`;
+    expect(await raw(port, [...base, good], body)).toEqual({ status: 200, cache: 'HIT' });
+    // The front door never vouches for an ambiguous credential: Yoga decides (inside Yoga the
+    // Fetch Request carries the first header only, and the lookup and the context agree on it).
+    const answer = await raw(port, [...base, good, 'authorization: Bearer garbage.garbage.garbage'], body);
+    expect(answer.cache).not.toBe('HIT');
   });
 });

@@ -73,11 +73,25 @@ export function nodeRequestLike(req: IncomingMessage): RequestLike {
     method: req.method ?? 'GET',
     headers: {
       get(name) {
+        // Node keeps only the first of repeated Authorization headers; Fetch joins them, and so
+        // does this, so the front door and Yoga see the same value.
+        if (name === 'authorization') return joinedRaw(req.rawHeaders, name);
         const value = req.headers[name];
         return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
       },
     },
   };
+}
+
+/** Every value of header `name` (lower case) in a node:http request, joined by ', ', or null. */
+function joinedRaw(rawHeaders: readonly string[], name: string): string | null {
+  let joined: string | null = null;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.length === name.length && rawHeaders[i]!.toLowerCase() === name) {
+      joined = joined === null ? rawHeaders[i + 1]! : `${joined}, ${rawHeaders[i + 1]}`;
+    }
+  }
+  return joined;
 }
 
 /** A node:http request's body as text; rejects when the client goes away first. */

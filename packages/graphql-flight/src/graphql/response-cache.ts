@@ -215,12 +215,18 @@ export class ResponseCache {
     if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return undefined;
     const plan = this.#plans.plan(query, operationName);
     if (plan === undefined || !plan.policy.cacheable) return undefined;
-    const mediaType = regularMediaType(request.headers.get('accept'));
+    const accept = request.headers.get('accept');
+    // A browser's GET (text/html) may get GraphiQL from Yoga: never answered from here.
+    if (request.method === 'GET' && accept?.includes('text/html')) return undefined;
+    const mediaType = regularMediaType(accept);
     if (mediaType === undefined) return undefined;
     // Variables that cannot be keyed (too deep) throw: a miss here, and a 400 from the plugin.
     const vars = variables == null ? '' : encodeValue(variables);
     const authorization = request.headers.get('authorization');
     if (authorization === null) return this.#lookUp(plan, vars, mediaType);
+    // Two Authorization headers arrive joined by a comma (no credential holds one): never one
+    // `authorize` could vouch for, so the request goes through Yoga and gets its answer there.
+    if (authorization.includes(',')) return undefined;
     const authorize = this.#authorize;
     if (authorize === undefined) return undefined;
     return Promise.resolve()

@@ -71,6 +71,8 @@ interface RequestState {
   served?: Served;
   /** Operations Yoga handed to onParams: more than one is a batch, whose headers speak for none. */
   operations?: number;
+  /** Yoga's request parser gave a list of operations (a batch, however short). */
+  batch?: true;
 }
 
 /**
@@ -197,6 +199,12 @@ export class OperationCoalescing {
       onRequestParse: ({ request, setRequestParser }) => {
         const params = this.#requests.get(request)?.parsed;
         if (params !== undefined) setRequestParser(() => params);
+        return {
+          onRequestParseDone: ({ requestParserResult }) => {
+            // A batch, even of one operation: its response is an array no single plan describes.
+            if (Array.isArray(requestParserResult)) this.#state(request).batch = true;
+          },
+        };
       },
       onParams: ({ params, request, paramsHandler, setParamsHandler, setResult }) => {
         const state = this.#state(request);
@@ -270,7 +278,8 @@ export class OperationCoalescing {
         const state = this.#requests.get(request);
         // A batch's operations were served each their own way: one response's cache headers
         // cannot say it, so it is never stored by anyone (private data may be in it).
-        const served = (state?.operations ?? 0) > 1 ? undefined : state?.served;
+        const batch = state?.batch === true || (state?.operations ?? 0) > 1;
+        const served = batch ? undefined : state?.served;
         if (served === undefined) {
           // A hit answered in onRequest is complete; its headers are left untouched, so Node writes
           // them from the object they were given in (whatwg-node's single writeHead).
@@ -279,7 +288,7 @@ export class OperationCoalescing {
             if (request.headers.has('origin')) addVary(response.headers, 'Accept');
             return;
           }
-          if ((state?.operations ?? 0) > 1) response.headers.set('cache-control', 'no-store');
+          if (batch) response.headers.set('cache-control', 'no-store');
           else if (this.#responses !== undefined && !response.headers.has('cache-control')) {
             if (pathOf(request.url) === this.#endpoint) response.headers.set('cache-control', 'no-store');
           }

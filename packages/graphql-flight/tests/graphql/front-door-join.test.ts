@@ -51,7 +51,7 @@ async function setup(options: { flightTimeoutMs?: number } = {}) {
     await vi.waitFor(() => expect(bodiesRead).toBe(count));
     await new Promise((resolve) => setImmediate(resolve));
   };
-  return { gate, post, coalescing, answered, arrived, runs, yogaRequests: () => yogaRequests };
+  return { gate, url, post, coalescing, answered, arrived, runs, yogaRequests: () => yogaRequests };
 }
 
 describe('the front door during a cold burst', () => {
@@ -98,5 +98,21 @@ describe('the front door during a cold burst', () => {
     expect(await own.text()).toBe('{"data":{"slow":42}}');
     expect(runs()).toBe(1);
     expect(yogaRequests()).toBe(1);
+  });
+});
+
+describe('a browser GET at the front door (Accept: text/html)', () => {
+  it('is left to Yoga even when the response is stored, so it gets what Yoga gives a browser', async () => {
+    const { gate, url, post } = await setup();
+    gate.resolve();
+    await post();
+    const plain = await fetch(`${url}?query=%7B%20slow%20%7D`);
+    expect(plain.headers.get('x-cache')).toBe('HIT');
+    const browser = await fetch(`${url}?query=%7B%20slow%20%7D`, {
+      headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' },
+    });
+    expect(browser.headers.get('x-cache')).toBeNull();
+    expect(browser.headers.get('content-type')).toMatch(/^text\/html/);
+    await browser.text();
   });
 });

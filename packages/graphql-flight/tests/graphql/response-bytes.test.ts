@@ -23,7 +23,7 @@ function setup(gate: Promise<void>) {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query: '{ slow }' }),
     });
-  return { cache, post, runs };
+  return { cache, post, runs, yoga };
 }
 
 const BODY = '{"data":{"slow":42}}';
@@ -111,6 +111,21 @@ describe('a batched request', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify([{ query: '{ secret }' }, { query: '{ pub }' }]),
       });
+    const one = () =>
+      yoga.fetch('http://yoga/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify([{ query: '{ pub }' }]),
+      });
+    // Stored and served as a HIT on its own, inside a batch of one it is not labelled or tagged.
+    await yoga.fetch('http://yoga/graphql?query=%7B%20pub%20%7D');
+    for (let i = 0; i < 2; i++) {
+      const response = await one();
+      expect(await response.json()).toEqual([{ data: { pub: 1 } }]);
+      expect(response.headers.get('cache-control')).toBe('no-store');
+      expect(response.headers.get('etag')).toBeNull();
+      expect(response.headers.get('x-cache')).toBeNull();
+    }
     for (let i = 0; i < 2; i++) {
       const response = await batch();
       expect(await response.json()).toEqual([{ data: { secret: 7 } }, { data: { pub: 1 } }]);
