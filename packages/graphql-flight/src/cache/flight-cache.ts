@@ -123,6 +123,8 @@ interface Leader<K, T> {
   key: K;
   signal: AbortSignal;
   result: Deferred<Fetched<T>>;
+  /** The fence its shared-store read gave (the lease's epoch of the key), for its write. */
+  fence?: string | undefined;
   ticket: number;
 }
 
@@ -430,7 +432,9 @@ export class FlightCache {
         const stored = await this.#tier.getMany<T>(leaders.map((leader) => leader.k));
         missing = [];
         for (const [i, leader] of leaders.entries()) {
-          const value = stored[i];
+          const read = stored[i];
+          leader.fence = read?.fence;
+          const value = read?.value;
           if (value === undefined) {
             missing.push(leader);
             continue;
@@ -476,7 +480,7 @@ export class FlightCache {
           continue;
         }
         if (this.#wanted(leader.k, leader.ticket, leader.signal) && options?.shouldStore?.(value) !== false)
-          writes.push({ k: leader.k, value });
+          writes.push({ k: leader.k, value, fence: leader.fence });
         leader.result.resolve({ value, source: 'loaded' });
       }
       this.#writeMany(writes, ttlMs, options?.sizeOf);

@@ -14,10 +14,20 @@ export interface TierFetch<T> {
   pttl?: number;
 }
 
-/** One value to write, by its encoded key. */
+/** One value to write, by its encoded key, with the fence its key's read gave (see TierRead). */
 export interface TierEntry<T> {
   k: string;
   value: T;
+  fence?: string | undefined;
+}
+
+/**
+ * A batch's read of one key: its value in the shared store (undefined: absent, or the read
+ * failed), and, with the lease, the key's epoch then: the fence a later write of it must pass.
+ */
+export interface TierRead<T> {
+  value: T | undefined;
+  fence?: string | undefined;
 }
 
 /**
@@ -42,9 +52,13 @@ export interface TierStrategy {
     signal: AbortSignal,
     keep: (value: T) => boolean,
   ): Promise<TierFetch<T>>;
-  /** The shared store's values of `ks` in one call, undefined where absent (or on a failure). */
-  getMany<T>(ks: readonly string[]): Promise<Array<T | undefined>>;
-  /** Writes loaded values to the shared store, in the background (callers do not wait for it). */
+  /** The shared store's values of `ks` in one call (absent, or on a failure: no value). */
+  getMany<T>(ks: readonly string[]): Promise<Array<TierRead<T>>>;
+  /**
+   * Writes loaded values to the shared store, in the background (callers do not wait for it).
+   * With the lease, each write is fenced by its entry's `fence`, and one without a fence is not
+   * written to the store at all.
+   */
   setMany<T>(entries: ReadonlyArray<TierEntry<T>>, ttlMs: number): void;
   /** Removes `k` from the shared store (and, with the lease, tells every process). */
   delete(k: string): Promise<void>;
@@ -65,8 +79,8 @@ export class MemoryStrategy implements TierStrategy {
     return { value: await load(), source: 'loaded' };
   }
 
-  async getMany<T>(ks: readonly string[]): Promise<Array<T | undefined>> {
-    return new Array<T | undefined>(ks.length);
+  async getMany<T>(ks: readonly string[]): Promise<Array<TierRead<T>>> {
+    return ks.map(() => ({ value: undefined }));
   }
 
   setMany(): void {}
@@ -121,12 +135,12 @@ export class RedisStrategy implements TierStrategy {
     return { value, source: 'loaded' };
   }
 
-  async getMany<T>(ks: readonly string[]): Promise<Array<T | undefined>> {
+  async getMany<T>(ks: readonly string[]): Promise<Array<TierRead<T>>> {
     const stored = await this.#store(
       () => this.#keyv.getMany<T>(ks.map((k) => this.#storeKey(k))),
       undefined,
     );
-    return stored ?? new Array<T | undefined>(ks.length);
+    return ks.map((_, i) => ({ value: stored?.[i] }));
   }
 
   setMany<T>(entries: ReadonlyArray<TierEntry<T>>, ttlMs: number): void {
@@ -223,6 +237,25 @@ export class LeaseStrategy extends RedisStrategy {
           ...(fetched.pttl === undefined ? {} : { pttl: fetched.pttl }),
         }
       : { value: fetched.value, source: 'loaded' };
+  }
+
+  /** Values and their keys' epochs, in one script (the epochs fence the batch's fill). */
+  override async getMany<T>(ks: readonly string[]): Promise<Array<TierRead<T>>> {
+    const read = await this.#fleet.readMany<T>(ks);
+    return read === undefined
+      ? ks.map(() => ({ value: undefined }))
+      : read.map(({ value, epoch }) => ({ value, fence: epoch }));
+  }
+
+  /**
+   * A batch's writes, each fenced by the epoch its read saw: an invalidation since, by any
+   * process, wins. Entries without a fence (their read failed) are not written to Redis.
+   */
+  override setMany<T>(entries: ReadonlyArray<TierEntry<T>>, ttlMs: number): void {
+    const fenced = entries.flatMap(({ k, value, fence }) =>
+      fence === undefined ? [] : [{ k, value, epoch: fence }],
+    );
+    if (fenced.length > 0) void this.#fleet.fillMany(fenced, ttlMs);
   }
 
   /** New epoch (fills of loads begun before are refused), value gone, every process told. */

@@ -113,7 +113,36 @@ redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[2], 'deleted|' .. ARGV[3])
 return 1`;
 
-const SCRIPTS = [GET_OR_LEASE, FILL, RELEASE, EXTEND, INVALIDATE];
+/**
+ * A batch's read: for each key (KEYS in pairs: value, epoch) its value (or nil) and its epoch, so
+ * the batch's later fill can be fenced by the epochs it saw.
+ */
+const READ_MANY = `
+local out = {}
+for i = 1, #KEYS, 2 do
+  out[#out + 1] = redis.call('GET', KEYS[i]) or false
+  out[#out + 1] = redis.call('GET', KEYS[i + 1]) or '0'
+end
+return out`;
+
+/**
+ * A batch's fill, fenced key by key: a value is written only if its key's epoch is still the one
+ * the batch read (no invalidation since). ARGV: ttl, channel, then per key epoch, value, key.
+ * Returns how many were written.
+ */
+const FILL_MANY = `
+local filled = 0
+for i = 1, #KEYS / 2 do
+  local base = 2 + (i - 1) * 3
+  if (redis.call('GET', KEYS[2 * i]) or '0') == ARGV[base + 1] then
+    redis.call('SET', KEYS[2 * i - 1], ARGV[base + 2], 'PX', ARGV[1])
+    redis.call('PUBLISH', ARGV[2], 'filled|' .. ARGV[base + 3])
+    filled = filled + 1
+  end
+end
+return filled`;
+
+const SCRIPTS = [GET_OR_LEASE, FILL, RELEASE, EXTEND, INVALIDATE, READ_MANY, FILL_MANY];
 
 /** Epochs outlive any value or lease they guard, and then expire (they never leak). */
 const EPOCH_TTL_MS = 24 * 60 * 60 * 1000;
@@ -256,6 +285,47 @@ export class FleetLease {
     } finally {
       this.#unlisten(k, mailbox);
     }
+  }
+
+  /**
+   * The values of `ks` in Redis and the epoch each key had when read (for fillMany), in one round
+   * trip; undefined when Redis failed (the batch then loads, and fills nothing).
+   */
+  async readMany<T>(
+    ks: readonly string[],
+  ): Promise<Array<{ value: T | undefined; epoch: string }> | undefined> {
+    const keys: string[] = [];
+    for (const k of ks) {
+      const { value, epoch } = this.#keys(k);
+      keys.push(value, epoch);
+    }
+    const reply = await this.#eval(READ_MANY, keys, []);
+    if (reply === FAILED || !Array.isArray(reply)) return undefined;
+    return ks.map((_, i) => {
+      const stored = reply[2 * i] as string | null;
+      return { value: stored == null ? undefined : decodeStored<T>(stored), epoch: String(reply[2 * i + 1]) };
+    });
+  }
+
+  /**
+   * Writes loaded values of a batch, each only if its key's epoch is still the one `readMany` gave
+   * (an invalidation since, from any process, wins). Resolves how many were written.
+   */
+  async fillMany<T>(
+    entries: ReadonlyArray<{ k: string; value: T; epoch: string }>,
+    ttlMs: number,
+  ): Promise<number> {
+    const keys: string[] = [];
+    const args = [String(Math.ceil(ttlMs)), this.#channel];
+    for (const { k, value, epoch } of entries) {
+      const layout = this.#keys(k);
+      keys.push(layout.value, layout.epoch);
+      args.push(epoch, encodeStored(value), k);
+    }
+    const filled = await this.#eval(FILL_MANY, keys, args);
+    if (filled === FAILED) return 0;
+    this.#stats.fillsRefused += entries.length - Number(filled);
+    return Number(filled);
   }
 
   /** Deletes `k` in Redis with a new epoch and tells every process (their memory tiers drop it). */

@@ -1,7 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createCache, type FlightCache } from '../../src/index.js';
 import { deferred } from '../helpers/deferred.js';
-import { REDIS_URL, redisSuiteEnabled, replyHoldingProxy, uniqueNamespace } from '../helpers/redis.js';
+import {
+  REDIS_URL,
+  rawClient,
+  redisSuiteEnabled,
+  replyHoldingProxy,
+  uniqueNamespace,
+} from '../helpers/redis.js';
 
 const redis = await redisSuiteEnabled();
 
@@ -150,6 +156,38 @@ describe.skipIf(!redis)('fetch and shouldStore with Redis', () => {
       await deleted;
       expect(reader.peek('b1')).toBeUndefined();
     } finally {
+      await proxy.close();
+    }
+  });
+
+  it("never lets a batch write back a value it loaded before another process's delete (fleet lease)", async () => {
+    const namespace = uniqueNamespace('batch-fence');
+    const deleter = open({ redisUrl: REDIS_URL, namespace });
+    const proxy = await replyHoldingProxy(Number(new URL(REDIS_URL).port || 6379));
+    const client = await rawClient();
+    try {
+      const loader = open({ redisUrl: proxy.url, namespace, storeTimeoutMs: 5_000 });
+      await loader.remember('warm-up', async () => 'connected');
+      const gate = deferred<string[]>();
+      const loadMany = vi.fn(() => gate.promise);
+      const batch = loader.rememberMany(['k'], loadMany);
+      await vi.waitFor(() => expect(loadMany).toHaveBeenCalled());
+      // The loader hears nothing from now on (its delete message is held), so only Redis can
+      // refuse the batch's write.
+      proxy.hold();
+      await deleter.delete('k');
+      gate.resolve(['old']);
+      await expect(batch).resolves.toEqual(['old']);
+      // Held: the delete message and the reply to the batch's write, which Redis has run.
+      await vi.waitFor(() => expect(proxy.held).toBeGreaterThanOrEqual(2));
+      expect(await client.get(`${namespace}:v:k`)).toBeNull();
+      proxy.release();
+      await expect(deleter.fetch('k', async () => 'new')).resolves.toEqual({
+        value: 'new',
+        source: 'loaded',
+      });
+    } finally {
+      await client.quit();
       await proxy.close();
     }
   });
