@@ -12,7 +12,7 @@ import {
 import type { FlightCache } from '../cache/flight-cache.js';
 import type { KeyPart } from '../cache/keys.js';
 import { ValueTooDeepError } from '../errors.js';
-import { defaultKeyParts, fieldKeyEncoder } from './field-key.js';
+import { argumentsKeyPart, defaultKeyParts, fieldKeyEncoder } from './field-key.js';
 import type { CacheScope } from './types.js';
 
 /** What both front ends know of a request: its cache and its verified viewer. */
@@ -73,7 +73,7 @@ export function cachedResolver<TContext>(
         // (`viewer`): keyed by that field. Any other is not cached: every parent would share it.
         const root = soleRootParent(info);
         if (root === undefined) return resolver(parent, args, context, info);
-        parts = ['', root, ...defaultKeyParts(undefined, args as Record<string, unknown>).slice(1)];
+        parts = ['', root, argumentsKeyPart(args as Record<string, unknown>)];
       }
     } catch (error) {
       // Arguments nested past the bound are the client's to fix, and say so; anything else the

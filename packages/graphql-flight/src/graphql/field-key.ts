@@ -42,10 +42,12 @@ export function fieldKeyEncoder(coordinate: string): FieldKeyEncoder {
  */
 export function defaultKeyParts(parent: unknown, args: Record<string, unknown>): KeyPart[] {
   const id = typeof parent === 'object' && parent !== null ? (parent as { id?: unknown }).id : undefined;
-  return [
-    typeof id === 'string' || typeof id === 'number' ? id : '',
-    hasOwnProperties(args) ? encodeValue(args) : NO_ARGUMENTS,
-  ];
+  return [typeof id === 'string' || typeof id === 'number' ? id : '', argumentsKeyPart(args)];
+}
+
+/** The key part of a field's arguments: encodeValue's, or NO_ARGUMENTS, without encoding, for none. */
+export function argumentsKeyPart(args: Record<string, unknown>): string {
+  return hasOwnProperties(args) ? encodeValue(args) : NO_ARGUMENTS;
 }
 
 function hasOwnProperties(object: object): boolean {

@@ -3,7 +3,6 @@ import { performance } from 'node:perf_hooks';
 import { nodeRequestLike, paramsOfUrl, parseJson, type RequestLike, readBody } from './http.js';
 import { mapMaybe } from './maybe-promise.js';
 import type { Found } from './response-answers.js';
-import { deadlinePassed } from './coalescing.js';
 import type { FlightEnd, ResponseCache } from './response-cache.js';
 
 /**
@@ -97,19 +96,7 @@ export function createNodeListener(
         handOn(req, res, handOff);
         return;
       }
-      if ('timeout' in end) {
-        responses.joined++;
-        const body = JSON.stringify(deadlinePassed(end.timeout));
-        write(
-          res,
-          503,
-          { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
-          body,
-        );
-        onAnswered?.({ status: 503, startedAt, outcome: 'COALESCED' });
-        return;
-      }
-      const { status, headers, body } = responses.answerJoined(request, found!, end.stored);
+      const { status, headers, body } = responses.answerJoined(request, found!, end);
       write(res, status, headers, body);
       onAnswered?.({ status, startedAt, outcome: 'COALESCED' });
     });

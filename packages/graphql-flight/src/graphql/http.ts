@@ -75,7 +75,9 @@ export function nodeRequestLike(req: IncomingMessage): RequestLike {
       get(name) {
         // Node keeps only the first of repeated Authorization headers; Fetch joins them, and so
         // does this, so the front door and Yoga see the same value.
-        if (name === 'authorization') return joinedRaw(req.rawHeaders, name);
+        if (name === 'authorization' && req.headers.authorization !== undefined) {
+          return joinedRaw(req.rawHeaders, name);
+        }
         const value = req.headers[name];
         return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
       },

@@ -36,7 +36,7 @@ export interface Served {
 
 /** The parts of a cached answer, for a Fetch Response or a node:http response. */
 export interface Answer {
-  status: 200 | 304;
+  status: 200 | 304 | 503;
   headers: Record<string, string>;
   body: string | null;
 }
@@ -60,10 +60,7 @@ export function answerOf(
     'cache-control': 'public, no-cache',
     vary: 'Accept',
     'x-cache': outcome,
-    'cache-status':
-      outcome === 'HIT'
-        ? hitStatus(stored)
-        : `graphql-flight; fwd=miss; collapsed; stored; ttl=${ttlSeconds(stored)}`,
+    'cache-status': cacheStatus({ outcome, stored, bypass: false }),
   };
   if (request.method === 'GET' && matchesEtag(request.headers.get('if-none-match'), etag)) {
     return { status: 304, headers, body: null };
@@ -77,16 +74,10 @@ export function answerOf(
  * when the request is a GET whose If-None-Match matches: the caller answers 304 instead.
  */
 export function decorate(request: Request, response: Response, served: Served): boolean {
-  const { outcome, stored, bypass } = served;
+  const { outcome, stored } = served;
   const headers = response.headers;
   headers.set('x-cache', outcome);
-  const fwd = bypass ? 'bypass' : 'miss';
-  headers.set(
-    'cache-status',
-    outcome === 'HIT'
-      ? hitStatus(stored)
-      : `graphql-flight; fwd=${fwd}${outcome === 'COALESCED' ? '; collapsed' : ''}${stored ? `; stored; ttl=${ttlSeconds(stored)}` : ''}`,
-  );
+  headers.set('cache-status', cacheStatus(served));
   if (stored === undefined || response.status !== 200) {
     if (!headers.has('cache-control')) headers.set('cache-control', 'no-store');
     return false;
@@ -142,8 +133,12 @@ export function storableBody(result: unknown, maxLength: number): string | undef
   return body.length <= maxLength ? body : undefined;
 }
 
-function hitStatus(stored: StoredResponse | undefined): string {
-  return stored === undefined ? 'graphql-flight; hit' : `graphql-flight; hit; ttl=${ttlSeconds(stored)}`;
+/** The Cache-Status (RFC 9211) of a served request: a hit, or what the miss forwarded to. */
+function cacheStatus({ outcome, stored, bypass }: Served): string {
+  const ttl = stored === undefined ? '' : `; ttl=${ttlSeconds(stored)}`;
+  if (outcome === 'HIT') return `graphql-flight; hit${ttl}`;
+  const collapsed = outcome === 'COALESCED' ? '; collapsed' : '';
+  return `graphql-flight; fwd=${bypass ? 'bypass' : 'miss'}${collapsed}${stored === undefined ? '' : `; stored${ttl}`}`;
 }
 
 /** Remaining freshness in whole seconds (RFC 9211 `ttl`). */

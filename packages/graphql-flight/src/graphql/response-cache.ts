@@ -117,9 +117,7 @@ export class ResponseCache {
   /** The answer to a request found with a stored response: its body, or a 304 (counted). */
   answer(request: RequestLike, found: Found, stored: StoredResponse): Answer {
     this.hits++;
-    const answer = answerOf(request, found, stored);
-    if (answer.status === 304) this.notModified++;
-    return answer;
+    return this.#counted(answerOf(request, found, stored));
   }
 
   /**
@@ -130,10 +128,23 @@ export class ResponseCache {
     return this.#running.get(key);
   }
 
-  /** The answer to a request that waited for the execution that stored `stored` (counted as joined). */
-  answerJoined(request: RequestLike, found: Found, stored: StoredResponse): Answer {
+  /**
+   * The answer to a request that waited for a response flight that ended (counted as joined): what
+   * it stored, or the 503 of its deadline.
+   */
+  answerJoined(request: RequestLike, found: Found, end: NonNullable<FlightEnd>): Answer {
     this.joined++;
-    const answer = answerOf(request, found, stored, 'COALESCED');
+    if ('timeout' in end) {
+      return {
+        status: 503,
+        headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+        body: JSON.stringify(deadlinePassed(end.timeout)),
+      };
+    }
+    return this.#counted(answerOf(request, found, end.stored, 'COALESCED'));
+  }
+
+  #counted(answer: Answer): Answer {
     if (answer.status === 304) this.notModified++;
     return answer;
   }
