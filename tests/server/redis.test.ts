@@ -12,6 +12,7 @@ import {
   redisSuiteEnabled,
   uniqueNamespace,
   untilStored,
+  valueKey,
 } from '../../packages/graphql-flight/tests/helpers/redis.js';
 import { startTestServer, TEST_SEED, type TestServer } from '../helpers/server.js';
 
@@ -42,7 +43,7 @@ describe.skipIf(!enabled)('two servers sharing one Redis-backed cache namespace'
     for (const response of responses) expect(response.body).toEqual(responses[0]!.body);
     expect(responses[0]!.body.data?.salesSummary.orderCount).toBe(TEST_SEED.orders);
 
-    await untilStored([`${namespace}:v:field|Query.salesSummary|public`]);
+    await untilStored([valueKey(namespace, `field|Query.salesSummary|public`)]);
     const fromRedis = await second.request(SalesSummaryDocument);
     expect(fromRedis.body).toEqual(responses[0]!.body);
     expect(second.server.data.queryCounts().salesSummary).toBe(0);
@@ -69,7 +70,7 @@ describe.skipIf(!enabled)('two servers sharing one Redis-backed cache namespace'
     const ids = ['1', '2', '999'];
     const loaded = await first.request(ProductsDocument, { variables: { ids } });
     expect(loaded.body.data?.products.map((product) => product?.id ?? null)).toEqual(['1', '2', null]);
-    await untilStored(['1', '2', '999'].map((id) => `${namespace}:v:loader|product|\\d${id}`));
+    await untilStored(['1', '2', '999'].map((id) => valueKey(namespace, `loader|product|\\d${id}`)));
     const shared = await second.request(ProductsDocument, { variables: { ids } });
     expect(shared.body).toEqual(loaded.body);
     expect(second.server.data.queryCounts().productsByIds).toBe(0);

@@ -11,7 +11,8 @@ export type FlightErrorCode =
   | 'E_INVALID_KEY'
   | 'E_VALUE_TOO_DEEP'
   | 'E_INVALID_OPTION'
-  | 'E_CACHE_CLOSED';
+  | 'E_CACHE_CLOSED'
+  | 'E_INVALIDATION_FAILED';
 
 export class FlightError extends Error {
   readonly code: FlightErrorCode;
@@ -87,6 +88,25 @@ export class InvalidOptionError extends FlightError {
 export class CacheClosedError extends FlightError {
   constructor() {
     super('E_CACHE_CLOSED', 'the cache is closed');
+  }
+}
+
+/**
+ * Redis did not acknowledge an invalidation within the cache's `invalidationTimeoutMs`. It was
+ * applied in this process at once, and it stays queued and is re-sent until Redis acknowledges
+ * it; until then this process reads none of its keys or tags from Redis. Other processes may
+ * serve the old values until it lands.
+ */
+export class InvalidationFailedError extends FlightError {
+  readonly keys: number;
+  readonly tags: number;
+  constructor(keys: number, tags: number, detail: string) {
+    super(
+      'E_INVALIDATION_FAILED',
+      `the invalidation of ${keys} key(s) and ${tags} tag(s) ${detail}; it stays queued and is re-sent until Redis acknowledges it`,
+    );
+    this.keys = keys;
+    this.tags = tags;
   }
 }
 

@@ -8,16 +8,31 @@ import {
 import type { FleetOptions, FleetStats } from '../fleet/redis-lease.js';
 import { SingleFlight, type SingleFlightStats } from '../flight/single-flight.js';
 import { MemoryTier } from '../store/memory-tier.js';
-import { createRedisKeyv } from '../store/redis-store.js';
+import { connectRedis } from '../store/redis-store.js';
 import { type BreakerState, StoreGuard } from '../store/store-guard.js';
+import { InvalidationQueue, type InvalidationStats } from './invalidation-queue.js';
 import { type CacheKey, encodeKey } from './keys.js';
-import { LeaseStrategy, MemoryStrategy, RedisStrategy, type TierEntry, type TierStrategy } from './tiers.js';
+import { type BatchKey, type Loaded, MemoryStrategy, RedisStrategy, type TierStrategy } from './tiers.js';
 
 export interface CacheOptions {
   /** Redis to share values through (`redis://` or `rediss://`). Without it the store is the memory tier. */
   redisUrl?: string;
   /** Prefix of every key this cache writes to a shared store: `[a-z0-9][a-z0-9_-]*`. Default `gf`. */
   namespace?: string;
+  /**
+   * With Redis: the key of the digests that name keys and tags there (HMAC-SHA256), at least 16
+   * characters, the same for every process of a fleet. Without it the digests are plain SHA-256:
+   * Redis holds no key or tag in the clear either way, but whoever can read Redis can then confirm
+   * a guessed key (say, a viewer id) by hashing it.
+   */
+  secret?: string;
+  /**
+   * With Redis: how long `invalidate` waits for Redis to acknowledge (retried with backoff) before
+   * it rejects with InvalidationFailedError; the invalidation stays queued and is re-sent. Default 1 000.
+   */
+  invalidationTimeoutMs?: number;
+  /** With Redis: most key and tag ids queued for Redis at once (see invalidate). Default 10 000. */
+  maxPendingInvalidations?: number;
   /** Bound of the in-process memory tier, in entries (least recently used evicted). Default 10 000. */
   maxEntries?: number;
   /**
@@ -52,9 +67,17 @@ export interface CacheOptions {
   now?: () => number;
 }
 
+/** A value's tags: fixed, or computed from the loaded value. */
+export type Tags<T> = readonly string[] | ((value: T) => readonly string[]);
+
 export interface RememberOptions<T = unknown> {
   /** How long the value stays fresh, in milliseconds. Default: the cache's `defaultTtlMs`. */
   ttlMs?: number;
+  /**
+   * Tags of the value (an entity `Product:42`, a coordinate, anything): `invalidate({ tags })`
+   * retires every value carrying one of them, everywhere. A list, or a function of the loaded value.
+   */
+  tags?: Tags<T>;
   /**
    * Whether a value this call's load produced is stored. false: it answers the callers of this
    * flight and is written nowhere (an uncacheable result, no error thrown). Default: stored.
@@ -66,6 +89,17 @@ export interface RememberOptions<T = unknown> {
    * (large objects). Default: a string 64 + 2 bytes per UTF-16 unit, anything else 256 bytes.
    */
   sizeOf?: (value: T) => number;
+}
+
+export interface RememberManyOptions<T = unknown, K = CacheKey> extends Omit<RememberOptions<T>, 'tags'> {
+  /** Tags of each value: a list for all, or a function of the key and its loaded value. */
+  tags?: readonly string[] | ((key: K, value: T) => readonly string[]);
+}
+
+/** What `invalidate` retires: entries under any of `keys`, and entries carrying any of `tags`. */
+export interface Invalidation {
+  keys?: readonly CacheKey[];
+  tags?: readonly string[];
 }
 
 /**
@@ -103,6 +137,8 @@ export interface CacheStats {
   storeErrors: number;
   /** Entries in the memory tier. */
   entries: number;
+  /** Invalidations sent to Redis, failed (rejected, still re-sent) and queued now. */
+  invalidations: InvalidationStats;
   store: { kind: 'memory' | 'redis'; breaker: BreakerState; skipped: number };
   flights: SingleFlightStats;
   /** The fleet-wide flight (Redis only); `enabled: false` otherwise. */
@@ -110,6 +146,8 @@ export interface CacheStats {
 }
 
 const NAMESPACE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** Longest tag, in UTF-16 units. */
+const MAX_TAG_LENGTH = 1_024;
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -117,27 +155,39 @@ interface Deferred<T> {
   reject(reason: unknown): void;
 }
 
+/**
+ * One load of a key in this process, from its start to its end: where it started in this
+ * process's invalidation sequence, and the ids it is known by before it loads (its key's, and its
+ * tags' when they are a list). An invalidation after `start` of any id the value ends up with
+ * keeps the value from being kept (see #current).
+ */
+interface Run {
+  k: string;
+  start: number;
+  /** Known ids; undefined when the tags depend on the value (any invalidation may concern it). */
+  ids: readonly string[] | undefined;
+  /** Still the flight later callers join (false once an invalidation made them start a new one). */
+  live: boolean;
+}
+
 /** A key this call started the flight for, inside `rememberMany`. */
 interface Leader<K, T> {
   k: string;
+  id: string;
   key: K;
   signal: AbortSignal;
   result: Deferred<Fetched<T>>;
-  /** The fence its shared-store read gave (the lease's epoch of the key), for its write. */
-  fence?: string | undefined;
-  ticket: number;
-}
-
-/** Invalidation bookkeeping for a key while loads of it are running (see `#begin`). */
-interface Generation {
-  gen: number;
-  active: number;
+  run: Run;
 }
 
 /**
  * Keyed cache-then-load: a memory-tier hit returns at once; otherwise one flight per key (shared
  * by every concurrent caller in the process, through SingleFlight) reads the shared store, loads,
  * writes with the TTL and hands the one result to every waiter.
+ *
+ * Values carry keys and tags; `invalidate({ keys, tags })` retires them in the memory tier, in
+ * Redis and in every process, and no value whose load began before it is kept after it (see
+ * README, "Invalidation").
  *
  * Values handed to several waiters are the same object: the cache never mutates them, and callers
  * must not either. Loader errors reach every waiter of that flight and are never cached.
@@ -149,8 +199,12 @@ export class FlightCache {
   readonly #flight: SingleFlight;
   readonly #namespace: string;
   readonly #defaultTtlMs: number;
-  /** Keys with loads running, and how often they were invalidated since (owned by #begin/#end). */
-  readonly #generations = new Map<string, Generation>();
+  readonly #queue: InvalidationQueue | undefined;
+  /** This process's invalidation sequence: one step per invalidation, local or from another process. */
+  #seq = 0;
+  /** The sequence of each id's last invalidation, while loads that began before it may run. */
+  readonly #invalidatedAt = new Map<string, number>();
+  readonly #runs = new Set<Run>();
   #closed = false;
   #hits = 0;
   #peeks = 0;
@@ -173,6 +227,14 @@ export class FlightCache {
     this.#defaultTtlMs = positiveMs('defaultTtlMs', options.defaultTtlMs ?? 60_000);
     const localTtlMs = positiveMs('localTtlMs', options.localTtlMs ?? 1_000);
     const storeTimeoutMs = positiveMs('storeTimeoutMs', options.storeTimeoutMs ?? 100);
+    const invalidationTimeoutMs = positiveMs('invalidationTimeoutMs', options.invalidationTimeoutMs ?? 1_000);
+    const maxPendingIds = positiveInteger(
+      'maxPendingInvalidations',
+      options.maxPendingInvalidations ?? 10_000,
+    );
+    if (options.secret !== undefined && (typeof options.secret !== 'string' || options.secret.length < 16)) {
+      throw new InvalidOptionError('secret', 'a string of at least 16 characters', '(hidden)');
+    }
     if (options.flight !== undefined && !(options.flight instanceof SingleFlight)) {
       throw new InvalidOptionError('flight', 'a SingleFlight', options.flight);
     }
@@ -191,23 +253,31 @@ export class FlightCache {
       if (typeof options.redisUrl !== 'string' || !/^rediss?:\/\//.test(options.redisUrl)) {
         throw new InvalidOptionError('redisUrl', 'a redis:// or rediss:// URL', options.redisUrl);
       }
-      const redis = createRedisKeyv(options.redisUrl, {
+      const redis = connectRedis(options.redisUrl, {
         socketTimeoutMs: Math.max(1_000, storeTimeoutMs * 10),
         connectTimeoutMs: Math.max(1_000, storeTimeoutMs * 10),
         // Connection-level errors are logged; the calls they fail are counted by the guard.
         onError: onStoreError,
       });
-      const store = { guard: this.#guard, namespace: this.#namespace, localTtlMs };
-      this.#tier =
-        options.fleet === false
-          ? new RedisStrategy(redis, store)
-          : new LeaseStrategy(redis, {
-              ...store,
-              fleet: options.fleet,
-              // Another process deleted the key: this process stops serving and writing it too.
-              onDeleted: (k) => this.#dropLocal(k),
-              onError: onStoreError,
-            });
+      const queue = new InvalidationQueue({
+        send: (keyIds, tagIds) => this.#tier.invalidate(keyIds, tagIds),
+        timeoutMs: invalidationTimeoutMs,
+        maxPendingIds,
+      });
+      this.#queue = queue;
+      this.#tier = new RedisStrategy(redis, {
+        guard: this.#guard,
+        namespace: this.#namespace,
+        secret: options.secret,
+        localTtlMs,
+        fleet: options.fleet,
+        // A fence outlives any load that may have begun before it: the flight's deadline, twice.
+        fenceTtlMs: fenceTtl(this.#flight.timeoutMs),
+        // Another process invalidated: this process stops serving and keeping those ids too.
+        onInvalidated: (ids) => this.#retire(ids),
+        isPending: (id) => queue.isPending(id),
+        onError: onStoreError,
+      });
     } else {
       this.#tier = new MemoryStrategy();
     }
@@ -216,7 +286,7 @@ export class FlightCache {
   /**
    * The value of `key`: from the memory tier at once if it is there and fresh; otherwise from the
    * one flight for this key (joined if another call started it), which reads the shared store and
-   * on a miss calls `load` and stores its result for `ttlMs`.
+   * on a miss calls `load` and stores its result for `ttlMs`, with its `tags`.
    *
    * `load` must resolve a value or `null`; `undefined` rejects with E_LOAD_UNDEFINED. The first
    * caller's `load` and options serve everybody who joins its flight. `signal` aborts when the
@@ -287,14 +357,16 @@ export class FlightCache {
   ): Promise<Fetched<T>> {
     this.#misses++;
     let ttlMs: number;
+    let fixedTagIds: readonly string[] | undefined;
     try {
       ttlMs = this.#ttlOf(options);
       if (typeof load !== 'function') throw new InvalidOptionError('load', 'a function', load);
+      fixedTagIds = this.#fixedTagIds(options?.tags);
     } catch (error) {
       return Promise.reject(error);
     }
     const joined = this.#flight.join(this.#flightKey(k), (signal) =>
-      this.#fill(k, load, ttlMs, options, signal),
+      this.#fill(k, load, ttlMs, options, fixedTagIds, signal),
     );
     if (!joined.shared) return joined.result;
     this.#coalesced++;
@@ -307,52 +379,68 @@ export class FlightCache {
     load: (signal: AbortSignal) => Promise<T>,
     ttlMs: number,
     options: RememberOptions<T> | undefined,
+    fixedTagIds: readonly string[] | undefined,
     signal: AbortSignal,
   ): Promise<Fetched<T>> {
-    const ticket = this.#begin(k);
+    const id = this.#tier.keyId(k);
+    const run = this.#begin(k, fixedTagIds === undefined ? undefined : [id, ...fixedTagIds]);
     const shouldStore = options?.shouldStore;
-    const loadOnce = async (): Promise<T> => {
+    const tags = options?.tags;
+    let storable = true;
+    const loadOnce = async (): Promise<Loaded<T>> => {
       this.#loads++;
       let value: T;
+      let tagIds: readonly string[];
       try {
         value = await load(signal);
+        if (value === undefined) throw new LoadUndefinedError(k);
+        tagIds = fixedTagIds ?? this.#tagIds((tags as (value: T) => readonly string[])(value));
       } catch (error) {
         this.#errors++;
         throw error;
       }
-      if (value === undefined) {
-        this.#errors++;
-        throw new LoadUndefinedError(k);
-      }
       // Asked once, right after the load: whether this value may be stored at all.
       storable = shouldStore?.(value) !== false;
-      return value;
+      return { value, tagIds };
     };
-    let storable = true;
     try {
-      const keep = () => storable && this.#wanted(k, ticket, signal);
-      const fetched = await this.#tier.fetch(k, ttlMs, loadOnce, signal, keep);
+      const keep = (loaded: Loaded<T>) => storable && this.#current(run, id, loaded.tagIds, signal);
+      const fetched = await this.#tier.fetch(k, id, ttlMs, loadOnce, signal, keep);
       if (fetched.source === 'store') this.#storeHits++;
       else if (!storable) return { value: fetched.value, source: 'loaded' };
-      // The check and the memory write are one step: a delete in between is seen (see #begin).
-      // A flight past its deadline or abandoned drops its late result: it is not kept either.
-      // A value about to expire in Redis (PTTL 0) is not kept: a TTL of 0 would mean no expiry.
-      const localTtl = this.#tier.localTtl(ttlMs, fetched.pttl);
-      if (localTtl > 0 && this.#wanted(k, ticket, signal)) {
-        this.#memory.set(k, { value: fetched.value }, localTtl, options?.sizeOf?.(fetched.value));
-      }
+      this.#keep(run, id, fetched, ttlMs, options?.sizeOf, signal);
       return { value: fetched.value, source: fetched.source };
     } finally {
-      this.#end(k);
+      this.#end(run);
     }
+  }
+
+  /**
+   * Writes a fetched value to the memory tier, if no invalidation of its key or tags came since
+   * its load began and its flight is live. The check and the write are one synchronous step.
+   */
+  #keep<T>(
+    run: Run,
+    id: string,
+    fetched: { value: T; tagIds: readonly string[]; pttl?: number },
+    ttlMs: number,
+    sizeOf: ((value: T) => number) | undefined,
+    signal: AbortSignal,
+  ): void {
+    // A value about to expire in Redis (PTTL 0) is not kept: a TTL of 0 would mean no expiry.
+    const localTtl = this.#tier.localTtl(ttlMs, fetched.pttl);
+    if (localTtl <= 0 || !this.#current(run, id, fetched.tagIds, signal)) return;
+    const ids = fetched.tagIds.length === 0 ? [id] : [id, ...fetched.tagIds];
+    this.#memory.set(run.k, { value: fetched.value, ids }, localTtl, sizeOf?.(fetched.value));
   }
 
   /**
    * Values for many keys, in key order, each a value or an Error. Keys in the memory tier are
    * answered at once; keys another call is loading (through `remember` or `rememberMany`, in any
-   * operation) join that flight; the rest are read from the shared store at once (one `getMany`)
-   * and `loadMany` is called once with only the keys still missing. So overlapping concurrent
-   * batches `[1,2,3]` and `[2,3,4]` load `[1,2,3]` and `[4]`.
+   * operation) join that flight; the rest are read from the shared store at once (with the fleet
+   * lease: leased key by key, so each key is loaded once per fleet) and `loadMany` is called once
+   * with only the keys still missing. So overlapping concurrent batches `[1,2,3]` and `[2,3,4]`
+   * load `[1,2,3]` and `[4]`.
    *
    * `loadMany` receives the keys as given (first occurrence of duplicates) and must return one
    * result per key in the same order; a per-key Error reaches only that key's waiters and is not
@@ -361,14 +449,16 @@ export class FlightCache {
   rememberMany<T, K extends CacheKey = CacheKey>(
     keys: readonly K[],
     loadMany: LoadMany<K, T>,
-    options?: RememberOptions<T>,
+    options?: RememberManyOptions<T, K>,
   ): Promise<Array<T | Error>> {
     if (this.#closed) return Promise.reject(new CacheClosedError());
     let ttlMs: number;
+    let fixedTagIds: readonly string[] | undefined;
     try {
       ttlMs = this.#ttlOf(options);
       if (!Array.isArray(keys)) throw new InvalidOptionError('keys', 'an array of keys', keys);
       if (typeof loadMany !== 'function') throw new InvalidOptionError('loadMany', 'a function', loadMany);
+      fixedTagIds = this.#fixedTagIds(options?.tags);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -397,7 +487,9 @@ export class FlightCache {
         const joined = this.#flight.join<Fetched<T>>(this.#flightKey(k), (signal) => {
           // Runs synchronously inside join() when this call starts the flight.
           const result = deferred<Fetched<T>>();
-          leaders.push({ k, key, signal, result, ticket: this.#begin(k) });
+          const id = this.#tier.keyId(k);
+          const run = this.#begin(k, fixedTagIds === undefined ? undefined : [id, ...fixedTagIds]);
+          leaders.push({ k, id, key, signal, result, run });
           return result.promise;
         });
         if (joined.shared) this.#coalesced++;
@@ -415,101 +507,138 @@ export class FlightCache {
         ),
       );
     }
-    if (leaders.length > 0) void this.#fillMany(leaders, loadMany, ttlMs, options);
+    if (leaders.length > 0) this.#fillMany(leaders, loadMany, ttlMs, options, fixedTagIds);
     return Promise.all(waits).then(() => results);
   }
 
   /** The body of the flights one `rememberMany` call started. Settles every leader; never rejects. */
-  async #fillMany<K, T>(
+  #fillMany<K, T>(
     leaders: Leader<K, T>[],
     loadMany: LoadMany<K, T>,
     ttlMs: number,
-    options: RememberOptions<T> | undefined,
-  ): Promise<void> {
-    let missing = leaders;
-    try {
-      if (this.#tier.kind !== 'memory') {
-        const stored = await this.#tier.getMany<T>(leaders.map((leader) => leader.k));
-        missing = [];
-        for (const [i, leader] of leaders.entries()) {
-          const read = stored[i];
-          leader.fence = read?.fence;
-          const value = read?.value;
-          if (value === undefined) {
-            missing.push(leader);
-            continue;
-          }
-          this.#storeHits++;
-          if (this.#wanted(leader.k, leader.ticket, leader.signal)) {
-            this.#memory.set(leader.k, { value }, this.#tier.localTtl(ttlMs), options?.sizeOf?.(value));
-          }
-          leader.result.resolve({ value, source: 'store' });
-        }
-      }
-      // Keys whose waiters all left (or whose deadline passed) are not loaded at all.
-      missing = missing.filter((leader) => !leader.signal.aborted);
-      if (missing.length === 0) return;
-      this.#loads += missing.length;
+    options: RememberManyOptions<T, K> | undefined,
+    fixedTagIds: readonly string[] | undefined,
+  ): void {
+    const tags = options?.tags;
+    const storable = new Set<number>();
+    const batch: Array<BatchKey<T>> = leaders.map((leader, i) => ({
+      k: leader.k,
+      id: leader.id,
+      signal: leader.signal,
+      keep: (loaded) => storable.has(i) && this.#current(leader.run, leader.id, loaded.tagIds, leader.signal),
+    }));
+    // The loader of the keys at `which`, checked: one result per key, errors counted, tags computed.
+    const load = async (which: number[], signal: AbortSignal): Promise<Array<Loaded<T> | Error>> => {
+      this.#loads += which.length;
       let values: ReadonlyArray<T | Error>;
       try {
         values = await loadMany(
-          missing.map((leader) => leader.key),
-          whenAllAborted(missing.map((leader) => leader.signal)),
+          which.map((i) => leaders[i]!.key),
+          signal,
         );
-      } catch (error) {
-        this.#errors += missing.length;
-        for (const leader of missing) leader.result.reject(error);
-        return;
-      }
-      if (!Array.isArray(values) || values.length !== missing.length) {
-        const error = new LoadFailedError(
-          missing[0]!.k,
-          `loadMany must resolve an array with one result per missing key: expected ${missing.length}, ` +
-            `received ${Array.isArray(values) ? `${values.length} results` : typeof values}`,
-        );
-        this.#errors += missing.length;
-        for (const leader of missing) leader.result.reject(error);
-        return;
-      }
-      const writes: Array<TierEntry<T>> = [];
-      for (const [i, leader] of missing.entries()) {
-        const value = values[i];
-        if (value instanceof Error || value === undefined) {
-          this.#errors++;
-          leader.result.reject(value ?? new LoadUndefinedError(leader.k));
-          continue;
+        if (!Array.isArray(values) || values.length !== which.length) {
+          throw new LoadFailedError(
+            leaders[which[0]!]!.k,
+            `loadMany must resolve an array with one result per missing key: expected ${which.length}, ` +
+              `received ${Array.isArray(values) ? `${values.length} results` : typeof values}`,
+          );
         }
-        if (this.#wanted(leader.k, leader.ticket, leader.signal) && options?.shouldStore?.(value) !== false)
-          writes.push({ k: leader.k, value, fence: leader.fence });
-        leader.result.resolve({ value, source: 'loaded' });
+      } catch (error) {
+        this.#errors += which.length;
+        throw error;
       }
-      this.#writeMany(writes, ttlMs, options?.sizeOf);
+      return which.map((i, j) => {
+        const value = values[j];
+        const leader = leaders[i]!;
+        try {
+          if (value instanceof Error) throw value;
+          if (value === undefined) throw new LoadUndefinedError(leader.k);
+          const tagIds =
+            fixedTagIds ?? this.#tagIds((tags as (key: K, value: T) => readonly string[])(leader.key, value));
+          if (options?.shouldStore?.(value) !== false) storable.add(i);
+          return { value, tagIds };
+        } catch (error) {
+          this.#errors++;
+          return toError(error);
+        }
+      });
+    };
+    let fetches: Array<
+      Promise<{ value: T; tagIds: readonly string[]; source: 'store' | 'loaded'; pttl?: number }>
+    >;
+    try {
+      fetches = this.#tier.fetchMany(batch, ttlMs, load);
     } catch (error) {
       // Unexpected (a bug or a store adapter throwing synchronously): nobody is left hanging.
-      for (const leader of leaders) leader.result.reject(error);
-    } finally {
-      for (const leader of leaders) this.#end(leader.k);
+      for (const leader of leaders) {
+        leader.result.reject(error);
+        this.#end(leader.run);
+      }
+      return;
+    }
+    for (const [i, leader] of leaders.entries()) {
+      fetches[i]!.then(
+        (fetched) => {
+          if (fetched.source === 'store') this.#storeHits++;
+          if (fetched.source === 'store' || storable.has(i)) {
+            this.#keep(leader.run, leader.id, fetched, ttlMs, options?.sizeOf, leader.signal);
+          }
+          leader.result.resolve({ value: fetched.value, source: fetched.source });
+        },
+        (error: unknown) => leader.result.reject(error),
+      ).finally(() => this.#end(leader.run));
     }
   }
 
   /**
-   * Removes `key` everywhere this process can reach: the memory tier, the shared store, and the
-   * flight in progress (later callers start a new load). A load of the key that started before
-   * this call never writes its result back (it still answers the callers that were waiting).
-   * With Redis, another process's memory tier may serve the old value for up to `localTtlMs`.
+   * Retires every entry under one of `keys` or carrying one of `tags`: in this process at once
+   * (memory tier, flights in progress: later callers start a new load), and with Redis there and
+   * in every other process. A load of any of them that began before this call is never kept or
+   * written after it (it still answers the callers that were already waiting).
+   *
+   * Resolves once Redis has acknowledged it and every process has been told (without Redis: at
+   * once). When Redis does not acknowledge within `invalidationTimeoutMs` it rejects with
+   * InvalidationFailedError; the invalidation stays queued and is re-sent until Redis does, and
+   * meanwhile this process reads none of those keys or tags from Redis.
    */
-  async delete(key: CacheKey): Promise<void> {
-    const k = encodeKey(key);
-    this.#dropLocal(k);
-    await this.#tier.delete(k);
+  async invalidate(what: Invalidation): Promise<void> {
+    if (this.#closed) throw new CacheClosedError();
+    if (typeof what !== 'object' || what === null) {
+      throw new InvalidOptionError('invalidate', 'an object with keys and/or tags', what);
+    }
+    const { keys = [], tags = [] } = what;
+    if (!Array.isArray(keys)) throw new InvalidOptionError('keys', 'an array of cache keys', keys);
+    const ks = keys.map((key) => encodeKey(key));
+    const keyIds = ks.map((k) => this.#tier.keyId(k));
+    const tagIds = this.#tagIds(tags);
+    if (keyIds.length + tagIds.length === 0) return;
+    this.#retire([...keyIds, ...tagIds]);
+    if (this.#queue !== undefined) await this.#queue.submit(keyIds, tagIds);
   }
 
-  /** This process forgets `k`: memory tier, flight in progress, and any write-back of a running load. */
-  #dropLocal(k: string): void {
-    const generation = this.#generations.get(k);
-    if (generation !== undefined) generation.gen++;
-    this.#flight.forget(this.#flightKey(k));
-    this.#memory.delete(k);
+  /** `invalidate({ keys: [key] })`. */
+  delete(key: CacheKey): Promise<void> {
+    return this.invalidate({ keys: [key] });
+  }
+
+  /**
+   * This process forgets the ids: entries carrying them leave the memory tier, flights that may
+   * hold them are no longer joined, and loads begun before now never keep their values.
+   */
+  #retire(ids: readonly string[]): void {
+    const seq = ++this.#seq;
+    if (this.#runs.size > 0) {
+      for (const id of ids) this.#invalidatedAt.set(id, seq);
+      const retired = new Set(ids);
+      for (const run of this.#runs) {
+        if (run.live && (run.ids === undefined || run.ids.some((id) => retired.has(id)))) {
+          run.live = false;
+          this.#flight.forget(this.#flightKey(run.k));
+        }
+      }
+      if (this.#invalidatedAt.size > 4_096) this.#prune();
+    }
+    for (const id of ids) this.#memory.invalidate(id);
   }
 
   stats(): CacheStats {
@@ -524,16 +653,18 @@ export class FlightCache {
       errors: this.#errors,
       storeErrors: store.errors,
       entries: this.#memory.size,
+      invalidations: this.#queue?.stats() ?? { sent: 0, failed: 0, pending: 0 },
       store: { kind: this.#tier.kind, breaker: store.state, skipped: store.skipped },
       flights: this.#flight.stats(),
       fleet: this.#tier.fleetStats(),
     };
   }
 
-  /** Stops accepting calls, waits for pending store writes, and closes the store connection. */
+  /** Stops accepting calls, drops queued invalidations, and closes the store connection. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#queue?.close();
     await this.#tier.close();
     this.#memory.clear();
   }
@@ -542,54 +673,67 @@ export class FlightCache {
     return options?.ttlMs === undefined ? this.#defaultTtlMs : positiveMs('ttlMs', options.ttlMs);
   }
 
+  /** The ids of a fixed list of tags (checked now), or undefined when the tags are a function. */
+  #fixedTagIds(tags: unknown): readonly string[] | undefined {
+    if (tags === undefined) return [];
+    if (typeof tags === 'function') return undefined;
+    return this.#tagIds(tags);
+  }
+
+  /** The ids of tags, each checked: a non-empty string of at most 1 024 units, well formed. */
+  #tagIds(tags: unknown): string[] {
+    if (!Array.isArray(tags)) throw new InvalidOptionError('tags', 'an array of strings', tags);
+    const ids: string[] = [];
+    for (const tag of tags) {
+      if (typeof tag !== 'string' || tag.length === 0 || tag.length > MAX_TAG_LENGTH || !tag.isWellFormed()) {
+        throw new InvalidOptionError(
+          'tags',
+          `non-empty strings of at most ${MAX_TAG_LENGTH} characters`,
+          tag,
+        );
+      }
+      const id = this.#tier.tagId(tag);
+      if (!ids.includes(id)) ids.push(id);
+    }
+    return ids;
+  }
+
   #flightKey(k: string): string {
     return `${this.#namespace}:${k}`;
   }
 
-  /**
-   * Stale write-back guard. A load registers here when it starts and takes the key's current
-   * generation as its ticket; `delete` bumps the generation; the load writes only if its ticket is
-   * still current. Entries live only while loads of the key run, so the map is bounded by flights.
-   */
-  #begin(k: string): number {
-    let generation = this.#generations.get(k);
-    if (generation === undefined) {
-      generation = { gen: 0, active: 0 };
-      this.#generations.set(k, generation);
-    }
-    generation.active++;
-    return generation.gen;
+  /** A load of `k` starts (see Run). Runs live only while their loads do, so the set is bounded by flights. */
+  #begin(k: string, ids: readonly string[] | undefined): Run {
+    const run: Run = { k, start: this.#seq, ids, live: true };
+    this.#runs.add(run);
+    return run;
   }
 
-  #isCurrent(k: string, ticket: number): boolean {
-    return !this.#closed && this.#generations.get(k)?.gen === ticket;
+  /** Whether a load's value may still be kept: its flight is live, and no invalidation of its key or tags came since it began. */
+  #current(run: Run, id: string, tagIds: readonly string[], signal: AbortSignal): boolean {
+    if (this.#closed || signal.aborted) return false;
+    if (this.#invalidatedAt.size === 0) return true;
+    if ((this.#invalidatedAt.get(id) ?? 0) > run.start) return false;
+    for (const tagId of tagIds) if ((this.#invalidatedAt.get(tagId) ?? 0) > run.start) return false;
+    return true;
   }
 
-  /** Whether a load's value may still be kept: its flight is live and no delete came since it began. */
-  #wanted(k: string, ticket: number, signal: AbortSignal): boolean {
-    return !signal.aborted && this.#isCurrent(k, ticket);
+  #end(run: Run): void {
+    this.#runs.delete(run);
+    if (this.#runs.size === 0) this.#invalidatedAt.clear();
   }
 
-  #end(k: string): void {
-    const generation = this.#generations.get(k);
-    if (generation !== undefined && --generation.active === 0) this.#generations.delete(k);
+  /** Forgets invalidations no running load began before. */
+  #prune(): void {
+    let oldest = this.#seq;
+    for (const run of this.#runs) oldest = Math.min(oldest, run.start);
+    for (const [id, seq] of this.#invalidatedAt) if (seq <= oldest) this.#invalidatedAt.delete(id);
   }
+}
 
-  /**
-   * Writes loaded values: the memory tier synchronously (so the check that the load is still
-   * current and the write are one step, and the entry is there before the flight settles), then
-   * the shared store in the background (waiters do not wait for Redis).
-   */
-  #writeMany<T>(
-    entries: Array<TierEntry<T>>,
-    ttlMs: number,
-    sizeOf: ((value: T) => number) | undefined,
-  ): void {
-    if (entries.length === 0) return;
-    const localTtl = this.#tier.localTtl(ttlMs);
-    for (const { k, value } of entries) this.#memory.set(k, { value }, localTtl, sizeOf?.(value));
-    this.#tier.setMany(entries, ttlMs);
-  }
+/** How long a fence is kept in Redis: twice the flight's deadline, at least a minute, at most a day. */
+function fenceTtl(flightTimeoutMs: number): number {
+  return Math.min(24 * 60 * 60 * 1000, Math.max(60_000, 2 * flightTimeoutMs));
 }
 
 /** Creates a FlightCache (see CacheOptions for defaults). */
@@ -605,20 +749,6 @@ function deferred<T>(): Deferred<T> {
     reject = rej;
   });
   return { promise, resolve, reject };
-}
-
-/** A signal that aborts once every one of `signals` has aborted (a batch stops when nobody needs it). */
-function whenAllAborted(signals: AbortSignal[]): AbortSignal {
-  const controller = new AbortController();
-  let left = signals.length;
-  const onAbort = (signal: AbortSignal) => {
-    if (--left === 0) controller.abort(signal.reason);
-  };
-  for (const signal of signals) {
-    if (signal.aborted) onAbort(signal);
-    else signal.addEventListener('abort', () => onAbort(signal), { once: true });
-  }
-  return controller.signal;
 }
 
 function valueOfFetched<T>(fetched: Fetched<T>): T {

@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { decodeStored, encodeStored, type RedisClient, storeKey } from '../store/redis-store.js';
-import type { StoreGuard } from '../store/store-guard.js';
 import { FlightError, positiveMs } from '../errors.js';
+import { decodeRecord, encodeRecord, type RedisKeys, type StoredRecord } from '../store/redis-keys.js';
+import { decodeStored, encodeStored, type RedisClient } from '../store/redis-store.js';
+import type { StoreGuard } from '../store/store-guard.js';
 
 export interface FleetOptions {
   /** Lease time to live, in ms. The leader extends it every leaseTtlMs/3 while it loads. Default 2 000. */
@@ -22,8 +23,10 @@ export interface FleetStats {
   waits: number;
   /** Leases won after waiting: the previous holder died or gave up. */
   takeovers: number;
-  /** Loads not written back: the lease was lost, or the key was invalidated during the load. */
+  /** Loads not written back: the lease was lost, or the key or a tag was invalidated during the load. */
   fillsRefused: number;
+  /** Values read from Redis that an invalidation of one of their tags had retired (dropped there). */
+  staleDropped: number;
   wakeupsByMessage: number;
   wakeupsByPoll: number;
   /** Fetches that loaded locally because Redis failed or the circuit was open. */
@@ -38,6 +41,7 @@ export function fleetStats(enabled: boolean): FleetStats {
     waits: 0,
     takeovers: 0,
     fillsRefused: 0,
+    staleDropped: 0,
     wakeupsByMessage: 0,
     wakeupsByPoll: 0,
     fallbacks: 0,
@@ -47,12 +51,31 @@ export function fleetStats(enabled: boolean): FleetStats {
 /** Where a fetched value came from. */
 export type FleetSource = 'redis' | 'loaded' | 'fallback';
 
+/** What a load gives the fleet: the value, and the ids of its tags (fenced and stored with it). */
+export interface Loaded<T> {
+  value: T;
+  tagIds: readonly string[];
+}
+
 export interface FleetFetch<T> {
   value: T;
   source: FleetSource;
+  /** The ids of the value's tags (from its record in Redis, or from its load). */
+  tagIds: readonly string[];
   /** For `redis`: the value's remaining TTL in Redis, in ms (freshness from Redis's clock only). */
   pttl?: number;
 }
+
+/** One key of a batch: its encoded key, its id, its flight's signal, and its keep check. */
+export interface BatchKey<T> {
+  k: string;
+  id: string;
+  signal: AbortSignal;
+  keep: (loaded: Loaded<T>) => boolean;
+}
+
+/** Loads the keys at `which` (indices into the batch); one result per index, in that order. */
+export type BatchLoad<T> = (which: number[], signal: AbortSignal) => Promise<Array<Loaded<T> | Error>>;
 
 /** A leader elsewhere failed: its waiters fail too (the error is not cached; the next call elects again). */
 export class FleetLoadFailedError extends FlightError {
@@ -61,34 +84,39 @@ export class FleetLoadFailedError extends FlightError {
   }
 }
 
-type Outcome = 'filled' | 'failed' | 'released' | 'deleted';
+type Outcome = 'filled' | 'failed' | 'released' | 'invalidated';
+const OUTCOMES: Record<string, Outcome> = { f: 'filled', x: 'failed', r: 'released' };
 
 /**
- * Read the value; on a miss take the lease if nobody holds it. One round trip.
- * Returns {1, value, pttl} | {2, epoch} (lease won) | {3, leasePttl} (held by another).
+ * Read the value; on a miss take the lease if nobody holds it (ARGV[1] '' : no lease, read only).
+ * Returns {1, record, pttl} | {2} (lease won, or no lease asked) | {3, leasePttl} (held by another).
  */
 const GET_OR_LEASE = `
 local value = redis.call('GET', KEYS[1])
 if value then return {1, value, redis.call('PTTL', KEYS[1])} end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {2, redis.call('GET', KEYS[3]) or '0'}
-end
+if ARGV[1] == '' then return {2} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2} end
 return {3, redis.call('PTTL', KEYS[2])}`;
 
 /**
- * Write the value only if the lease is still ours and no invalidation happened since we won it
- * (the epoch we saw). Returns 1 filled, 0 lease lost, -1 invalidated (lease released).
+ * Write the value only if the key was not invalidated after the load began (its fence is not
+ * above the load's sequence ARGV[2]) and the lease is still ours (ARGV[1] '' : no lease).
+ * Returns -1 invalidated (checked first: an invalidation also deletes the lease; ours is
+ * released), 0 lease lost, 1 filled.
  */
 const FILL = `
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[2] then
-  redis.call('DEL', KEYS[2])
-  redis.call('PUBLISH', ARGV[5], 'released|' .. ARGV[6])
+local ours = ARGV[1] ~= ''
+if tonumber(redis.call('GET', KEYS[3]) or '0') > tonumber(ARGV[2]) then
+  if ours and redis.call('GET', KEYS[2]) == ARGV[1] then
+    redis.call('DEL', KEYS[2])
+    redis.call('PUBLISH', ARGV[5], 'r|' .. ARGV[6])
+  end
   return -1
 end
+if ours and redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
-redis.call('DEL', KEYS[2])
-redis.call('PUBLISH', ARGV[5], 'filled|' .. ARGV[6])
+if ours then redis.call('DEL', KEYS[2]) end
+redis.call('PUBLISH', ARGV[5], 'f|' .. ARGV[6])
 return 1`;
 
 /** Give the lease up (load failed or abandoned) and tell the waiters why. */
@@ -105,115 +133,141 @@ const EXTEND = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
 
-/** Invalidate: a new epoch (fills of loads that started before are refused), no value, a message. */
-const INVALIDATE = `
-redis.call('INCR', KEYS[3])
-redis.call('PEXPIRE', KEYS[3], ARGV[1])
-redis.call('DEL', KEYS[1])
-redis.call('PUBLISH', ARGV[2], 'deleted|' .. ARGV[3])
+/**
+ * A fill's check of one tag: its last invalidation's sequence (0: none). The tag's state is made
+ * to outlive the value about to be written (ARGV[1] ms), so it can still retire it.
+ */
+const TAG_CHECK = `
+local seq = redis.call('GET', KEYS[1])
+if seq then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1], 'GT')
+  return seq
+end
+redis.call('SET', KEYS[1], '0', 'PX', ARGV[1])
+return '0'`;
+
+/**
+ * Invalidate a key at sequence ARGV[1]: its fence moves up (fills of loads begun before are
+ * refused; kept ARGV[2] ms, past any such load), its value and its lease are gone.
+ */
+const INVALIDATE_KEY = `
+local fence = tonumber(redis.call('GET', KEYS[3]) or '0')
+if tonumber(ARGV[1]) > fence then redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2]) end
+redis.call('DEL', KEYS[1], KEYS[2])
 return 1`;
 
 /**
- * A batch's read: for each key (KEYS in pairs: value, epoch) its value (or nil) and its epoch, so
- * the batch's later fill can be fenced by the epochs it saw.
+ * Invalidate a tag at sequence ARGV[1]: values loaded before it are retired when read. Its state
+ * keeps the TTL fills gave it (it outlives the values it guards), and at least ARGV[2] ms (past any
+ * load running now).
  */
-const READ_MANY = `
-local out = {}
-for i = 1, #KEYS, 2 do
-  out[#out + 1] = redis.call('GET', KEYS[i]) or false
-  out[#out + 1] = redis.call('GET', KEYS[i + 1]) or '0'
+const INVALIDATE_TAG = `
+local seq = redis.call('GET', KEYS[1])
+if not seq then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
 end
-return out`;
+if tonumber(ARGV[1]) > tonumber(seq) then redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL') end
+redis.call('PEXPIRE', KEYS[1], ARGV[2], 'GT')
+return 1`;
 
-/**
- * A batch's fill, fenced key by key: a value is written only if its key's epoch is still the one
- * the batch read (no invalidation since). ARGV: ttl, channel, then per key epoch, value, key.
- * Returns how many were written.
- */
-const FILL_MANY = `
-local filled = 0
-for i = 1, #KEYS / 2 do
-  local base = 2 + (i - 1) * 3
-  if (redis.call('GET', KEYS[2 * i]) or '0') == ARGV[base + 1] then
-    redis.call('SET', KEYS[2 * i - 1], ARGV[base + 2], 'PX', ARGV[1])
-    redis.call('PUBLISH', ARGV[2], 'filled|' .. ARGV[base + 3])
-    filled = filled + 1
-  end
+/** Drop a value a reader found retired by a tag, only if it is still that record (its sequence prefix). */
+const DROP_STALE = `
+local value = redis.call('GET', KEYS[1])
+if value and string.sub(value, 1, #ARGV[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
 end
-return filled`;
+return 0`;
 
-const SCRIPTS = [GET_OR_LEASE, FILL, RELEASE, EXTEND, INVALIDATE, READ_MANY, FILL_MANY];
-
-/** Epochs outlive any value or lease they guard, and then expire (they never leak). */
-const EPOCH_TTL_MS = 24 * 60 * 60 * 1000;
+const SCRIPTS = [GET_OR_LEASE, FILL, RELEASE, EXTEND, TAG_CHECK, INVALIDATE_KEY, INVALIDATE_TAG, DROP_STALE];
 const FAILED = Symbol('redis call failed');
+/** A fetch retries this often when Redis says its load was overtaken by an invalidation. */
+const MAX_ATTEMPTS = 3;
 
 interface Mailbox {
   pending: Outcome | undefined;
   wake: ((outcome: Outcome) => void) | undefined;
 }
 
+export interface FleetDependencies {
+  keys: RedisKeys;
+  guard: StoreGuard;
+  ready: Promise<void>;
+  /**
+   * With the lease (default): one load per key for the fleet. false: values shared and fenced,
+   * each process loads a missing key itself.
+   */
+  lease: boolean;
+  /** How long a key's or tag's fence outlives the invalidation that set it: past any load running then. */
+  fenceTtlMs: number;
+  /** Ids another process invalidated (this process's own invalidations are not echoed). */
+  onInvalidated: (ids: string[]) => void;
+  /** Whether this process still has an unacknowledged invalidation of this id (never read it). */
+  isPending: (id: string) => boolean;
+  onError: (error: unknown) => void;
+}
+
 /**
- * The single flight across processes that share one Redis: a lease per key (SET NX PX) elects
- * one loader in the fleet; the others wait for a pub/sub wake-up, with polling as the guarantee,
- * and take the lease over when it expires without a value. The leader extends its lease while it
- * loads, and fills only if the lease is still its own and the key's epoch has not moved since it
- * won (the stale-set guard). Every Redis call goes through the cache's StoreGuard (deadline and
- * circuit breaker); when Redis fails the fetch loads locally, so each process falls back to its
- * own single flight. The protocol is described in README ("Fleet").
+ * Values shared through Redis, fenced by one invalidation sequence, and (with the lease) the
+ * single flight across processes.
+ *
+ * Fence. `<ns>:{seq}` is incremented by every invalidation; a load reads it before it starts
+ * (its sequence S). An invalidation at sequence I marks the key's fence or the tag's state with I.
+ * A value is written only if its key's fence is not above S, and is served from Redis only if no
+ * tag of it is above S. Since S is read before the load reads its data source, a value is refused
+ * exactly when an invalidation may have come after its data was read. Redis's counter is the only
+ * clock: no process compares its time with another's.
+ *
+ * Lease. A lease per key (SET NX PX) elects one loader in the fleet; the others wait for a pub/sub
+ * wake-up, with polling as the guarantee, and take the lease over when it expires without a value.
+ * The leader extends its lease while it loads. An invalidation of the key deletes the lease, so a
+ * read after it never waits on a load begun before it.
+ *
+ * Every Redis call goes through the cache's StoreGuard (deadline and circuit breaker); when Redis
+ * fails the fetch loads locally and writes nothing. Every script touches one cluster slot.
  */
 export class FleetLease {
   readonly #client: RedisClient;
   readonly #subscriber: RedisClient;
-  readonly #guard: StoreGuard;
-  readonly #ready: Promise<void>;
-  readonly #namespace: string;
+  readonly #deps: FleetDependencies;
+  readonly #keys: RedisKeys;
   readonly #channel: string;
+  readonly #instance = randomUUID();
   readonly #leaseTtlMs: number;
   readonly #pollMinMs: number;
   readonly #pollMaxMs: number;
   readonly #heartbeat: boolean;
-  readonly #onDeleted: (k: string) => void;
   readonly #mailboxes = new Map<string, Set<Mailbox>>();
   readonly #shas = new Map<string, string>();
   #closed = false;
-  readonly #stats = fleetStats(true);
+  readonly #stats: FleetStats;
 
-  constructor(
-    client: RedisClient,
-    options: FleetOptions & {
-      namespace: string;
-      guard: StoreGuard;
-      ready: Promise<void>;
-      onDeleted: (k: string) => void;
-      onError: (error: unknown) => void;
-    },
-  ) {
+  constructor(client: RedisClient, options: FleetOptions | undefined, deps: FleetDependencies) {
     this.#client = client;
-    this.#guard = options.guard;
-    this.#ready = options.ready;
-    this.#namespace = options.namespace;
-    this.#channel = `${options.namespace}:fleet`;
-    this.#leaseTtlMs = positiveMs('fleet.leaseTtlMs', options.leaseTtlMs ?? 2_000);
-    this.#pollMinMs = positiveMs('fleet.pollMinMs', options.pollMinMs ?? 25);
-    this.#pollMaxMs = positiveMs('fleet.pollMaxMs', options.pollMaxMs ?? 400);
-    this.#heartbeat = options.heartbeat ?? true;
-    this.#onDeleted = options.onDeleted;
+    this.#deps = deps;
+    this.#keys = deps.keys;
+    this.#channel = `${deps.keys.namespace}:fleet`;
+    this.#stats = fleetStats(deps.lease);
+    this.#leaseTtlMs = positiveMs('fleet.leaseTtlMs', options?.leaseTtlMs ?? 2_000);
+    this.#pollMinMs = positiveMs('fleet.pollMinMs', options?.pollMinMs ?? 25);
+    this.#pollMaxMs = positiveMs('fleet.pollMaxMs', options?.pollMaxMs ?? 400);
+    this.#heartbeat = options?.heartbeat ?? true;
     // Load the scripts on every (re)connection, so the first call of each is one EVALSHA rather
     // than EVALSHA, NOSCRIPT, EVAL. EVAL stays the fallback (a SCRIPT FLUSH, a failover).
     const loadScripts = () => {
-      for (const script of SCRIPTS) client.scriptLoad(script).catch(options.onError);
+      for (const script of SCRIPTS) client.scriptLoad(script).catch(deps.onError);
     };
     client.on('ready', loadScripts);
     if (client.isReady) loadScripts();
     // One subscriber connection per process. No socket timeout on it: an idle subscriber is
     // normal, and a silent one only costs latency, since polling is what guarantees progress.
     this.#subscriber = client.duplicate({ socket: { ...client.options?.socket, socketTimeout: 0 } });
-    this.#subscriber.on('error', options.onError);
+    this.#subscriber.on('error', deps.onError);
     this.#subscriber
       .connect()
       .then(() => this.#subscriber.subscribe(this.#channel, (message) => this.#deliver(message)))
-      .catch(options.onError);
+      .catch(deps.onError);
   }
 
   stats(): FleetStats {
@@ -221,49 +275,56 @@ export class FleetLease {
   }
 
   /**
-   * The value of `k`: from Redis if it is there; else loaded by exactly one process of the fleet
-   * (this one if it wins the lease) and read by the others when it lands. `keep(value)` says
-   * whether this process still wants the loaded value written (false after a local invalidation,
-   * or for a value not to be stored). `signal` is
-   * the local flight's: when it aborts (deadline, or every waiter left), waiting stops.
+   * The value of `k` (whose id is `id`): from Redis if it is there and no tag of it was
+   * invalidated since its load began; else loaded (with the lease: by exactly one process of the
+   * fleet, this one if it wins the lease, the others reading it when it lands). `keep` says, right
+   * before the write, whether this process still wants the loaded value written (false after a
+   * local invalidation, or for a value not to be stored). A load that Redis shows was overtaken by
+   * an invalidation (the message may be late or lost) is loaded again, so no caller of this fetch
+   * gets a value retired before it returns. `signal` is the local flight's: when it aborts
+   * (deadline, or every waiter left), waiting stops.
    */
   async fetch<T>(
     k: string,
+    id: string,
     ttlMs: number,
-    load: () => Promise<T>,
+    load: () => Promise<Loaded<T>>,
     signal: AbortSignal,
-    keep: (value: T) => boolean,
+    keep: (loaded: Loaded<T>) => boolean,
   ): Promise<FleetFetch<T>> {
-    const keys = this.#keys(k);
-    const leaseId = `${process.pid}:${randomUUID()}`;
+    const leaseId = this.#deps.lease ? `${process.pid}:${randomUUID()}` : '';
     const mailbox: Mailbox = { pending: undefined, wake: undefined };
     // Listen before the first read, so a fill that lands between our read and our wait is not missed.
-    this.#listen(k, mailbox);
+    this.#listen(id, mailbox);
     let waited = false;
     let delay = this.#pollMinMs;
+    let attempts = 0;
     try {
       for (;;) {
         signal.throwIfAborted();
         mailbox.pending = undefined;
+        if (this.#deps.isPending(id)) return await this.#fallback(load);
         const reply = await this.#eval(
           GET_OR_LEASE,
-          [keys.value, keys.lease, keys.epoch],
+          [this.#keys.value(id), this.#keys.lease(id)],
           [leaseId, String(this.#leaseTtlMs)],
         );
-        if (reply === FAILED) {
-          this.#stats.fallbacks++;
-          return { value: await load(), source: 'fallback' };
-        }
+        if (reply === FAILED) return await this.#fallback(load);
         const [kind, first, second] = reply as [number, string | number, number];
-        if (kind === 1)
-          return { value: decodeStored<T>(String(first)), source: 'redis', pttl: Number(second) };
+        if (kind === 1) {
+          const found = await this.#served<T>(id, String(first));
+          if (found === FAILED) return await this.#fallback(load);
+          if (found !== undefined) return { ...found, source: 'redis', pttl: Number(second) };
+          continue;
+        }
         if (kind === 2) {
-          this.#stats.leasesWon++;
-          if (waited) this.#stats.takeovers++;
-          return {
-            value: await this.#lead(k, keys, leaseId, String(first), ttlMs, load, signal, keep),
-            source: 'loaded',
-          };
+          if (this.#deps.lease) {
+            this.#stats.leasesWon++;
+            if (waited) this.#stats.takeovers++;
+          }
+          const led = await this.#lead(id, leaseId, ttlMs, load, signal, keep);
+          if (led.overtaken && ++attempts < MAX_ATTEMPTS) continue;
+          return { value: led.loaded.value, tagIds: led.loaded.tagIds, source: 'loaded' };
         }
         if (!waited) {
           waited = true;
@@ -283,60 +344,142 @@ export class FleetLease {
         if (outcome === 'failed') throw new FleetLoadFailedError(k);
       }
     } finally {
-      this.#unlisten(k, mailbox);
+      this.#unlisten(id, mailbox);
     }
   }
 
   /**
-   * The values of `ks` in Redis and the epoch each key had when read (for fillMany), in one round
-   * trip; undefined when Redis failed (the batch then loads, and fills nothing).
+   * A batch: every key is read (and, with the lease, leased) in one pipelined round of one-slot
+   * scripts; the keys this process won are loaded with one `loadMany` and filled key by key,
+   * fenced like `fetch`; a key another process holds is waited for as `fetch` waits (and loaded
+   * alone if its holder gives up). One promise per key, in order.
    */
-  async readMany<T>(
-    ks: readonly string[],
-  ): Promise<Array<{ value: T | undefined; epoch: string }> | undefined> {
-    const keys: string[] = [];
-    for (const k of ks) {
-      const { value, epoch } = this.#keys(k);
-      keys.push(value, epoch);
-    }
-    const reply = await this.#eval(READ_MANY, keys, []);
-    if (reply === FAILED || !Array.isArray(reply)) return undefined;
-    return ks.map((_, i) => {
-      const stored = reply[2 * i] as string | null;
-      return { value: stored == null ? undefined : decodeStored<T>(stored), epoch: String(reply[2 * i + 1]) };
-    });
-  }
-
-  /**
-   * Writes loaded values of a batch, each only if its key's epoch is still the one `readMany` gave
-   * (an invalidation since, from any process, wins). Resolves how many were written.
-   */
-  async fillMany<T>(
-    entries: ReadonlyArray<{ k: string; value: T; epoch: string }>,
+  fetchMany<T>(
+    batch: ReadonlyArray<BatchKey<T>>,
     ttlMs: number,
-  ): Promise<number> {
-    const keys: string[] = [];
-    const args = [String(Math.ceil(ttlMs)), this.#channel];
-    for (const { k, value, epoch } of entries) {
-      const layout = this.#keys(k);
-      keys.push(layout.value, layout.epoch);
-      args.push(epoch, encodeStored(value), k);
-    }
-    const filled = await this.#eval(FILL_MANY, keys, args);
-    if (filled === FAILED) return 0;
-    this.#stats.fillsRefused += entries.length - Number(filled);
-    return Number(filled);
+    loadMany: BatchLoad<T>,
+  ): Array<Promise<FleetFetch<T>>> {
+    const results = batch.map(() => deferred<FleetFetch<T>>());
+    void this.#fetchMany(batch, ttlMs, loadMany, results).catch((error: unknown) => {
+      for (const result of results) result.reject(error);
+    });
+    return results.map((result) => result.promise);
   }
 
-  /** Deletes `k` in Redis with a new epoch and tells every process (their memory tiers drop it). */
-  async invalidate(k: string): Promise<boolean> {
-    const keys = this.#keys(k);
-    const reply = await this.#eval(
-      INVALIDATE,
-      [keys.value, keys.lease, keys.epoch],
-      [String(EPOCH_TTL_MS), this.#channel, k],
+  async #fetchMany<T>(
+    batch: ReadonlyArray<BatchKey<T>>,
+    ttlMs: number,
+    loadMany: BatchLoad<T>,
+    results: Array<Deferred<FleetFetch<T>>>,
+  ): Promise<void> {
+    const one = (i: number) => {
+      const key = batch[i]!;
+      const load = async () => {
+        const [loaded] = await loadMany([i], key.signal);
+        if (loaded instanceof Error) throw loaded;
+        return loaded!;
+      };
+      this.fetch(key.k, key.id, ttlMs, load, key.signal, key.keep).then(
+        results[i]!.resolve,
+        results[i]!.reject,
+      );
+    };
+    const leaseIds = batch.map(() => (this.#deps.lease ? `${process.pid}:${randomUUID()}` : ''));
+    const replies = await Promise.all(
+      batch.map((key, i) =>
+        this.#deps.isPending(key.id)
+          ? FAILED
+          : this.#eval(
+              GET_OR_LEASE,
+              [this.#keys.value(key.id), this.#keys.lease(key.id)],
+              [leaseIds[i]!, String(this.#leaseTtlMs)],
+            ),
+      ),
     );
-    return reply !== FAILED;
+    const won: number[] = [];
+    const local: number[] = [];
+    await Promise.all(
+      replies.map(async (reply, i) => {
+        if (reply === FAILED) return local.push(i);
+        const [kind, first, second] = reply as [number, string | number, number];
+        if (kind === 2) {
+          if (this.#deps.lease) this.#stats.leasesWon++;
+          return won.push(i);
+        }
+        if (kind === 3) return one(i);
+        const found = await this.#served<T>(batch[i]!.id, String(first));
+        if (found === FAILED) return local.push(i);
+        if (found === undefined) return one(i);
+        results[i]!.resolve({ ...found, source: 'redis', pttl: Number(second) });
+      }),
+    );
+    won.sort((a, b) => a - b);
+    local.sort((a, b) => a - b);
+    this.#stats.fallbacks += local.length;
+    const seq = won.length === 0 ? FAILED : await this.#sequence();
+    // Redis failed: the won keys load locally too (their leases given up), and nothing is written.
+    if (seq === FAILED) for (const i of won) void this.#release(batch[i]!.id, leaseIds[i]!, 'released');
+    const unfenced = seq === FAILED ? [...local, ...won] : local;
+    const fenced = seq === FAILED ? [] : won;
+    const wanted = [...unfenced, ...fenced].filter((i) => !batch[i]!.signal.aborted);
+    for (const i of fenced)
+      if (batch[i]!.signal.aborted) void this.#release(batch[i]!.id, leaseIds[i]!, 'released');
+    if (wanted.length === 0) {
+      for (const i of [...unfenced, ...fenced]) results[i]!.reject(batch[i]!.signal.reason);
+      return;
+    }
+    let loaded: Array<Loaded<T> | Error>;
+    try {
+      loaded = await loadMany(wanted, whenAllAborted(wanted.map((i) => batch[i]!.signal)));
+    } catch (error) {
+      for (const i of fenced) void this.#release(batch[i]!.id, leaseIds[i]!, 'failed');
+      for (const i of wanted) results[i]!.reject(error);
+      return;
+    }
+    await Promise.all(
+      wanted.map(async (i, j) => {
+        const result = loaded[j]!;
+        const key = batch[i]!;
+        const isFenced = seq !== FAILED && fenced.includes(i);
+        if (result instanceof Error) {
+          if (isFenced) void this.#release(key.id, leaseIds[i]!, 'failed');
+          return results[i]!.reject(result);
+        }
+        if (!isFenced) return results[i]!.resolve({ ...result, source: 'fallback' });
+        const wrote = await this.#fillOrRelease(key.id, leaseIds[i]!, seq as number, result, ttlMs, key);
+        // Overtaken by an invalidation in Redis: this key is loaded again, alone.
+        if (wrote === 'overtaken') return one(i);
+        results[i]!.resolve({ ...result, source: 'loaded' });
+      }),
+    );
+    for (const i of [...unfenced, ...fenced])
+      if (!wanted.includes(i)) results[i]!.reject(batch[i]!.signal.reason);
+  }
+
+  /**
+   * Invalidates keys and tags at one new sequence: each key's fence moves up and its value and
+   * lease go, each tag's state moves up, and every other process is told. Resolves false when any
+   * step failed (the caller retries the whole: a later sequence only fences more).
+   */
+  async invalidate(keyIds: readonly string[], tagIds: readonly string[]): Promise<boolean> {
+    const seq = await this.#guarded(() => this.#client.incr(this.#keys.seq));
+    if (seq === FAILED) return false;
+    const args = [String(seq), String(Math.ceil(this.#deps.fenceTtlMs))];
+    const done = await Promise.all([
+      ...keyIds.map((id) =>
+        this.#eval(INVALIDATE_KEY, [this.#keys.value(id), this.#keys.lease(id), this.#keys.fence(id)], args),
+      ),
+      ...tagIds.map((id) => this.#eval(INVALIDATE_TAG, [this.#keys.tag(id)], args)),
+    ]);
+    if (done.includes(FAILED)) return false;
+    const ids = [...keyIds, ...tagIds];
+    const published = await this.#guarded(() =>
+      this.#client.publish(this.#channel, `i|${this.#instance}|${ids.join(' ')}`),
+    );
+    if (published === FAILED) return false;
+    // Waiters here on a lease that is gone look again at once.
+    for (const id of keyIds) this.#wake(id, 'invalidated');
+    return true;
   }
 
   async close(): Promise<void> {
@@ -348,81 +491,183 @@ export class FleetLease {
     if (this.#subscriber.isOpen) this.#subscriber.destroy();
   }
 
+  /** Redis failed: this process loads alone and writes nothing. */
+  async #fallback<T>(load: () => Promise<Loaded<T>>): Promise<FleetFetch<T>> {
+    this.#stats.fallbacks++;
+    const loaded = await load();
+    return { value: loaded.value, tagIds: loaded.tagIds, source: 'fallback' };
+  }
+
+  /**
+   * A record read from Redis, if it may be served: undefined when a tag of it was invalidated
+   * after its load began (the record is dropped there) or this process has an unacknowledged
+   * invalidation of one; FAILED when its tags could not be checked.
+   */
+  async #served<T>(id: string, raw: string): Promise<Loaded<T> | undefined | typeof FAILED> {
+    const record = decodeRecord(raw);
+    if (record === undefined) return undefined;
+    if (record.tagIds.some((tag) => this.#deps.isPending(tag))) return FAILED;
+    if (record.tagIds.length > 0) {
+      const seqs = await Promise.all(
+        record.tagIds.map((tag) => this.#guarded(() => this.#client.get(this.#keys.tag(tag)))),
+      );
+      if (seqs.includes(FAILED)) return FAILED;
+      if (seqs.some((seq) => Number(seq ?? 0) > record.seq)) {
+        this.#stats.staleDropped++;
+        await this.#eval(DROP_STALE, [this.#keys.value(id)], [`${record.seq}\n${record.tagIds.join(' ')}\n`]);
+        return undefined;
+      }
+    }
+    return { value: decodeStored<T>(record.payload), tagIds: record.tagIds };
+  }
+
+  /** The invalidation sequence now: read before a load begins. */
+  async #sequence(): Promise<number | typeof FAILED> {
+    const seq = await this.#guarded(() => this.#client.get(this.#keys.seq));
+    return seq === FAILED ? FAILED : Number(seq ?? 0);
+  }
+
   async #lead<T>(
-    k: string,
-    keys: { value: string; lease: string; epoch: string },
+    id: string,
     leaseId: string,
-    epoch: string,
     ttlMs: number,
-    load: () => Promise<T>,
+    load: () => Promise<Loaded<T>>,
     signal: AbortSignal,
-    keep: (value: T) => boolean,
-  ): Promise<T> {
-    const heartbeat = this.#heartbeat
-      ? setInterval(() => {
-          if (signal.aborted) return clearInterval(heartbeat);
-          void this.#eval(EXTEND, [keys.lease], [leaseId, String(this.#leaseTtlMs)]).then((extended) => {
-            if (extended === 0) clearInterval(heartbeat); // lost: the fill will be refused
-          });
-        }, this.#leaseTtlMs / 3)
-      : undefined;
+    keep: (loaded: Loaded<T>) => boolean,
+  ): Promise<{ loaded: Loaded<T>; overtaken: boolean }> {
+    const leased = leaseId !== '';
+    const heartbeat =
+      leased && this.#heartbeat
+        ? setInterval(() => {
+            if (signal.aborted) return clearInterval(heartbeat);
+            void this.#eval(EXTEND, [this.#keys.lease(id)], [leaseId, String(this.#leaseTtlMs)]).then(
+              (extended) => {
+                if (extended === 0) clearInterval(heartbeat); // lost: the fill will be refused
+              },
+            );
+          }, this.#leaseTtlMs / 3)
+        : undefined;
     heartbeat?.unref?.();
-    let value: T;
+    let loaded: Loaded<T>;
+    let seq: number | typeof FAILED;
     try {
-      value = await load();
+      seq = await this.#sequence();
+      loaded = await load();
     } catch (error) {
       clearInterval(heartbeat);
-      await this.#eval(RELEASE, [keys.lease], [leaseId, this.#channel, 'failed', k]);
+      if (leased) await this.#release(id, leaseId, 'failed');
       throw error;
     }
     clearInterval(heartbeat);
-    if (signal.aborted || !keep(value)) {
+    if (seq === FAILED) {
+      // The fence could not be read: the value answers this flight and is written nowhere.
+      if (leased) await this.#release(id, leaseId, 'released');
+      this.#stats.fallbacks++;
+      return { loaded, overtaken: false };
+    }
+    const wrote = await this.#fillOrRelease(id, leaseId, seq, loaded, ttlMs, { signal, keep });
+    return { loaded, overtaken: wrote === 'overtaken' };
+  }
+
+  /**
+   * Writes a loaded value, fenced: each tag's state is checked (and made to outlive the value),
+   * then the key's fence and the lease in the fill itself. 'overtaken': Redis shows an
+   * invalidation came after the load began. A value not wanted (`keep`) or late releases the lease.
+   */
+  async #fillOrRelease<T>(
+    id: string,
+    leaseId: string,
+    seq: number,
+    loaded: Loaded<T>,
+    ttlMs: number,
+    key: { signal: AbortSignal; keep: (loaded: Loaded<T>) => boolean },
+  ): Promise<'filled' | 'refused' | 'overtaken'> {
+    const leased = leaseId !== '';
+    if (key.signal.aborted || !key.keep(loaded)) {
       // Not to be stored (late, or invalidated while it loaded): let a waiter elsewhere load afresh.
-      if (!signal.aborted) this.#stats.fillsRefused++;
-      await this.#eval(RELEASE, [keys.lease], [leaseId, this.#channel, 'released', k]);
-      return value;
+      if (!key.signal.aborted) this.#stats.fillsRefused++;
+      if (leased) await this.#release(id, leaseId, 'released');
+      return 'refused';
+    }
+    const ttl = Math.ceil(ttlMs);
+    if (loaded.tagIds.length > 0) {
+      const guardTtl = String(ttl + Math.ceil(this.#deps.fenceTtlMs));
+      const seqs = await Promise.all(
+        loaded.tagIds.map((tag) => this.#eval(TAG_CHECK, [this.#keys.tag(tag)], [guardTtl])),
+      );
+      if (seqs.includes(FAILED)) {
+        if (leased) await this.#release(id, leaseId, 'released');
+        return 'refused';
+      }
+      if (seqs.some((tagSeq) => Number(tagSeq) > seq)) {
+        this.#stats.fillsRefused++;
+        if (leased) await this.#release(id, leaseId, 'released');
+        return 'overtaken';
+      }
     }
     const filled = await this.#eval(
       FILL,
-      [keys.value, keys.lease, keys.epoch],
-      [leaseId, epoch, encodeStored(value), String(Math.ceil(ttlMs)), this.#channel, k],
+      [this.#keys.value(id), this.#keys.lease(id), this.#keys.fence(id)],
+      [
+        leaseId,
+        String(seq),
+        encodeRecord(seq, loaded.tagIds, encodeStored(loaded.value)),
+        String(ttl),
+        this.#channel,
+        id,
+      ],
     );
-    if (filled !== 1 && filled !== FAILED) this.#stats.fillsRefused++;
-    return value;
+    if (filled === 1) return 'filled';
+    if (filled === FAILED) return 'refused';
+    this.#stats.fillsRefused++;
+    return filled === -1 ? 'overtaken' : 'refused';
   }
 
-  #keys(k: string) {
-    return {
-      value: storeKey(this.#namespace, 'v', k),
-      lease: storeKey(this.#namespace, 'l', k),
-      epoch: storeKey(this.#namespace, 'e', k),
-    };
+  async #release(id: string, leaseId: string, why: 'failed' | 'released'): Promise<void> {
+    await this.#eval(
+      RELEASE,
+      [this.#keys.lease(id)],
+      [leaseId, this.#channel, why === 'failed' ? 'x' : 'r', id],
+    );
   }
 
-  #listen(k: string, mailbox: Mailbox): void {
-    let set = this.#mailboxes.get(k);
+  #listen(id: string, mailbox: Mailbox): void {
+    let set = this.#mailboxes.get(id);
     if (set === undefined) {
       set = new Set();
-      this.#mailboxes.set(k, set);
+      this.#mailboxes.set(id, set);
     }
     set.add(mailbox);
   }
 
-  #unlisten(k: string, mailbox: Mailbox): void {
-    const set = this.#mailboxes.get(k);
+  #unlisten(id: string, mailbox: Mailbox): void {
+    const set = this.#mailboxes.get(id);
     if (set === undefined) return;
     set.delete(mailbox);
-    if (set.size === 0) this.#mailboxes.delete(k);
+    if (set.size === 0) this.#mailboxes.delete(id);
   }
 
-  /** A message for a key: wakes this process's waiters for it, and drops deleted values locally. */
+  /**
+   * A message: `f|id`, `r|id`, `x|id` (a fill, a release, a failed load) wake this process's
+   * waiters for the key; `i|<instance>|<ids>` is another process's invalidation.
+   */
   #deliver(message: string): void {
     const bar = message.indexOf('|');
-    if (bar < 0) return;
-    const outcome = message.slice(0, bar) as Outcome;
-    const k = message.slice(bar + 1);
-    if (outcome === 'deleted') this.#onDeleted(k);
-    for (const mailbox of this.#mailboxes.get(k) ?? []) {
+    if (bar !== 1) return;
+    if (message[0] === 'i') {
+      const second = message.indexOf('|', 2);
+      if (second < 0 || message.slice(2, second) === this.#instance) return;
+      const ids = message.slice(second + 1).split(' ');
+      this.#deps.onInvalidated(ids);
+      for (const id of ids) this.#wake(id, 'invalidated');
+      return;
+    }
+    const outcome = OUTCOMES[message[0]!];
+    if (outcome !== undefined) this.#wake(message.slice(2), outcome);
+  }
+
+  #wake(id: string, outcome: Outcome): void {
+    for (const mailbox of this.#mailboxes.get(id) ?? []) {
       if (mailbox.wake) mailbox.wake(outcome);
       else mailbox.pending = outcome;
     }
@@ -449,23 +694,59 @@ export class FleetLease {
     });
   }
 
+  /** One plain command under the store guard, after the first connection attempt. */
+  #guarded<T>(call: () => Promise<T>): Promise<T | typeof FAILED> {
+    if (this.#closed) return Promise.resolve(FAILED);
+    return this.#deps.guard.run(() => this.#deps.ready.then(call), FAILED);
+  }
+
   /** EVALSHA (EVAL when the script cache lost it, e.g. after a restart), under the store guard. */
-  async #eval(script: string, keys: string[], args: string[]): Promise<unknown> {
-    if (this.#closed) return FAILED;
+  #eval(script: string, keys: string[], args: string[]): Promise<unknown> {
     let sha = this.#shas.get(script);
     if (sha === undefined) {
       sha = createHash('sha1').update(script).digest('hex');
       this.#shas.set(script, sha);
     }
     const known = sha;
-    return this.#guard.run(async () => {
-      await this.#ready;
+    return this.#guarded(async () => {
       try {
         return await this.#client.evalSha(known, { keys, arguments: args });
       } catch (error) {
         if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
         return this.#client.eval(script, { keys, arguments: args });
       }
-    }, FAILED);
+    });
   }
 }
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(reason: unknown): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A signal that aborts once every one of `signals` has aborted (a batch stops when nobody needs it). */
+export function whenAllAborted(signals: AbortSignal[]): AbortSignal {
+  const controller = new AbortController();
+  let left = signals.length;
+  const onAbort = (signal: AbortSignal) => {
+    if (--left === 0) controller.abort(signal.reason);
+  };
+  for (const signal of signals) {
+    if (signal.aborted) onAbort(signal);
+    else signal.addEventListener('abort', () => onAbort(signal), { once: true });
+  }
+  return controller.signal;
+}
+
+export type { StoredRecord };

@@ -100,6 +100,11 @@ export class SingleFlight {
   }
 
   /** Flights in progress. */
+  /** The deadline of a flight whose first call names none, in milliseconds (Infinity: none). */
+  get timeoutMs(): number {
+    return this.#timeoutMs;
+  }
+
   get size(): number {
     return this.#flights.size;
   }

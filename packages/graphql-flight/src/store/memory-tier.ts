@@ -4,6 +4,11 @@ import { LRUCache } from 'lru-cache';
 export interface Envelope<T = unknown> {
   value: T;
   expires?: number | undefined;
+  /**
+   * The ids an invalidation may name the entry by (its key's and its tags', see `invalidate`);
+   * the tier indexes them while the entry lives.
+   */
+  ids?: readonly string[] | undefined;
 }
 
 export interface MemoryTierOptions {
@@ -34,6 +39,8 @@ export interface MemoryTierOptions {
  */
 export class MemoryTier {
   readonly #lru: LRUCache<string, Envelope>;
+  /** Entries by the ids they carry; an entry leaves it when it leaves the tier (lru-cache's dispose). */
+  readonly #byId = new Map<string, Set<string>>();
 
   constructor(options: MemoryTierOptions) {
     const now = options.now;
@@ -44,6 +51,7 @@ export class MemoryTier {
       ttl: 0,
       allowStale: false,
       updateAgeOnGet: false,
+      dispose: (envelope, key) => this.#unindex(key, envelope.ids),
       ...(options.maxBytes === undefined
         ? {}
         : {
@@ -64,7 +72,39 @@ export class MemoryTier {
   set(key: string, envelope: Envelope, ttlMs?: number, size?: number): boolean {
     const ttl = ttlMs === undefined ? undefined : Math.ceil(ttlMs);
     this.#lru.set(key, envelope, size === undefined ? { ttl } : { ttl, size: Math.max(1, Math.ceil(size)) });
+    const ids = envelope.ids;
+    // A replaced entry was unindexed by dispose, inside set; a value too large was not kept at all.
+    if (ids !== undefined && this.#lru.peek(key) === envelope) {
+      for (const id of ids) {
+        let keys = this.#byId.get(id);
+        if (keys === undefined) {
+          keys = new Set();
+          this.#byId.set(id, keys);
+        }
+        keys.add(key);
+      }
+    }
     return true;
+  }
+
+  /** Drops every entry that carries `id` (see Envelope.ids); resolves how many it dropped. */
+  invalidate(id: string): number {
+    const keys = this.#byId.get(id);
+    if (keys === undefined) return 0;
+    let dropped = 0;
+    for (const key of [...keys]) if (this.#lru.delete(key)) dropped++;
+    this.#byId.delete(id);
+    return dropped;
+  }
+
+  #unindex(key: string, ids: readonly string[] | undefined): void {
+    if (ids === undefined) return;
+    for (const id of ids) {
+      const keys = this.#byId.get(id);
+      if (keys === undefined) continue;
+      keys.delete(key);
+      if (keys.size === 0) this.#byId.delete(id);
+    }
   }
 
   has(key: string): boolean {
@@ -77,6 +117,7 @@ export class MemoryTier {
 
   clear(): void {
     this.#lru.clear();
+    this.#byId.clear();
   }
 
   /** Entries held, expired ones not yet swept included (bounded by maxEntries either way). */

@@ -1,8 +1,7 @@
-import KeyvRedis, { createClient } from '@keyv/redis';
+import { createClient } from '@keyv/redis';
 import { defaultDeserialize, defaultSerialize } from '@keyv/serialize';
-import { Keyv } from 'keyv';
 
-export interface RedisKeyvOptions {
+export interface RedisOptions {
   /** Socket-level timeout: a connection silent this long is dropped and re-opened (frozen server). */
   socketTimeoutMs: number;
   connectTimeoutMs: number;
@@ -12,7 +11,7 @@ export interface RedisKeyvOptions {
 
 export type RedisClient = ReturnType<typeof connectClient>;
 
-function connectClient(url: string, options: RedisKeyvOptions) {
+function connectClient(url: string, options: RedisOptions) {
   return createClient({
     url,
     disableOfflineQueue: true,
@@ -25,9 +24,8 @@ function connectClient(url: string, options: RedisKeyvOptions) {
   });
 }
 
-export interface RedisKeyv {
-  keyv: Keyv;
-  /** The client under Keyv, for the fleet's scripts and pub/sub (Keyv has no atomic primitives). */
+export interface RedisConnection {
+  /** The client the cache's scripts, reads and pub/sub go through. */
   client: RedisClient;
   /**
    * Settles when the first connection attempt has succeeded or failed. Commands sent before it
@@ -38,31 +36,20 @@ export interface RedisKeyv {
 }
 
 /**
- * A Keyv on @keyv/redis, configured so that a dead or frozen Redis cannot hang its callers:
+ * A Redis client (node-redis, as @keyv/redis creates it), configured so that a dead or frozen
+ * Redis cannot hang its callers:
  * - no offline queue: while disconnected, commands fail at once instead of piling up until a
  *   reconnect (@keyv/redis otherwise hangs on a dead server, keyv#1496);
  * - a socket timeout: a frozen server (SIGSTOP) drops the connection, failing the commands
- *   already written, and the client reconnects with capped backoff;
- * - no key prefixing by Keyv or the adapter: the cache builds complete keys itself, so a user key
- *   can never be taken for a prefixed one (Keyv skips its prefix for keys that look prefixed);
- * - no `expires` in the stored envelope: expiry is Redis's PX alone, so no process compares its
- *   clock with the writer's (Keyv deletes entries its own clock thinks expired).
- * The caller still puts its own deadline on every call (StoreGuard); these settings bound what
- * piles up underneath.
+ *   already written, and the client reconnects with capped backoff.
+ * Values are read and written by the fleet's scripts (fenced writes and tag-checked reads need
+ * compare-and-set, which Keyv's get/set interface has no word for), so no Keyv instance sits on it;
+ * expiry is Redis's PX alone, so no process compares its clock with the writer's. The caller still
+ * puts its own deadline on every call (StoreGuard); these settings bound what piles up underneath.
  */
-export function createRedisKeyv(url: string, options: RedisKeyvOptions): RedisKeyv {
+export function connectRedis(url: string, options: RedisOptions): RedisConnection {
   const client = connectClient(url, options);
   client.on('error', options.onError);
-  const adapter = new KeyvRedis(client, { throwOnConnectError: true, throwOnErrors: true });
-  adapter.namespace = undefined;
-  const keyv = new Keyv(adapter, {
-    namespace: undefined,
-    useKeyPrefix: false,
-    throwOnErrors: true,
-    serialize: (data) => encodeStored(data.value),
-    deserialize: (text) => defaultDeserialize(text),
-  });
-  keyv.on('error', options.onError);
   // Connect now rather than on the first request; failures surface as errors and reconnects.
   const ready = new Promise<void>((resolve) => {
     client.once('ready', resolve);
@@ -70,7 +57,6 @@ export function createRedisKeyv(url: string, options: RedisKeyvOptions): RedisKe
   });
   client.connect().catch(options.onError);
   return {
-    keyv,
     client,
     ready,
     async close() {
@@ -82,8 +68,8 @@ export function createRedisKeyv(url: string, options: RedisKeyvOptions): RedisKe
 }
 
 /**
- * The one format of a value in Redis, `{"value": ...}` (@keyv/serialize: Buffers and the like
- * survive), written by Keyv and by the fleet's fill script alike, so either can read the other's.
+ * The payload of a value in Redis, `{"value": ...}` (@keyv/serialize: Buffers and the like
+ * survive), inside the record the fleet's fill script writes (see encodeRecord).
  */
 export function encodeStored(value: unknown): string {
   return defaultSerialize({ value });
@@ -91,12 +77,4 @@ export function encodeStored(value: unknown): string {
 
 export function decodeStored<T>(text: string): T {
   return (defaultDeserialize(text) as { value: T }).value;
-}
-
-/**
- * A cache key's keys in the shared store, in its namespace: the value (`v`), and the fleet's
- * lease (`l`) and epoch (`e`).
- */
-export function storeKey(namespace: string, kind: 'v' | 'l' | 'e', k: string): string {
-  return `${namespace}:${kind}:${k}`;
 }

@@ -2,11 +2,12 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createCache, type FlightCache } from '../../src/index.js';
 import { deferred } from '../helpers/deferred.js';
 import {
-  REDIS_URL,
   rawClient,
+  REDIS_URL,
   redisSuiteEnabled,
   replyHoldingProxy,
   uniqueNamespace,
+  valueKey,
 } from '../helpers/redis.js';
 
 const redis = await redisSuiteEnabled();
@@ -180,7 +181,7 @@ describe.skipIf(!redis)('fetch and shouldStore with Redis', () => {
       await expect(batch).resolves.toEqual(['old']);
       // Held: the delete message and the reply to the batch's write, which Redis has run.
       await vi.waitFor(() => expect(proxy.held).toBeGreaterThanOrEqual(2));
-      expect(await client.get(`${namespace}:v:k`)).toBeNull();
+      expect(await client.get(valueKey(namespace, `k`))).toBeNull();
       proxy.release();
       await expect(deleter.fetch('k', async () => 'new')).resolves.toEqual({
         value: 'new',

@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { deferred } from '../helpers/deferred.js';
-import { cachesOn, eventually, rawClient, redisSuiteEnabled, untilStored } from '../helpers/redis.js';
+import {
+  cachesOn,
+  eventually,
+  rawClient,
+  redisSuiteEnabled,
+  untilStored,
+  valueKey,
+} from '../helpers/redis.js';
 
 const enabled = await redisSuiteEnabled();
 
@@ -32,12 +39,15 @@ describe.skipIf(!enabled)('fleet invalidation', () => {
     const pending = loader.remember('stats', () => gate.promise);
     await eventually(async () => loader.stats().fleet.leasesWon === 1);
     await other.delete('stats');
+    // The delete's message reached the loader: its flight is no longer joined (a caller from now
+    // on starts a new load), and the load running is fenced here before Redis sees its fill.
+    await eventually(async () => loader.stats().flights.inFlight === 0);
     gate.resolve('stale');
     await expect(pending).resolves.toBe('stale');
     expect(loader.stats().fleet.fillsRefused).toBe(1);
     const client = await rawClient();
     try {
-      expect(await client.exists(`${namespace}:v:stats`)).toBe(0);
+      expect(await client.exists(valueKey(namespace, `stats`))).toBe(0);
     } finally {
       client.destroy();
     }
@@ -65,7 +75,7 @@ describe.skipIf(!enabled)('fleet invalidation', () => {
 
     // Values written by one are still read by the other, from Redis, without a load.
     await cache.remember('plain', async () => 'v');
-    await untilStored([`${namespace}:v:plain`]);
+    await untilStored([valueKey(namespace, `plain`)]);
     const load = vi.fn(async () => 'miss');
     await expect(other.remember('plain', load)).resolves.toBe('v');
     expect(load).not.toHaveBeenCalled();

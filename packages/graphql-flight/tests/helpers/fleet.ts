@@ -13,7 +13,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { FlightCache } from '../../src/index.js';
-import { eventually, rawClient } from './redis.js';
+import { eventually, layoutOf, rawClient, recordValue, valueKey } from './redis.js';
 
 /** The fleet figures of `cache.stats()`. */
 export type FleetStats = ReturnType<FlightCache['stats']>['fleet'];
@@ -358,8 +358,8 @@ export async function storedValue(
 ): Promise<LoadedValue | undefined> {
   const client = await rawClient(url);
   try {
-    const raw = await client.get(`${namespace}:v:${key}`);
-    return raw === null ? undefined : (JSON.parse(raw) as { value: LoadedValue }).value;
+    const raw = await client.get(valueKey(namespace, `${key}`));
+    return recordValue<LoadedValue>(raw);
   } finally {
     client.destroy();
   }
@@ -374,7 +374,7 @@ export async function leaderPid(url: string, namespace: string, key: string, ms 
   try {
     let lease: string | null = null;
     await eventually(async () => {
-      lease = await client.get(`${namespace}:l:${key}`);
+      lease = await client.get(layoutOf(namespace, key).lease);
       return lease !== null;
     }, ms);
     const pid = Number((lease as string | null)?.split(':')[0]);

@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { type AddressInfo, connect, createServer, Socket } from 'node:net';
 import { createClient } from '@keyv/redis';
 import { type CacheOptions, createCache, type FlightCache } from '../../src/index.js';
+import { decodeRecord, RedisKeys } from '../../src/store/redis-keys.js';
+import { decodeStored } from '../../src/store/redis-store.js';
 
 /** The machine's Redis, which the Redis suites use unless they start their own. */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -224,4 +226,22 @@ export async function replyHoldingProxy(targetPort: number): Promise<{
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The Redis keys of an encoded cache key `k` in `namespace` (see RedisKeys): value, lease, fence. */
+export function layoutOf(namespace: string, k: string, secret?: string) {
+  const keys = new RedisKeys(namespace, secret);
+  const id = keys.keyId(k);
+  return { id, value: keys.value(id), lease: keys.lease(id), fence: keys.fence(id) };
+}
+
+/** The Redis key of the value of the encoded cache key `k`. */
+export function valueKey(namespace: string, k: string, secret?: string): string {
+  return layoutOf(namespace, k, secret).value;
+}
+
+/** The value a record in Redis holds (see encodeRecord), or undefined for anything else. */
+export function recordValue<T>(raw: string | null): T | undefined {
+  const record = raw === null ? undefined : decodeRecord(raw);
+  return record === undefined ? undefined : decodeStored<T>(record.payload);
 }

@@ -7,9 +7,11 @@ import {
   freePort,
   type OwnRedis,
   rawClient,
+  recordValue,
   redisSuiteEnabled,
   startRedis,
   untilStored,
+  valueKey,
 } from '../helpers/redis.js';
 
 const enabled = await redisSuiteEnabled();
@@ -26,7 +28,7 @@ describe.skipIf(!enabled)('FlightCache on the shared Redis', () => {
     await expect(writer.remember(['product', 1], async () => ({ name: 'Lamp' }))).resolves.toEqual({
       name: 'Lamp',
     });
-    await untilStored([`${namespace}:v:product|\\d1`]);
+    await untilStored([valueKey(namespace, `product|\\d1`)]);
 
     const load = vi.fn(async () => ({ name: 'not this' }));
     await expect(reader.remember(['product', 1], load)).resolves.toEqual({ name: 'Lamp' });
@@ -39,12 +41,12 @@ describe.skipIf(!enabled)('FlightCache on the shared Redis', () => {
     await writer.remember('skew', async () => 'value', { ttlMs: 30_000 });
     const client = await rawClient();
     try {
-      await eventually(async () => (await client.exists(`${namespace}:v:skew`)) === 1);
-      const pttl = await client.pTTL(`${namespace}:v:skew`);
+      await eventually(async () => (await client.exists(valueKey(namespace, `skew`))) === 1);
+      const pttl = await client.pTTL(valueKey(namespace, `skew`));
       expect(pttl).toBeGreaterThan(25_000);
       expect(pttl).toBeLessThanOrEqual(30_000);
-      const raw = await client.get(`${namespace}:v:skew`);
-      expect(JSON.parse(raw ?? '{}')).toEqual({ value: 'value' });
+      const raw = await client.get(valueKey(namespace, `skew`));
+      expect(recordValue(raw)).toBe('value');
 
       // A reader whose wall clock is two minutes ahead: nothing is judged expired, nothing deleted.
       const skewed = vi
@@ -58,7 +60,7 @@ describe.skipIf(!enabled)('FlightCache on the shared Redis', () => {
       } finally {
         skewed.mockRestore();
       }
-      expect(await client.exists(`${namespace}:v:skew`)).toBe(1);
+      expect(await client.exists(valueKey(namespace, `skew`))).toBe(1);
     } finally {
       client.destroy();
     }
@@ -89,7 +91,7 @@ describe.skipIf(!enabled)('FlightCache on the shared Redis', () => {
   it('reads the keys of a batch from Redis at once and loads only those Redis does not have', async () => {
     const writer = open();
     await writer.rememberMany([1, 3], async (keys) => keys.map((key) => `stored${key}`));
-    await untilStored([`${namespace}:v:\\d1`, `${namespace}:v:\\d3`]);
+    await untilStored([valueKey(namespace, `\\d1`), valueKey(namespace, `\\d3`)]);
     const reader = open();
     const loadMany = vi.fn(async (keys: number[]) => keys.map((key) => `loaded${key}`));
     await expect(reader.rememberMany([1, 2, 3, 4], loadMany)).resolves.toEqual([
@@ -122,7 +124,7 @@ describe.skipIf(!enabled)('FlightCache on the shared Redis', () => {
       // Give a (wrong) background write every chance to land before looking.
       await client.ping();
       await cache.close();
-      expect(await client.exists(`${namespace}:v:race`)).toBe(0);
+      expect(await client.exists(valueKey(namespace, `race`))).toBe(0);
     } finally {
       client.destroy();
     }
@@ -133,7 +135,7 @@ describe.skipIf(!enabled)('FlightCache on the shared Redis', () => {
     const writer = open();
     const reader = open({ localTtlMs: 100, now: () => now });
     await writer.remember('bounded', async () => 'old');
-    await untilStored([`${namespace}:v:bounded`]);
+    await untilStored([valueKey(namespace, `bounded`)]);
     const load = vi.fn(async () => 'new');
     await expect(reader.remember('bounded', load)).resolves.toBe('old');
     await writer.delete('bounded');
@@ -210,7 +212,7 @@ describe.skipIf(!enabled)('FlightCache when its Redis fails', () => {
       return cache.stats().store.breaker === 'closed';
     });
     await cache.remember('after-restart', async () => 'back');
-    await untilStored(['faults:v:after-restart'], redis.url);
+    await untilStored([valueKey('faults', 'after-restart')], redis.url);
   });
 
   it('answers within the store deadline while Redis is frozen, and recovers when it resumes', async () => {
@@ -225,7 +227,7 @@ describe.skipIf(!enabled)('FlightCache when its Redis fails', () => {
 
     redis.resume();
     await cache.remember('thawed', async () => 'written');
-    await untilStored(['faults:v:thawed'], redis.url);
+    await untilStored([valueKey('faults', 'thawed')], redis.url);
   });
 
   it('starts and serves when no Redis answers at all, without crashing on connection errors', async () => {

@@ -1,0 +1,158 @@
+import { CacheClosedError, InvalidationFailedError } from '../errors.js';
+
+/** Sends one invalidation (the union of everything queued) to the shared store; true when acknowledged. */
+export type SendInvalidation = (keyIds: readonly string[], tagIds: readonly string[]) => Promise<boolean>;
+
+export interface InvalidationQueueOptions {
+  send: SendInvalidation;
+  /** How long `submit` waits for an acknowledgement before it rejects (the entry stays queued). */
+  timeoutMs: number;
+  /** Most ids (keys and tags) queued at once; past it a submission is refused at once. */
+  maxPendingIds: number;
+  /** First and longest delay between two sends while the store does not acknowledge. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+}
+
+export interface InvalidationStats {
+  /** Invalidations Redis acknowledged. */
+  sent: number;
+  /** `invalidate` calls that rejected with InvalidationFailedError (each stays queued until sent). */
+  failed: number;
+  /** Invalidations queued now, waiting for Redis. */
+  pending: number;
+}
+
+interface Entry {
+  keyIds: readonly string[];
+  tagIds: readonly string[];
+  settled: boolean;
+  resolve(): void;
+  reject(error: unknown): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * Invalidations on their way to the shared store, in order, re-sent with capped backoff until it
+ * acknowledges them. Each round sends the union of everything queued, so a burst of writes during
+ * an outage costs one send when the store returns. While an id is queued, `isPending(id)` is true:
+ * the cache reads nothing with that id from the store (its state there is not yet the truth).
+ */
+export class InvalidationQueue {
+  readonly #options: Required<InvalidationQueueOptions>;
+  readonly #entries: Entry[] = [];
+  readonly #pendingIds = new Map<string, number>();
+  #draining = false;
+  #closed = false;
+  #sent = 0;
+  #failed = 0;
+
+  constructor(options: InvalidationQueueOptions) {
+    this.#options = { retryMinMs: 25, retryMaxMs: 250, ...options };
+  }
+
+  isPending(id: string): boolean {
+    return this.#pendingIds.size > 0 && this.#pendingIds.has(id);
+  }
+
+  stats(): InvalidationStats {
+    return { sent: this.#sent, failed: this.#failed, pending: this.#entries.length };
+  }
+
+  /** Resolves once the store acknowledged the invalidation; rejects at the deadline (still queued). */
+  submit(keyIds: readonly string[], tagIds: readonly string[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new CacheClosedError());
+    if (this.#pendingIds.size + keyIds.length + tagIds.length > this.#options.maxPendingIds) {
+      this.#failed++;
+      return Promise.reject(
+        new InvalidationFailedError(
+          keyIds.length,
+          tagIds.length,
+          `was refused: ${this.#pendingIds.size} ids already wait for Redis (maxPendingInvalidations)`,
+        ),
+      );
+    }
+    return new Promise<void>((resolve, reject) => {
+      const entry: Entry = {
+        keyIds,
+        tagIds,
+        settled: false,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          if (entry.settled) return;
+          entry.settled = true;
+          this.#failed++;
+          reject(
+            new InvalidationFailedError(
+              keyIds.length,
+              tagIds.length,
+              `was not acknowledged by Redis within ${this.#options.timeoutMs} ms`,
+            ),
+          );
+        }, this.#options.timeoutMs),
+      };
+      entry.timer.unref?.();
+      for (const id of [...keyIds, ...tagIds]) this.#pendingIds.set(id, (this.#pendingIds.get(id) ?? 0) + 1);
+      this.#entries.push(entry);
+      void this.#drain();
+    });
+  }
+
+  /** Stops re-sending; what is still queued rejects with CacheClosedError. */
+  close(): void {
+    this.#closed = true;
+    for (const entry of this.#entries.splice(0)) this.#settle(entry, new CacheClosedError());
+    this.#pendingIds.clear();
+  }
+
+  async #drain(): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    let delay = this.#options.retryMinMs;
+    try {
+      while (this.#entries.length > 0 && !this.#closed) {
+        const round = this.#entries.slice();
+        const keyIds = new Set<string>();
+        const tagIds = new Set<string>();
+        for (const entry of round) {
+          for (const id of entry.keyIds) keyIds.add(id);
+          for (const id of entry.tagIds) tagIds.add(id);
+        }
+        let acknowledged = false;
+        try {
+          acknowledged = await this.#options.send([...keyIds], [...tagIds]);
+        } catch {
+          acknowledged = false;
+        }
+        if (this.#closed) return;
+        if (!acknowledged) {
+          await new Promise((resolve) => setTimeout(resolve, delay).unref?.());
+          delay = Math.min(delay * 2, this.#options.retryMaxMs);
+          continue;
+        }
+        delay = this.#options.retryMinMs;
+        this.#entries.splice(0, round.length);
+        for (const entry of round) {
+          for (const id of [...entry.keyIds, ...entry.tagIds]) {
+            const left = (this.#pendingIds.get(id) ?? 1) - 1;
+            if (left === 0) this.#pendingIds.delete(id);
+            else this.#pendingIds.set(id, left);
+          }
+          this.#sent++;
+          this.#settle(entry);
+        }
+      }
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  #settle(entry: Entry, error?: unknown): void {
+    clearTimeout(entry.timer);
+    if (entry.settled) return;
+    entry.settled = true;
+    if (error === undefined) entry.resolve();
+    else entry.reject(error);
+  }
+}

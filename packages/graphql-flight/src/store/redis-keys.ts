@@ -1,0 +1,87 @@
+import { createHash, createHmac } from 'node:crypto';
+
+/**
+ * The Redis key layout, ready for a cluster, with no cached data's identity in the clear.
+ *
+ * A logical key `k` (an encoded cache key) and a tag `t` are each named by a digest: the first
+ * 22 base64url characters (132 bits) of HMAC-SHA256 under the cache's `secret`, of `k\0<k>` or
+ * `t\0<t>` (so a key and a tag never share a digest). Without a secret the digest is a plain
+ * SHA-256: nothing is readable, but anyone who can read Redis can confirm a guess (hash a key
+ * they think is cached and look for it). Every Redis key of one logical key carries its digest as
+ * the hash tag, so each script touches one Redis Cluster slot:
+ *
+ * - `<ns>:{<key digest>}:v`  the value record (see encodeRecord), with the value's TTL;
+ * - `<ns>:{<key digest>}:l`  the fleet lease of the key while one process loads it;
+ * - `<ns>:{<key digest>}:i`  the sequence number of the key's last invalidation (a fence);
+ * - `<ns>:{<tag digest>}:t`  the sequence number of the tag's last invalidation;
+ * - `<ns>:{seq}`             the namespace's invalidation sequence (INCR), Redis's one clock.
+ */
+export class RedisKeys {
+  readonly namespace: string;
+  readonly #secret: string | undefined;
+  /** The sequence every load start reads and every invalidation increments. */
+  readonly seq: string;
+
+  constructor(namespace: string, secret?: string) {
+    this.namespace = namespace;
+    this.#secret = secret;
+    this.seq = `${namespace}:{seq}`;
+  }
+
+  /** The digest of a logical key: its id in Redis and in the fleet's messages. */
+  keyId(k: string): string {
+    return this.#digest('k', k);
+  }
+
+  /** The digest of a tag. */
+  tagId(tag: string): string {
+    return this.#digest('t', tag);
+  }
+
+  value(id: string): string {
+    return `${this.namespace}:{${id}}:v`;
+  }
+
+  lease(id: string): string {
+    return `${this.namespace}:{${id}}:l`;
+  }
+
+  fence(id: string): string {
+    return `${this.namespace}:{${id}}:i`;
+  }
+
+  tag(id: string): string {
+    return `${this.namespace}:{${id}}:t`;
+  }
+
+  #digest(kind: 'k' | 't', name: string): string {
+    const hash = this.#secret === undefined ? createHash('sha256') : createHmac('sha256', this.#secret);
+    return hash.update(kind).update('\0').update(name).digest('base64url').slice(0, 22);
+  }
+}
+
+/**
+ * A value as Redis holds it: the invalidation sequence its load began at, the ids of its tags,
+ * and the value (one line each; the value is `encodeStored`'s JSON, which holds no raw newline).
+ * The sequence comes first so a script can drop exactly the record a reader found stale.
+ */
+export interface StoredRecord {
+  seq: number;
+  tagIds: string[];
+  payload: string;
+}
+
+export function encodeRecord(seq: number, tagIds: readonly string[], payload: string): string {
+  return `${seq}\n${tagIds.join(' ')}\n${payload}`;
+}
+
+/** The record's parts, or undefined for a string this cache did not write. */
+export function decodeRecord(raw: string): StoredRecord | undefined {
+  const first = raw.indexOf('\n');
+  const second = first < 0 ? -1 : raw.indexOf('\n', first + 1);
+  if (second < 0) return undefined;
+  const seq = Number(raw.slice(0, first));
+  if (!Number.isSafeInteger(seq)) return undefined;
+  const tags = raw.slice(first + 1, second);
+  return { seq, tagIds: tags === '' ? [] : tags.split(' '), payload: raw.slice(second + 1) };
+}
