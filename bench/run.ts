@@ -22,6 +22,7 @@ const SCENARIOS = [
   'fleet',
   'http-steady',
   'http-burst',
+  'write-mix',
 ];
 
 /** Packages whose versions the report states (the systems measured and what they run on). */

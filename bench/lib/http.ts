@@ -116,7 +116,10 @@ export function throwIfAllFailed(rows: readonly Row[]): void {
 const root = new URL('../../', import.meta.url);
 
 /** Starts bench/servers/<file>.ts in a child process and waits (bounded) for its `ready` port. */
-function spawn(file: string, env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
+export function spawn(
+  file: string,
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; port: number }> {
   const child = fork(new URL(`../servers/${file}.ts`, import.meta.url), [], {
     cwd: root,
     env: { ...process.env, ...env },
@@ -149,7 +152,7 @@ function spawn(file: string, env: Record<string, string>): Promise<{ child: Chil
 }
 
 /** Stops a child: `stop` over IPC, then SIGKILL if it has not exited within 3 s. */
-async function stop(child: ChildProcess): Promise<void> {
+export async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
