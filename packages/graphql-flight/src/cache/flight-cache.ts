@@ -616,6 +616,15 @@ export class FlightCache {
     if (this.#queue !== undefined) await this.#queue.submit(keyIds, tagIds);
   }
 
+  /**
+   * This process's invalidation generation: it moves on with every invalidation this process
+   * applies (its own, and another process's as its message arrives). Work keyed by it (coalesced
+   * executions) is never joined across an invalidation.
+   */
+  get generation(): number {
+    return this.#seq;
+  }
+
   /** `invalidate({ keys: [key] })`. */
   delete(key: CacheKey): Promise<void> {
     return this.invalidate({ keys: [key] });

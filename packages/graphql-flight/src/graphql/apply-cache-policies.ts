@@ -18,7 +18,7 @@ import {
 import type { FlightCache } from '../cache/flight-cache.js';
 import { InvalidOptionError } from '../errors.js';
 import { hintFromDirectives } from './cache-control.js';
-import { cachedResolver, type FieldCacheContext } from './field-cache.js';
+import { cachedResolver, checkFieldTags, type FieldCacheContext, type FieldTags } from './field-cache.js';
 import { rebuildSchema } from './rebuild-schema.js';
 import { type CachePolicyExtension, POLICY_EXTENSION } from './response-policy.js';
 import type { CacheScope } from './types.js';
@@ -40,6 +40,13 @@ export interface CachePolicyEntry {
    * the resolver is not wrapped (for a field that caches through its own loader). Default false.
    */
   hintOnly?: boolean;
+  /**
+   * Fields only: tags of a result beyond the automatic ones (see the Pothos option `tags`): a
+   * list, or a function of the parent, arguments, context and resolved value.
+   */
+  tags?:
+    | readonly string[]
+    | ((parent: never, args: never, context: never, value: never) => readonly string[]);
 }
 
 /** The options of `applyCachePolicies`. */
@@ -58,10 +65,10 @@ export interface ApplyCachePoliciesOptions<TContext> {
   privateRoots?: readonly string[];
 }
 
-const ENTRY_KEYS = new Set(['ttlMs', 'scope', 'inheritMaxAge', 'hintOnly']);
+const ENTRY_KEYS = new Set(['ttlMs', 'scope', 'inheritMaxAge', 'hintOnly', 'tags']);
 
 /** A coordinate's hint as read from its directive or entry, before it is published. */
-type Hint = CachePolicyExtension & { hintOnly?: boolean };
+type Hint = CachePolicyExtension & { hintOnly?: boolean; tags?: CachePolicyEntry['tags'] };
 
 /**
  * A new schema (`schema` is left as it is) whose cache hints come from `@cacheControl` on its
@@ -135,7 +142,7 @@ export function applyCachePolicies<TContext>(
     },
     field(owner: GraphQLObjectType | GraphQLInterfaceType, name, config) {
       const coordinate = `${owner.name}.${name}`;
-      const { hintOnly, ...hint } = fieldHints.get(coordinate) ?? {};
+      const { hintOnly, tags, ...hint } = fieldHints.get(coordinate) ?? {};
       const privateRoot = owner === queryType && context.privateRoots.has(name);
       if (privateRoot) hint.privateRoot = true;
       let mapped: GraphQLFieldConfig<unknown, unknown> = config;
@@ -174,10 +181,11 @@ export function applyCachePolicies<TContext>(
       >;
       return {
         ...mapped,
-        resolve: cachedResolver(resolver, { coordinate, ttlMs, scope }, context) as GraphQLFieldResolver<
-          unknown,
-          unknown
-        >,
+        resolve: cachedResolver(
+          resolver,
+          { coordinate, ttlMs, scope, tags: tags as FieldTags<TContext> | undefined },
+          context,
+        ) as GraphQLFieldResolver<unknown, unknown>,
       };
     },
   });
@@ -292,12 +300,16 @@ function checkPolicies(
       if (!ENTRY_KEYS.has(key)) {
         throw new InvalidOptionError(
           `${option}.${key}`,
-          'absent (not ttlMs, scope, inheritMaxAge or hintOnly)',
+          'absent (not ttlMs, scope, inheritMaxAge, hintOnly or tags)',
           key,
         );
       }
     }
-    const { ttlMs, scope, inheritMaxAge, hintOnly } = entry;
+    const { ttlMs, scope, inheritMaxAge, hintOnly, tags } = entry;
+    if (tags !== undefined && fieldName === undefined) {
+      throw new InvalidOptionError(`${option}.tags`, 'on a field entry only', tags);
+    }
+    checkFieldTags(`${option}.tags`, tags);
     if (ttlMs !== undefined && (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs < 0)) {
       throw new InvalidOptionError(`${option}.ttlMs`, 'a non-negative, finite number of milliseconds', ttlMs);
     }
@@ -318,6 +330,7 @@ function checkPolicies(
       ...(scope === undefined ? {} : { scope }),
       ...(inheritMaxAge === true ? { inheritMaxAge } : {}),
       ...(hintOnly === undefined ? {} : { hintOnly }),
+      ...(tags === undefined ? {} : { tags }),
     });
   }
   return checked;

@@ -4,15 +4,18 @@ import {
   type FragmentDefinitionNode,
   GraphQLError,
   type GraphQLFieldResolver,
+  type GraphQLOutputType,
   type GraphQLResolveInfo,
+  type GraphQLSchema,
   Kind,
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
-import type { FlightCache } from '../cache/flight-cache.js';
+import type { FlightCache, RememberOptions } from '../cache/flight-cache.js';
 import type { KeyPart } from '../cache/keys.js';
-import { ValueTooDeepError } from '../errors.js';
+import { InvalidOptionError, ValueTooDeepError } from '../errors.js';
 import { argumentsKeyPart, defaultKeyParts, fieldKeyEncoder } from './field-key.js';
+import { tagSink, valueEntityTags } from './response-tags.js';
 import type { CacheScope } from './types.js';
 
 /** What both front ends know of a request: its cache and its verified viewer. */
@@ -35,7 +38,22 @@ export interface FieldCacheRule<TContext> {
   scope?: CacheScope | undefined;
   /** The parts that tell one result from another. Default: `defaultKeyParts(parent, args)`. */
   key?: ((parent: never, args: never, context: TContext) => readonly KeyPart[]) | undefined;
+  /** Tags of a result beyond the automatic ones (see cachedResolver): a list, or from the call and its value. */
+  tags?: FieldTags<TContext> | undefined;
 }
+
+/** Throws InvalidOptionError unless `tags` is absent, a list of non-empty strings, or a function. */
+export function checkFieldTags(option: string, tags: unknown): void {
+  if (tags === undefined || typeof tags === 'function') return;
+  if (!Array.isArray(tags) || !tags.every((tag) => typeof tag === 'string' && tag.length > 0)) {
+    throw new InvalidOptionError(option, 'a list of non-empty strings or a function returning one', tags);
+  }
+}
+
+/** A field policy's own tags: a list, or a function of the parent, arguments, context and value. */
+export type FieldTags<TContext> =
+  | readonly string[]
+  | ((parent: never, args: never, context: TContext, value: never) => readonly string[]);
 
 /**
  * `resolver` behind the field cache: a call resolves through `remember` under the field's key, so
@@ -45,15 +63,41 @@ export interface FieldCacheRule<TContext> {
  * A PRIVATE call is keyed by the verified viewer; without a viewer it simply runs the resolver,
  * neither cached nor shared (fail closed). Below the root, a call whose parent has no `id` also
  * simply runs, unless the rule has a `key` of its own.
+ *
+ * A result is tagged with its coordinate (`Type.field`), the entities it holds (`Type:id` and
+ * `Type:*` for each object of a type with an `id` field, see valueEntityTags) and the rule's own
+ * `tags`. When a response cache collects the tags of an execution (tagSink), every call reports
+ * its coordinate and own tags there, hit or miss, so the stored response carries them too.
  */
 export function cachedResolver<TContext>(
   resolver: GraphQLFieldResolver<unknown, TContext, object>,
   rule: FieldCacheRule<TContext>,
   options: FieldCacheContext<TContext>,
 ): GraphQLFieldResolver<unknown, TContext, object> {
-  const ttl = { ttlMs: rule.ttlMs };
   // The parts every key of the field shares (kind, coordinate, scope) are encoded once, here.
   const keyOf = fieldKeyEncoder(rule.coordinate);
+  const own = rule.tags;
+  const dynamic = typeof own === 'function';
+  const fixed = [rule.coordinate, ...(dynamic ? [] : (own ?? []))];
+  /** The options of a call whose tags depend on the call (built per call only then). */
+  const optionsOf = (parent: unknown, args: unknown, context: TContext, info: GraphQLResolveInfo) => ({
+    ttlMs: rule.ttlMs,
+    tags: (value: unknown) => [
+      ...ownTags(parent, args, context, value),
+      ...valueEntityTags(info.schema, info.returnType, value),
+    ],
+  });
+  const ownTags = (parent: unknown, args: unknown, context: TContext, value: unknown): readonly string[] =>
+    dynamic
+      ? [rule.coordinate, ...(own as (...call: unknown[]) => readonly string[])(parent, args, context, value)]
+      : fixed;
+  // Without own tags that depend on the call, one options object serves every call of the field
+  // (the schema and the return type are the field's, whoever calls).
+  const fixedOptions = (schema: GraphQLSchema, type: GraphQLOutputType): RememberOptions => ({
+    ttlMs: rule.ttlMs,
+    tags: (value: unknown) => [...fixed, ...valueEntityTags(schema, type, value)],
+  });
+  let shared: RememberOptions | undefined;
   return (parent, args, context, info) => {
     const scope = rule.scope ?? (isUnderRoot(info, options.privateRoots) ? 'PRIVATE' : 'PUBLIC');
     let viewer: string | number | null = null;
@@ -85,9 +129,21 @@ export function cachedResolver<TContext>(
       }
       throw error;
     }
-    return options
+    const remembered = options
       .cache(context)
-      .remember(keyOf(viewer, parts), async () => resolver(parent, args, context, info), ttl);
+      .remember(
+        keyOf(viewer, parts),
+        async () => resolver(parent, args, context, info),
+        dynamic
+          ? optionsOf(parent, args, context, info)
+          : (shared ??= fixedOptions(info.schema, info.returnType)),
+      );
+    const sink = tagSink(context);
+    if (sink === undefined) return remembered;
+    return remembered.then((value) => {
+      for (const tag of ownTags(parent, args, context, value)) sink.add(tag);
+      return value;
+    });
   };
 }
 

@@ -28,7 +28,7 @@ declare global {
       ResolveReturnShape = unknown,
     > {
       /** Cache this field's resolver result through the FlightCache (see FieldCachePolicy). */
-      cache?: FieldCachePolicy<Types, ParentShape, InputShapeFromFields<Args>>;
+      cache?: FieldCachePolicy<Types, ParentShape, InputShapeFromFields<Args>, ResolveReturnShape>;
     }
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type DocumentNode, type GraphQLSchema, OperationTypeNode, parse, printSchema, visit } from 'graphql';
 import { LRUCache } from 'lru-cache';
-import { generationKey } from './response-keys.js';
+import { type EntityKeys, type EntityPlan, entityPlan } from './entity-tags.js';
 import { type ResponsePolicy, responsePolicy } from './response-policy.js';
 
 /** What the response cache needs for one operation of a document, worked out once. */
@@ -11,8 +11,14 @@ export interface Plan {
   ttlMs: number;
   /** Start of every response key of this operation: a digest of schema, document, operation name. */
   prefix: string;
-  /** Generation keys of the fields it touches (what invalidates it). */
-  generationKeys: string[];
+  /**
+   * For a cacheable query (its stored responses are tagged with the entities they hold) and a
+   * mutation (its result invalidates the entities it returns): the document to execute and how
+   * to read its result's entities. A query whose entities cannot be told is not cacheable.
+   */
+  entities?: EntityPlan;
+  /** The operation is a mutation. */
+  mutation: boolean;
 }
 
 /** Per distinct document: its parse, and each operation's policy once asked for. */
@@ -31,6 +37,8 @@ export interface OperationPlansOptions {
   maxDocuments: number;
   /** Longer documents are neither parsed nor planned here. */
   maxDocumentLength: number;
+  /** The key fields of entity types (see EntityKeys); default `id`. */
+  entityKeys?: EntityKeys | undefined;
 }
 
 /**
@@ -42,12 +50,14 @@ export interface OperationPlansOptions {
 export class OperationPlans {
   readonly #documents: LRUCache<string, DocumentEntry>;
   readonly #maxDocumentLength: number;
+  readonly #entityKeys: EntityKeys | undefined;
   #schema: GraphQLSchema | undefined;
   #schemaDigest = '';
 
   constructor(options: OperationPlansOptions) {
     this.#documents = new LRUCache({ max: options.maxDocuments });
     this.#maxDocumentLength = options.maxDocumentLength;
+    this.#entityKeys = options.entityKeys;
   }
 
   /** The schema plans are made for; undefined before Yoga announced one. */
@@ -70,15 +80,25 @@ export class OperationPlans {
     const name = operationName == null ? '' : `=${operationName}`;
     let plan = entry.plans.get(name);
     if (plan === undefined) {
-      const policy = responsePolicy(this.#schema, entry.document, operationName);
-      const coordinates = policy.cacheable ? policy.coordinates : [];
+      let policy = responsePolicy(this.#schema, entry.document, operationName);
+      const mutation =
+        (operationName == null ? [...entry.types.values()][0] : entry.types.get(operationName)) ===
+        OperationTypeNode.MUTATION;
+      const entities =
+        policy.cacheable || mutation
+          ? entityPlan(this.#schema, entry.document, operationName, this.#entityKeys)
+          : undefined;
+      if (policy.cacheable && entities === undefined) {
+        policy = { cacheable: false, reason: 'the entities of its result cannot be told apart' };
+      }
       plan = {
         policy,
         ttlMs: policy.cacheable ? policy.ttlMs : 0,
         // One short digest for schema, document and operation keeps a key's encoding short (no
         // hashing of the whole key on every lookup) for all but long variables.
         prefix: `response:${digest(`${this.#schemaDigest}\0${entry.digest}\0${name}`).slice(0, 22)}:`,
-        generationKeys: coordinates.map(generationKey),
+        mutation,
+        ...(entities === undefined ? {} : { entities }),
       };
       // Bounded: one per operation that exists in the document.
       const exists =

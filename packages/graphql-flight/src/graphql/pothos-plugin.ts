@@ -1,7 +1,7 @@
 import { BasePlugin, type PothosOutputFieldConfig, type SchemaTypes } from '@pothos/core';
 import type { GraphQLFieldResolver } from 'graphql';
 import { InvalidOptionError, positiveMs } from '../errors.js';
-import { cachedResolver } from './field-cache.js';
+import { cachedResolver, checkFieldTags, type FieldTags } from './field-cache.js';
 import type { FieldCachePolicy } from './pothos-types.js';
 import { type CachePolicyExtension, POLICY_EXTENSION } from './response-policy.js';
 
@@ -54,6 +54,7 @@ export class PothosCachePolicyPlugin<Types extends SchemaTypes> extends BasePlug
         ttlMs: policy.ttlMs,
         scope: policy.scope,
         key: policy.key,
+        tags: policy.tags as FieldTags<Types['Context']> | undefined,
       },
       {
         cache: options.cache,
@@ -89,6 +90,7 @@ export class PothosCachePolicyPlugin<Types extends SchemaTypes> extends BasePlug
     if (policy.hintOnly !== undefined && typeof policy.hintOnly !== 'boolean') {
       throw new InvalidOptionError(`${coordinate} cache.hintOnly`, 'a boolean', policy.hintOnly);
     }
+    checkFieldTags(`${coordinate} cache.tags`, policy.tags);
     return policy;
   }
 }

@@ -4,7 +4,7 @@ import type { KeyPart } from '../cache/keys.js';
 import type { CacheScope } from './types.js';
 
 /** The `cache` option of a field. */
-export interface FieldCachePolicy<Types extends SchemaTypes, Parent, Args> {
+export interface FieldCachePolicy<Types extends SchemaTypes, Parent, Args, Value = unknown> {
   /** How long a result stays fresh, in milliseconds. */
   ttlMs: number;
   /**
@@ -26,6 +26,15 @@ export interface FieldCachePolicy<Types extends SchemaTypes, Parent, Args> {
    * `cache.remember`, whose TTL should match `ttlMs`). Default false.
    */
   hintOnly?: boolean;
+  /**
+   * Tags of a result, beyond the automatic ones (its coordinate `Type.field`, and `Type:id` and
+   * `Type:*` for each entity it holds): a list, or a function of the parent, arguments, context
+   * and the resolved value. `cache.invalidate({ tags })` retires the results, and the stored
+   * responses that read them, carrying any of them.
+   */
+  tags?:
+    | readonly string[]
+    | ((parent: Parent, args: Args, context: Types['Context'], value: Value) => readonly string[]);
 }
 
 /** The builder's `cachePolicy` option. */

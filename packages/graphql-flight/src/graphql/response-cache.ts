@@ -14,6 +14,7 @@ import {
   storedReply,
 } from './response-answers.js';
 import { responseKey } from './response-keys.js';
+import { resultTags } from './response-tags.js';
 
 export interface ResponseCacheOptions {
   /** Where responses are stored: with Redis, shared by the fleet and filled once for all of it. */
@@ -69,8 +70,11 @@ export class ResponseCache {
   readonly #authorize: ResponseCacheOptions['authorize'];
   readonly #maxBodyBytes: number;
   readonly #maxResponseLength: number;
-  /** Response flights that requests of this process run, by key, until each ends. */
-  readonly #running = new Map<string, Promise<FlightEnd>>();
+  /**
+   * Response flights that requests of this process run, by key, until each ends, with the cache's
+   * invalidation generation when each began: a request after an invalidation never joins one.
+   */
+  readonly #running = new Map<string, { generation: number; ended: Promise<FlightEnd> }>();
   hits = 0;
   stored = 0;
   notModified = 0;
@@ -125,7 +129,8 @@ export class ResponseCache {
    * the front door holds identical requests on it instead of handing each to Yoga.
    */
   running(key: string): Promise<FlightEnd> | undefined {
-    return this.#running.get(key);
+    const running = this.#running.get(key);
+    return running?.generation === this.cache.generation ? running.ended : undefined;
   }
 
   /**
@@ -161,15 +166,17 @@ export class ResponseCache {
   ): Promise<HandlerResult> {
     let running: Promise<HandlerResult> | undefined;
     let end: ((end: FlightEnd) => void) | undefined;
-    if (!this.#running.has(found.key)) {
+    if (this.running(found.key) === undefined) {
       const ended = new Promise<FlightEnd>((resolve) => {
         end = resolve;
       });
-      this.#running.set(found.key, ended);
+      const entry = { generation: this.cache.generation, ended };
+      this.#running.set(found.key, entry);
       void ended.then(() => {
-        if (this.#running.get(found.key) === ended) this.#running.delete(found.key);
+        if (this.#running.get(found.key) === entry) this.#running.delete(found.key);
       });
     }
+    let tags: readonly string[] = [];
     try {
       const { value, source } = await this.cache.fetch<Flown>(
         found.key,
@@ -177,12 +184,15 @@ export class ResponseCache {
           this.started++;
           running = Promise.resolve(execute());
           const result = await running;
-          const body = storableBody(result, this.#maxResponseLength);
+          // Tagged by the plugin with its entities, coordinates and field tags: else never stored.
+          const tagged = typeof result === 'object' && result !== null ? resultTags.get(result) : undefined;
+          const body = tagged === undefined ? undefined : storableBody(result, this.#maxResponseLength);
           if (body === undefined) return { unstored: result };
+          tags = tagged!;
           this.stored++;
           return { body, etag: digest(body).slice(0, 27), expiresAt: Date.now() + found.ttlMs };
         },
-        { ttlMs: found.ttlMs, ...CACHE_OPTIONS },
+        { ttlMs: found.ttlMs, tags: () => tags, ...CACHE_OPTIONS },
       );
       if ('unstored' in value) {
         end?.(undefined);
@@ -249,14 +259,8 @@ export class ResponseCache {
   }
 
   /** The response's key and, when this process's memory tier has it, the stored response. */
-  #lookUp(plan: Plan, vars: string, mediaType: string): Found | Promise<Found> {
-    const key = responseKey(this.cache, plan, vars);
-    return typeof key === 'string'
-      ? this.#keyed(key, plan, mediaType)
-      : key.then((key) => this.#keyed(key, plan, mediaType));
-  }
-
-  #keyed(key: string, plan: Plan, mediaType: string): Found {
+  #lookUp(plan: Plan, vars: string, mediaType: string): Found {
+    const key = responseKey(plan.prefix, vars);
     const stored = this.cache.peek<StoredResponse>(key);
     return stored === undefined
       ? { key, ttlMs: plan.ttlMs, mediaType }

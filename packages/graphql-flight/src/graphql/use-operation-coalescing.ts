@@ -1,5 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type ExecutionResult, GraphQLError } from 'graphql';
 import type { FetchAPI, GraphQLParams, Plugin } from 'graphql-yoga';
+import type { FlightCache } from '../cache/flight-cache.js';
+import type { EntityKeys } from './entity-tags.js';
 import { badVariables, Coalescing, operationKey } from './coalescing.js';
 import {
   createNodeListener,
@@ -10,7 +13,7 @@ import {
 } from './front-door.js';
 import { addVary, paramsOfUrl, parseJson, pathOf } from './http.js';
 import { mapMaybe } from './maybe-promise.js';
-import { OperationPlans } from './operation-plans.js';
+import { OperationPlans, type Plan } from './operation-plans.js';
 import {
   decorate,
   type Found,
@@ -20,6 +23,7 @@ import {
   storedReply,
 } from './response-answers.js';
 import { ResponseCache, type ResponseCacheOptions } from './response-cache.js';
+import { openTagSink, resultTags, typeTag } from './response-tags.js';
 
 export type { CacheOutcome } from './response-answers.js';
 export type { ResponseCacheOptions } from './response-cache.js';
@@ -38,6 +42,21 @@ export interface OperationCoalescingOptions {
   maxDocumentLength?: number;
   /** The response cache; absent or false: none (coalescing only). */
   responseCache?: ResponseCacheOptions | false | undefined;
+  /**
+   * The cache whose invalidations this plugin follows: an operation received after an
+   * invalidation never joins an execution begun before it, and a mutation's result invalidates
+   * the entities it returns there. Default: the response cache's.
+   */
+  cache?: FlightCache | undefined;
+  /**
+   * After a mutation, invalidate the entities its result holds (`Type:id`, as Yoga's response
+   * cache does) before it answers; when Redis does not acknowledge, the result gets an error with
+   * code CACHE_INVALIDATION_PENDING (the write is saved; caches may show the old value until the
+   * queued invalidation lands). Default true when there is a cache.
+   */
+  invalidateMutationResults?: boolean;
+  /** The key fields of entity types, for entity tags (see EntityKeys). Default: `id`. */
+  entityKeys?: EntityKeys;
 }
 
 /** What the plugin has done since it was created. */
@@ -103,6 +122,10 @@ export class OperationCoalescing {
   readonly #coalescing: Coalescing;
   readonly #responses: ResponseCache | undefined;
   readonly #requests = new WeakMap<Request, RequestState>();
+  readonly #cache: FlightCache | undefined;
+  readonly #invalidateMutations: boolean;
+  /** Documents this plugin gave Yoga to execute (with the entities' key fields), and their plans. */
+  readonly #executing = new WeakMap<object, Plan>();
   #endpoint = '/graphql';
   #frontDoor = 0;
 
@@ -110,7 +133,10 @@ export class OperationCoalescing {
     this.#plans = new OperationPlans({
       maxDocuments: options.maxDocuments ?? 1_000,
       maxDocumentLength: options.maxDocumentLength ?? 10_000,
+      entityKeys: options.entityKeys,
     });
+    this.#cache = options.cache ?? (options.responseCache ? options.responseCache.cache : undefined);
+    this.#invalidateMutations = options.invalidateMutationResults ?? this.#cache !== undefined;
     this.#coalescing = new Coalescing({ timeoutMs: options.timeoutMs ?? 10_000 });
     this.#responses = options.responseCache
       ? new ResponseCache(options.responseCache, this.#plans)
@@ -196,6 +222,42 @@ export class OperationCoalescing {
           });
         });
       },
+      onParse: ({ context, params }) => {
+        // The operations whose results are read for entities execute with their key fields.
+        if (this.#responses === undefined && !this.#invalidateMutations) return;
+        const query = typeof params.source === 'string' ? params.source : params.source.body;
+        const operationName = (context as { params?: GraphQLParams }).params?.operationName;
+        const plan = this.#plans.schema === undefined ? undefined : this.#plans.plan(query, operationName);
+        const document = plan?.entities?.document;
+        if (document === undefined || (plan!.mutation ? !this.#invalidateMutations : !plan!.policy.cacheable))
+          return;
+        this.#executing.set(document, plan!);
+        // After Yoga's parse (or its parse cache, which may hold another operation's document).
+        return ({ result, replaceParseResult }) => {
+          if (!(result instanceof Error) && result !== document) replaceParseResult(document);
+        };
+      },
+      onExecute: ({ args }) => {
+        const plan = this.#executing.get(args.document);
+        if (plan === undefined) return;
+        const sink = plan.mutation ? undefined : openTagSink(args.contextValue as object);
+        return {
+          onExecuteDone: ({ result, setResult }) => {
+            if (!isResult(result)) return;
+            const { tags, data } = plan.entities!.collect(result.data);
+            const read: ExecutionResult = data === result.data ? result : { ...result, data };
+            if (plan.mutation) return this.#invalidateResults(tags, read, setResult);
+            // What a stored response carries: its entities, their types, the coordinates it
+            // touched, and the tags of every field-cache value it read.
+            const all = new Set(tags);
+            for (const tag of tags) all.add(typeTag(tag.slice(0, tag.indexOf(':'))));
+            if (plan.policy.cacheable) for (const coordinate of plan.policy.coordinates) all.add(coordinate);
+            for (const tag of sink ?? []) all.add(tag);
+            resultTags.set(read, [...all]);
+            if (read !== result) setResult(read);
+          },
+        };
+      },
       onRequestParse: ({ request, setRequestParser }) => {
         const params = this.#requests.get(request)?.parsed;
         if (params !== undefined) setRequestParser(() => params);
@@ -242,12 +304,14 @@ export class OperationCoalescing {
             return;
           let key: string;
           try {
-            key = operationKey(
+            // With the invalidation generation: an operation after an invalidation never joins
+            // an execution that began before it.
+            key = `${this.#cache?.generation ?? 0}\0${operationKey(
               params.query,
               params.operationName,
               params.variables,
               request.headers.get('authorization'),
-            );
+            )}`;
           } catch (error) {
             setResult(badVariables(error));
             return;
@@ -302,6 +366,23 @@ export class OperationCoalescing {
     };
   }
 
+  /**
+   * A mutation's result invalidates the entities it holds before it answers; if Redis does not
+   * acknowledge, the result says so (CACHE_INVALIDATION_PENDING) and keeps its data.
+   */
+  #invalidateResults(
+    tags: readonly string[],
+    result: ExecutionResult,
+    setResult: (result: ExecutionResult) => void,
+  ): Promise<void> | void {
+    if (tags.length === 0 || this.#cache === undefined) return setResult(result);
+    return this.#cache.invalidate({ tags }).then(
+      () => setResult(result),
+      (error: unknown) =>
+        setResult({ ...result, errors: [...(result.errors ?? []), invalidationPending(error)] }),
+    );
+  }
+
   /** The response cache, once Yoga has announced its schema. */
   #ready(): ResponseCache | undefined {
     return this.#plans.schema === undefined ? undefined : this.#responses;
@@ -352,6 +433,26 @@ export class OperationCoalescing {
   }
 }
 
+/** One result (not a stream of them). */
+function isResult(result: unknown): result is ExecutionResult {
+  return typeof result === 'object' && result !== null && !(Symbol.asyncIterator in result);
+}
+
+/** The error a mutation's result carries when its invalidation is still queued for Redis. */
+export function invalidationPending(error: unknown): GraphQLError {
+  return new GraphQLError(
+    'the write is saved, but the cache invalidation it needs is still queued for Redis: cached reads may show the old value until it lands',
+    {
+      extensions: {
+        code: 'CACHE_INVALIDATION_PENDING',
+        ...(error instanceof Error && 'code' in error
+          ? { cause: String((error as { code: unknown }).code) }
+          : {}),
+      },
+    },
+  );
+}
+
 /** Creates the plugin with a state of its own. */
 export function useOperationCoalescing(options?: OperationCoalescingOptions): Plugin {
   return new OperationCoalescing(options).plugin();
@@ -363,14 +464,24 @@ export function useOperationCoalescing(options?: OperationCoalescingOptions): Pl
  * Keep an OperationCoalescing instead when the node:http front door or the stats are wanted.
  */
 export function useResponseCache(
-  options: ResponseCacheOptions & Omit<OperationCoalescingOptions, 'responseCache'>,
+  options: ResponseCacheOptions & Omit<OperationCoalescingOptions, 'responseCache' | 'cache'>,
 ): Plugin {
-  const { timeoutMs, maxDocuments, maxDocumentLength, ...responseCache } = options;
+  const {
+    timeoutMs,
+    maxDocuments,
+    maxDocumentLength,
+    cache,
+    invalidateMutationResults,
+    entityKeys,
+    ...responseCache
+  } = options;
   return new OperationCoalescing({
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     ...(maxDocuments === undefined ? {} : { maxDocuments }),
     ...(maxDocumentLength === undefined ? {} : { maxDocumentLength }),
-    responseCache,
+    ...(invalidateMutationResults === undefined ? {} : { invalidateMutationResults }),
+    ...(entityKeys === undefined ? {} : { entityKeys }),
+    responseCache: { ...responseCache, cache },
   }).plugin();
 }
 
