@@ -129,14 +129,13 @@ export function cachedResolver<TContext>(
       }
       throw error;
     }
+    if (!dynamic && shared === undefined) shared = fixedOptions(info.schema, info.returnType);
     const remembered = options
       .cache(context)
       .remember(
         keyOf(viewer, parts),
         async () => resolver(parent, args, context, info),
-        dynamic
-          ? optionsOf(parent, args, context, info)
-          : (shared ??= fixedOptions(info.schema, info.returnType)),
+        dynamic ? optionsOf(parent, args, context, info) : shared,
       );
     const sink = tagSink(context);
     if (sink === undefined) return remembered;
