@@ -2,10 +2,17 @@ export {
   type CacheOptions,
   type CacheStats,
   createCache,
+  type Fetched,
   FlightCache,
+  type Invalidation,
   type LoadMany,
+  Reads,
+  type RememberManyOptions,
   type RememberOptions,
+  type Tags,
+  type ValueSource,
 } from './cache/flight-cache.js';
+export type { InvalidationStats } from './cache/invalidation-queue.js';
 export {
   DEFAULT_MAX_DEPTH,
   type EncodeValueOptions,
@@ -27,6 +34,7 @@ export {
   FlightError,
   type FlightErrorCode,
   FlightTimeoutError,
+  InvalidationFailedError,
   InvalidKeyError,
   InvalidOptionError,
   LoadFailedError,

@@ -70,6 +70,15 @@ export interface CacheOptions {
 /** A value's tags: fixed, or computed from the loaded value. */
 export type Tags<T> = readonly string[] | ((value: T) => readonly string[]);
 
+/**
+ * The cached values one computation read (their keys' and tags' ids), collected through
+ * `readInto`, so that what it produces can be stored with `inherits`: retired, everywhere, with
+ * any value it was made from (a stored response with the field values it read).
+ */
+export class Reads {
+  readonly ids = new Set<string>();
+}
+
 export interface RememberOptions<T = unknown> {
   /** How long the value stays fresh, in milliseconds. Default: the cache's `defaultTtlMs`. */
   ttlMs?: number;
@@ -89,6 +98,10 @@ export interface RememberOptions<T = unknown> {
    * (large objects). Default: a string 64 + 2 bytes per UTF-16 unit, anything else 256 bytes.
    */
   sizeOf?: (value: T) => number;
+  /** Collects the ids of the value this call gets (hit, joined, read or loaded); see Reads. */
+  readInto?: Reads;
+  /** The value is also retired with every value these reads saw (read once its load is done). */
+  inherits?: Reads;
 }
 
 export interface RememberManyOptions<T = unknown, K = CacheKey> extends Omit<RememberOptions<T>, 'tags'> {
@@ -176,7 +189,7 @@ interface Leader<K, T> {
   id: string;
   key: K;
   signal: AbortSignal;
-  result: Deferred<Fetched<T>>;
+  result: Deferred<Flown<T>>;
   run: Run;
 }
 
@@ -302,6 +315,7 @@ export class FlightCache {
     const hit = this.#memory.get(k);
     if (hit !== undefined) {
       this.#hits++;
+      if (options?.readInto !== undefined) readInto(options.readInto, hit.ids);
       return Promise.resolve(hit.value as T);
     }
     return this.#rememberMiss(k, load, options).then(valueOfFetched);
@@ -321,9 +335,10 @@ export class FlightCache {
     const hit = this.#memory.get(k);
     if (hit !== undefined) {
       this.#hits++;
+      if (options?.readInto !== undefined) readInto(options.readInto, hit.ids);
       return Promise.resolve({ value: hit.value as T, source: 'memory' });
     }
-    return this.#rememberMiss(k, load, options);
+    return this.#rememberMiss(k, load, options).then(publicFetched);
   }
 
   /**
@@ -354,7 +369,7 @@ export class FlightCache {
     k: string,
     load: (signal: AbortSignal) => Promise<T>,
     options: RememberOptions<T> | undefined,
-  ): Promise<Fetched<T>> {
+  ): Promise<Flown<T>> {
     this.#misses++;
     let ttlMs: number;
     let fixedTagIds: readonly string[] | undefined;
@@ -368,9 +383,11 @@ export class FlightCache {
     const joined = this.#flight.join(this.#flightKey(k), (signal) =>
       this.#fill(k, load, ttlMs, options, fixedTagIds, signal),
     );
-    if (!joined.shared) return joined.result;
+    const reads = options?.readInto;
+    if (!joined.shared)
+      return reads === undefined ? joined.result : joined.result.then((f) => read(reads, f));
     this.#coalesced++;
-    return joined.result.then(asJoined);
+    return joined.result.then((fetched) => asJoined(reads === undefined ? fetched : read(reads, fetched)));
   }
 
   /** The body of one flight for `remember`. */
@@ -381,7 +398,7 @@ export class FlightCache {
     options: RememberOptions<T> | undefined,
     fixedTagIds: readonly string[] | undefined,
     signal: AbortSignal,
-  ): Promise<Fetched<T>> {
+  ): Promise<Flown<T>> {
     const id = this.#tier.keyId(k);
     const run = this.#begin(k, fixedTagIds === undefined ? undefined : [id, ...fixedTagIds]);
     const shouldStore = options?.shouldStore;
@@ -395,6 +412,7 @@ export class FlightCache {
         value = await load(signal);
         if (value === undefined) throw new LoadUndefinedError(k);
         tagIds = fixedTagIds ?? this.#tagIds((tags as (value: T) => readonly string[])(value));
+        tagIds = inherit(tagIds, options?.inherits);
       } catch (error) {
         this.#errors++;
         throw error;
@@ -406,10 +424,11 @@ export class FlightCache {
     try {
       const keep = (loaded: Loaded<T>) => storable && this.#current(run, id, loaded.tagIds, signal);
       const fetched = await this.#tier.fetch(k, id, ttlMs, loadOnce, signal, keep);
+      const ids = fetched.tagIds.length === 0 ? [id] : [id, ...fetched.tagIds];
       if (fetched.source === 'store') this.#storeHits++;
-      else if (!storable) return { value: fetched.value, source: 'loaded' };
-      this.#keep(run, id, fetched, ttlMs, options?.sizeOf, signal);
-      return { value: fetched.value, source: fetched.source };
+      else if (!storable) return { value: fetched.value, source: 'loaded', ids };
+      this.#keep(run, ids, fetched, ttlMs, options?.sizeOf, signal);
+      return { value: fetched.value, source: fetched.source, ids };
     } finally {
       this.#end(run);
     }
@@ -421,7 +440,7 @@ export class FlightCache {
    */
   #keep<T>(
     run: Run,
-    id: string,
+    ids: readonly string[],
     fetched: { value: T; tagIds: readonly string[]; pttl?: number },
     ttlMs: number,
     sizeOf: ((value: T) => number) | undefined,
@@ -429,8 +448,7 @@ export class FlightCache {
   ): void {
     // A value about to expire in Redis (PTTL 0) is not kept: a TTL of 0 would mean no expiry.
     const localTtl = this.#tier.localTtl(ttlMs, fetched.pttl);
-    if (localTtl <= 0 || !this.#current(run, id, fetched.tagIds, signal)) return;
-    const ids = fetched.tagIds.length === 0 ? [id] : [id, ...fetched.tagIds];
+    if (localTtl <= 0 || !this.#current(run, ids[0]!, fetched.tagIds, signal)) return;
     this.#memory.set(run.k, { value: fetched.value, ids }, localTtl, sizeOf?.(fetched.value));
   }
 
@@ -464,7 +482,8 @@ export class FlightCache {
     }
     const results = new Array<T | Error>(keys.length);
     const waits: Promise<void>[] = [];
-    const byKey = new Map<string, Promise<Fetched<T>>>();
+    const byKey = new Map<string, Promise<Flown<T>>>();
+    const reads = options?.readInto;
     const leaders: Leader<K, T>[] = [];
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as K;
@@ -480,13 +499,14 @@ export class FlightCache {
         const hit = this.#memory.get(k);
         if (hit !== undefined) {
           this.#hits++;
+          if (reads !== undefined) readInto(reads, hit.ids);
           results[i] = hit.value as T;
           continue;
         }
         this.#misses++;
-        const joined = this.#flight.join<Fetched<T>>(this.#flightKey(k), (signal) => {
+        const joined = this.#flight.join<Flown<T>>(this.#flightKey(k), (signal) => {
           // Runs synchronously inside join() when this call starts the flight.
-          const result = deferred<Fetched<T>>();
+          const result = deferred<Flown<T>>();
           const id = this.#tier.keyId(k);
           const run = this.#begin(k, fixedTagIds === undefined ? undefined : [id, ...fixedTagIds]);
           leaders.push({ k, id, key, signal, result, run });
@@ -499,6 +519,7 @@ export class FlightCache {
       waits.push(
         pending.then(
           (fetched) => {
+            if (reads !== undefined) readInto(reads, fetched.ids);
             results[i] = fetched.value;
           },
           (error: unknown) => {
@@ -553,8 +574,10 @@ export class FlightCache {
         try {
           if (value instanceof Error) throw value;
           if (value === undefined) throw new LoadUndefinedError(leader.k);
-          const tagIds =
-            fixedTagIds ?? this.#tagIds((tags as (key: K, value: T) => readonly string[])(leader.key, value));
+          const tagIds = inherit(
+            fixedTagIds ?? this.#tagIds((tags as (key: K, value: T) => readonly string[])(leader.key, value)),
+            options?.inherits,
+          );
           if (options?.shouldStore?.(value) !== false) storable.add(i);
           return { value, tagIds };
         } catch (error) {
@@ -580,10 +603,11 @@ export class FlightCache {
       fetches[i]!.then(
         (fetched) => {
           if (fetched.source === 'store') this.#storeHits++;
+          const ids = fetched.tagIds.length === 0 ? [leader.id] : [leader.id, ...fetched.tagIds];
           if (fetched.source === 'store' || storable.has(i)) {
-            this.#keep(leader.run, leader.id, fetched, ttlMs, options?.sizeOf, leader.signal);
+            this.#keep(leader.run, ids, fetched, ttlMs, options?.sizeOf, leader.signal);
           }
-          leader.result.resolve({ value: fetched.value, source: fetched.source });
+          leader.result.resolve({ value: fetched.value, source: fetched.source, ids });
         },
         (error: unknown) => leader.result.reject(error),
       ).finally(() => this.#end(leader.run));
@@ -760,13 +784,37 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
+/** What a flight resolves inside the cache: the value, its source, and the ids it is known by. */
+type Flown<T> = Fetched<T> & { ids: readonly string[] };
+
 function valueOfFetched<T>(fetched: Fetched<T>): T {
   return fetched.value;
 }
 
+function publicFetched<T>(fetched: Flown<T>): Fetched<T> {
+  return { value: fetched.value, source: fetched.source };
+}
+
 /** What a call that joined another's flight gets: `joined` when that flight loaded the value. */
-function asJoined<T>(fetched: Fetched<T>): Fetched<T> {
-  return fetched.source === 'loaded' ? { value: fetched.value, source: 'joined' } : fetched;
+function asJoined<T>(fetched: Flown<T>): Flown<T> {
+  return fetched.source === 'loaded' ? { ...fetched, source: 'joined' } : fetched;
+}
+
+function readInto(reads: Reads, ids: readonly string[] | undefined): void {
+  if (ids !== undefined) for (const id of ids) reads.ids.add(id);
+}
+
+function read<T>(reads: Reads, fetched: Flown<T>): Flown<T> {
+  readInto(reads, fetched.ids);
+  return fetched;
+}
+
+/** Tag ids with the ids of what the value was made from (deduplicated). */
+function inherit(tagIds: readonly string[], inherits: Reads | undefined): readonly string[] {
+  if (inherits === undefined || inherits.ids.size === 0) return tagIds;
+  const all = new Set(tagIds);
+  for (const id of inherits.ids) all.add(id);
+  return [...all];
 }
 
 function toError(reason: unknown): Error {

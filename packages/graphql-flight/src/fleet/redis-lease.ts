@@ -147,12 +147,17 @@ redis.call('SET', KEYS[1], '0', 'PX', ARGV[1])
 return '0'`;
 
 /**
- * Invalidate a key at sequence ARGV[1]: its fence moves up (fills of loads begun before are
- * refused; kept ARGV[2] ms, past any such load), its value and its lease are gone.
+ * Invalidate a key at sequence ARGV[1]: its state (its fence, and the tag of values made from it)
+ * moves up as a tag's does (see INVALIDATE_TAG), and its value and its lease are gone.
  */
 const INVALIDATE_KEY = `
-local fence = tonumber(redis.call('GET', KEYS[3]) or '0')
-if tonumber(ARGV[1]) > fence then redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2]) end
+local seq = redis.call('GET', KEYS[3])
+if not seq then
+  redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
+else
+  if tonumber(ARGV[1]) > tonumber(seq) then redis.call('SET', KEYS[3], ARGV[1], 'KEEPTTL') end
+  redis.call('PEXPIRE', KEYS[3], ARGV[2], 'GT')
+end
 redis.call('DEL', KEYS[1], KEYS[2])
 return 1`;
 
@@ -462,19 +467,27 @@ export class FleetLease {
    * step failed (the caller retries the whole: a later sequence only fences more).
    */
   async invalidate(keyIds: readonly string[], tagIds: readonly string[]): Promise<boolean> {
-    const seq = await this.#guarded(() => this.#client.incr(this.#keys.seq));
+    // Outside the circuit: the queue re-sends with its own backoff, and must land as soon as Redis
+    // answers again, not a breaker cooldown later (other processes read the old values meanwhile).
+    const seq = await this.#guarded(() => this.#client.incr(this.#keys.seq), true);
     if (seq === FAILED) return false;
     const args = [String(seq), String(Math.ceil(this.#deps.fenceTtlMs))];
     const done = await Promise.all([
       ...keyIds.map((id) =>
-        this.#eval(INVALIDATE_KEY, [this.#keys.value(id), this.#keys.lease(id), this.#keys.fence(id)], args),
+        this.#eval(
+          INVALIDATE_KEY,
+          [this.#keys.value(id), this.#keys.lease(id), this.#keys.tag(id)],
+          args,
+          true,
+        ),
       ),
-      ...tagIds.map((id) => this.#eval(INVALIDATE_TAG, [this.#keys.tag(id)], args)),
+      ...tagIds.map((id) => this.#eval(INVALIDATE_TAG, [this.#keys.tag(id)], args, true)),
     ]);
     if (done.includes(FAILED)) return false;
     const ids = [...keyIds, ...tagIds];
-    const published = await this.#guarded(() =>
-      this.#client.publish(this.#channel, `i|${this.#instance}|${ids.join(' ')}`),
+    const published = await this.#guarded(
+      () => this.#client.publish(this.#channel, `i|${this.#instance}|${ids.join(' ')}`),
+      true,
     );
     if (published === FAILED) return false;
     // Waiters here on a lease that is gone look again at once.
@@ -607,7 +620,7 @@ export class FleetLease {
     }
     const filled = await this.#eval(
       FILL,
-      [this.#keys.value(id), this.#keys.lease(id), this.#keys.fence(id)],
+      [this.#keys.value(id), this.#keys.lease(id), this.#keys.tag(id)],
       [
         leaseId,
         String(seq),
@@ -694,14 +707,17 @@ export class FleetLease {
     });
   }
 
-  /** One plain command under the store guard, after the first connection attempt. */
-  #guarded<T>(call: () => Promise<T>): Promise<T | typeof FAILED> {
+  /**
+   * One plain command under the store guard, after the first connection attempt (`outsideCircuit`:
+   * made even while the circuit is open, see StoreGuard.run).
+   */
+  #guarded<T>(call: () => Promise<T>, outsideCircuit = false): Promise<T | typeof FAILED> {
     if (this.#closed) return Promise.resolve(FAILED);
-    return this.#deps.guard.run(() => this.#deps.ready.then(call), FAILED);
+    return this.#deps.guard.run(() => this.#deps.ready.then(call), FAILED, outsideCircuit);
   }
 
   /** EVALSHA (EVAL when the script cache lost it, e.g. after a restart), under the store guard. */
-  #eval(script: string, keys: string[], args: string[]): Promise<unknown> {
+  #eval(script: string, keys: string[], args: string[], outsideCircuit = false): Promise<unknown> {
     let sha = this.#shas.get(script);
     if (sha === undefined) {
       sha = createHash('sha1').update(script).digest('hex');
@@ -715,7 +731,7 @@ export class FleetLease {
         if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
         return this.#client.eval(script, { keys, arguments: args });
       }
-    });
+    }, outsideCircuit);
   }
 }
 

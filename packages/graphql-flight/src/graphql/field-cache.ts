@@ -15,7 +15,7 @@ import type { FlightCache, RememberOptions } from '../cache/flight-cache.js';
 import type { KeyPart } from '../cache/keys.js';
 import { InvalidOptionError, ValueTooDeepError } from '../errors.js';
 import { argumentsKeyPart, defaultKeyParts, fieldKeyEncoder } from './field-key.js';
-import { tagSink, valueEntityTags } from './response-tags.js';
+import { readsOf, valueEntityTags } from './response-tags.js';
 import type { CacheScope } from './types.js';
 
 /** What both front ends know of a request: its cache and its verified viewer. */
@@ -66,8 +66,8 @@ export type FieldTags<TContext> =
  *
  * A result is tagged with its coordinate (`Type.field`), the entities it holds (`Type:id` and
  * `Type:*` for each object of a type with an `id` field, see valueEntityTags) and the rule's own
- * `tags`. When a response cache collects the tags of an execution (tagSink), every call reports
- * its coordinate and own tags there, hit or miss, so the stored response carries them too.
+ * `tags`. When a response cache collects what an execution reads (readsOf), every call reports
+ * the value it got there, hit or miss, so the stored response is retired with it.
  */
 export function cachedResolver<TContext>(
   resolver: GraphQLFieldResolver<unknown, TContext, object>,
@@ -130,19 +130,15 @@ export function cachedResolver<TContext>(
       throw error;
     }
     if (!dynamic && shared === undefined) shared = fixedOptions(info.schema, info.returnType);
-    const remembered = options
+    const callOptions = dynamic ? optionsOf(parent, args, context, info) : shared!;
+    const reads = readsOf(context);
+    return options
       .cache(context)
       .remember(
         keyOf(viewer, parts),
         async () => resolver(parent, args, context, info),
-        dynamic ? optionsOf(parent, args, context, info) : shared,
+        reads === undefined ? callOptions : { ...callOptions, readInto: reads },
       );
-    const sink = tagSink(context);
-    if (sink === undefined) return remembered;
-    return remembered.then((value) => {
-      for (const tag of ownTags(parent, args, context, value)) sink.add(tag);
-      return value;
-    });
   };
 }
 

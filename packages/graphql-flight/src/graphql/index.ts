@@ -11,12 +11,15 @@ export {
   fieldKeyEncoder,
   NO_ARGUMENTS,
 } from './field-key.js';
+export { type EntityKeys, type EntityPlan, entityPlan, entityTag } from './entity-tags.js';
 export type { CachePolicyExtension, ResponsePolicy } from './response-policy.js';
+export { readsOf, typeTag, valueEntityTags } from './response-tags.js';
 export { POLICY_EXTENSION, responsePolicy } from './response-policy.js';
 export type { CacheScope } from './types.js';
 export {
   type CacheOutcome,
   type FrontDoorAnswer,
+  invalidationPending,
   type NodeYoga,
   invalidateResponses,
   OperationCoalescing,

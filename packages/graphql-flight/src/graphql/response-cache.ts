@@ -1,5 +1,5 @@
 import { encodeValue } from '../cache/encode-value.js';
-import type { FlightCache } from '../cache/flight-cache.js';
+import { type FlightCache, Reads } from '../cache/flight-cache.js';
 import { FlightTimeoutError, InvalidOptionError } from '../errors.js';
 import { deadlinePassed, type HandlerResult } from './coalescing.js';
 import { type RequestLike, regularMediaType } from './http.js';
@@ -177,6 +177,8 @@ export class ResponseCache {
       });
     }
     let tags: readonly string[] = [];
+    // Filled once the execution is done: the stored response is retired with what it read.
+    const inherits = new Reads();
     try {
       const { value, source } = await this.cache.fetch<Flown>(
         found.key,
@@ -188,11 +190,12 @@ export class ResponseCache {
           const tagged = typeof result === 'object' && result !== null ? resultTags.get(result) : undefined;
           const body = tagged === undefined ? undefined : storableBody(result, this.#maxResponseLength);
           if (body === undefined) return { unstored: result };
-          tags = tagged!;
+          tags = tagged!.tags;
+          for (const id of tagged!.reads?.ids ?? []) inherits.ids.add(id);
           this.stored++;
           return { body, etag: digest(body).slice(0, 27), expiresAt: Date.now() + found.ttlMs };
         },
-        { ttlMs: found.ttlMs, tags: () => tags, ...CACHE_OPTIONS },
+        { ttlMs: found.ttlMs, tags: () => tags, inherits, ...CACHE_OPTIONS },
       );
       if ('unstored' in value) {
         end?.(undefined);

@@ -5,27 +5,28 @@ import {
   isAbstractType,
   isObjectType,
 } from 'graphql';
+import { Reads } from '../cache/flight-cache.js';
 import { entityTag } from './entity-tags.js';
 
 /**
- * The tags a stored response carries beyond the entities in its body: the tags of every
- * field-cache value its execution read (hit or load), collected in a set the response cache puts
- * on the execution's context. A field's tags are then also its responses' tags, so
- * `invalidate({ tags })` retires both.
+ * What a stored response is made from beyond the entities in its body: every field-cache or
+ * loader value its execution read (hit, joined or loaded), collected in a Reads the response
+ * cache puts on the execution's context. The stored response inherits their keys and tags, so
+ * invalidating any of them (by key or by tag) retires it too.
  */
-const SINK = Symbol.for('graphql-flight.response-tags');
+const READS = Symbol.for('graphql-flight.reads');
 
-/** Opens the set of field tags of one execution (on its context object). */
-export function openTagSink(context: object): Set<string> {
-  const sink = new Set<string>();
-  (context as { [SINK]?: Set<string> })[SINK] = sink;
-  return sink;
+/** Opens the Reads of one execution (on its context object). */
+export function openReads(context: object): Reads {
+  const reads = new Reads();
+  (context as { [READS]?: Reads })[READS] = reads;
+  return reads;
 }
 
-/** The set of field tags of the execution `context` belongs to, when a response cache collects them. */
-export function tagSink(context: unknown): Set<string> | undefined {
+/** The Reads of the execution `context` belongs to, when a response cache collects them. */
+export function readsOf(context: unknown): Reads | undefined {
   return typeof context === 'object' && context !== null
-    ? (context as { [SINK]?: Set<string> })[SINK]
+    ? (context as { [READS]?: Reads })[READS]
     : undefined;
 }
 
@@ -64,7 +65,8 @@ export function valueEntityTags(schema: GraphQLSchema, type: GraphQLOutputType, 
 }
 
 /**
- * The tags of an execution result the response cache may store (set by the plugin once it read
- * the result's entities): a result without an entry is never stored (its tags are not known).
+ * What an execution result the response cache may store is made from (set by the plugin once it
+ * read the result's entities): its tags, and the values its execution read. A result without an
+ * entry is never stored (what would retire it is not known).
  */
-export const resultTags = new WeakMap<object, readonly string[]>();
+export const resultTags = new WeakMap<object, { tags: readonly string[]; reads: Reads | undefined }>();

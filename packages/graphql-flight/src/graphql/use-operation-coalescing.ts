@@ -23,7 +23,7 @@ import {
   storedReply,
 } from './response-answers.js';
 import { ResponseCache, type ResponseCacheOptions } from './response-cache.js';
-import { openTagSink, resultTags, typeTag } from './response-tags.js';
+import { openReads, resultTags, typeTag } from './response-tags.js';
 
 export type { CacheOutcome } from './response-answers.js';
 export type { ResponseCacheOptions } from './response-cache.js';
@@ -240,20 +240,19 @@ export class OperationCoalescing {
       onExecute: ({ args }) => {
         const plan = this.#executing.get(args.document);
         if (plan === undefined) return;
-        const sink = plan.mutation ? undefined : openTagSink(args.contextValue as object);
+        const reads = plan.mutation ? undefined : openReads(args.contextValue as object);
         return {
           onExecuteDone: ({ result, setResult }) => {
             if (!isResult(result)) return;
             const { tags, data } = plan.entities!.collect(result.data);
             const read: ExecutionResult = data === result.data ? result : { ...result, data };
             if (plan.mutation) return this.#invalidateResults(tags, read, setResult);
-            // What a stored response carries: its entities, their types, the coordinates it
-            // touched, and the tags of every field-cache value it read.
+            // What a stored response carries: its entities, their types and the coordinates it
+            // touched, and it inherits every cached value its execution read.
             const all = new Set(tags);
             for (const tag of tags) all.add(typeTag(tag.slice(0, tag.indexOf(':'))));
             if (plan.policy.cacheable) for (const coordinate of plan.policy.coordinates) all.add(coordinate);
-            for (const tag of sink ?? []) all.add(tag);
-            resultTags.set(read, [...all]);
+            resultTags.set(read, { tags: [...all], reads });
             if (read !== result) setResult(read);
           },
         };

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { FlightCache } from '../cache/flight-cache.js';
+import type { FlightCache, Reads } from '../cache/flight-cache.js';
 import type { KeyPart } from '../cache/keys.js';
 import { InvalidOptionError } from '../errors.js';
 
@@ -13,6 +13,17 @@ export interface CachedLoaderOptions<K extends KeyPart, V> {
    * in the same order, each a value, `null`, or an Error for that key alone.
    */
   load: (keys: K[], signal: AbortSignal) => Promise<ReadonlyArray<V | Error>>;
+  /**
+   * Tags of each loaded value (`Product:42`, see FlightCache.invalidate): a list for all, or a
+   * function of the key and its value. Default: none (the entry is still retired by its key).
+   */
+  tags?: readonly string[] | ((key: K, value: V) => readonly string[]);
+  /**
+   * Where this request's reads are collected (see Reads), asked at each batch: with the response
+   * cache, `() => readsOf(context)`, so a stored response is retired with the entries it read
+   * through this loader. Default: none.
+   */
+  readInto?: () => Reads | undefined;
   /** DataLoader's per-batch bound. Default: none. */
   maxBatchSize?: number;
   /** DataLoader's batch scheduler (tests use a manual one). Default: DataLoader's, after the current tick. */
@@ -35,21 +46,27 @@ export function createCachedLoader<K extends KeyPart, V>(
   cache: FlightCache,
   options: CachedLoaderOptions<K, V>,
 ): DataLoader<K, V> {
-  const { name, ttlMs, load } = options;
+  const { name, ttlMs, load, tags } = options;
   if (typeof name !== 'string' || name.length === 0)
     throw new InvalidOptionError('name', 'a non-empty string', name);
   if (typeof load !== 'function') throw new InvalidOptionError('load', 'a function', load);
-  const remember = { ttlMs };
-  const batch = (keys: readonly K[]) =>
-    cache.rememberMany<V, readonly KeyPart[]>(
+  const remember =
+    typeof tags === 'function'
+      ? { ttlMs, tags: (key: readonly KeyPart[], value: V) => tags(key[2] as K, value) }
+      : { ttlMs, ...(tags === undefined ? {} : { tags }) };
+  const readInto = options.readInto;
+  const batch = (keys: readonly K[]) => {
+    const reads = readInto?.();
+    return cache.rememberMany<V, readonly KeyPart[]>(
       keys.map((key) => loaderCacheKey(name, key)),
       (missing, signal) =>
         load(
           missing.map((key) => key[2] as K),
           signal,
         ),
-      remember,
+      reads === undefined ? remember : { ...remember, readInto: reads },
     );
+  };
   return new DataLoader<K, V>(batch, {
     ...(options.maxBatchSize === undefined ? {} : { maxBatchSize: options.maxBatchSize }),
     ...(options.batchScheduleFn === undefined ? {} : { batchScheduleFn: options.batchScheduleFn }),

@@ -12,8 +12,8 @@ import { createHash, createHmac } from 'node:crypto';
  *
  * - `<ns>:{<key digest>}:v`  the value record (see encodeRecord), with the value's TTL;
  * - `<ns>:{<key digest>}:l`  the fleet lease of the key while one process loads it;
- * - `<ns>:{<key digest>}:i`  the sequence number of the key's last invalidation (a fence);
- * - `<ns>:{<tag digest>}:t`  the sequence number of the tag's last invalidation;
+ * - `<ns>:{<digest>}:t`      the sequence number of the last invalidation of the key or tag (its
+ *                            fence: a key's is also the tag state of values made from it);
  * - `<ns>:{seq}`             the namespace's invalidation sequence (INCR), Redis's one clock.
  */
 export class RedisKeys {
@@ -46,10 +46,7 @@ export class RedisKeys {
     return `${this.namespace}:{${id}}:l`;
   }
 
-  fence(id: string): string {
-    return `${this.namespace}:{${id}}:i`;
-  }
-
+  /** The state of a key or tag: the sequence of its last invalidation. */
   tag(id: string): string {
     return `${this.namespace}:{${id}}:t`;
   }

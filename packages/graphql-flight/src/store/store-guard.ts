@@ -53,13 +53,21 @@ export class StoreGuard {
     return { state: this.#state, errors: this.#errors, skipped: this.#skipped, opened: this.#opened };
   }
 
-  /** Runs `call` under the deadline and the circuit; resolves its result, or `fallback` on any failure. */
-  async run<T, F>(call: () => Promise<T>, fallback: F): Promise<T | F> {
-    if (!this.#admit()) {
+  /**
+   * Runs `call` under the deadline and the circuit; resolves its result, or `fallback` on any failure.
+   *
+   * `outsideCircuit`: the call is made even while the circuit is open, and its outcome neither
+   * opens nor closes it (it is still counted in `errors`). For a caller that already bounds how
+   * often it calls a failing store, and must reach it as soon as it answers again: the
+   * invalidation queue's re-sends, which the cooldown would otherwise hold back for
+   * `cooldownMs` after Redis came back, while other processes still read the retired values.
+   */
+  async run<T, F>(call: () => Promise<T>, fallback: F, outsideCircuit = false): Promise<T | F> {
+    if (!outsideCircuit && !this.#admit()) {
       this.#skipped++;
       return fallback;
     }
-    const probe = this.#state === 'half-open';
+    const probe = !outsideCircuit && this.#state === 'half-open';
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const pending = call();
@@ -82,10 +90,10 @@ export class StoreGuard {
       // A late settlement of `pending` after the deadline won must not surface as unhandled.
       pending.catch(() => {});
       const result = await Promise.race([pending, deadline]);
-      this.#succeed();
+      if (!outsideCircuit) this.#succeed();
       return result;
     } catch (error) {
-      this.#fail(error);
+      this.#fail(error, outsideCircuit);
       return fallback;
     } finally {
       clearTimeout(timer);
@@ -108,13 +116,16 @@ export class StoreGuard {
     this.#state = 'closed';
   }
 
-  #fail(error: unknown): void {
+  #fail(error: unknown, outsideCircuit: boolean): void {
     this.#errors++;
-    this.#failures++;
-    if (this.#state === 'half-open' || this.#failures >= this.#options.failureThreshold) {
-      if (this.#state !== 'open') this.#opened++;
-      this.#state = 'open';
-      this.#openedAt = performance.now();
+    // A call outside the circuit is no vote on it (see run).
+    if (!outsideCircuit) {
+      this.#failures++;
+      if (this.#state === 'half-open' || this.#failures >= this.#options.failureThreshold) {
+        if (this.#state !== 'open') this.#opened++;
+        this.#state = 'open';
+        this.#openedAt = performance.now();
+      }
     }
     try {
       this.#options.onError?.(error);
