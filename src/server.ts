@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { verifyViewer } from './app/auth.js';
@@ -9,7 +9,16 @@ import { createCache, type FlightCache } from 'graphql-flight';
 import type { Config } from './config.js';
 import { createHardeningPlugins, resolveLimits } from './plugins/hardening.js';
 import { createMetrics } from './plugins/use-metrics.js';
-import { OperationCoalescing } from 'graphql-flight/graphql';
+import { OperationCoalescing, readsOf } from 'graphql-flight/graphql';
+
+/**
+ * The key of the cache's Redis digests, derived from the token secret: every server of a fleet
+ * (one AUTH_SECRET) names keys alike, and nobody without the secret can confirm a guessed key
+ * (a customer id) in Redis.
+ */
+export function cacheKeySecret(authSecret: Uint8Array): string {
+  return createHmac('sha256', authSecret).update('graphql-flight cache key digests').digest('base64url');
+}
 
 /** What createServer needs: the validated config, and for tests, a few overrides. */
 export interface ServerOptions {
@@ -55,7 +64,12 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     ...options.data,
   });
   const cache =
-    options.cache ?? createCache(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl });
+    options.cache ??
+    createCache(
+      config.redisUrl === undefined
+        ? {}
+        : { redisUrl: config.redisUrl, secret: cacheKeySecret(config.authSecret) },
+    );
   const fingerprintSecret = randomBytes(32);
 
   // Envelop/Yoga plugins, in order. Hardening (limits, masking, introspection) and metrics are
@@ -104,11 +118,13 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     // Unexpected errors reach clients as "Unexpected error." with no stack or message.
     maskedErrors: true,
     logging: config.nodeEnv === 'test' ? false : 'info',
-    context: async ({ request }) => ({
+    // Yoga extends the object it passes here into the context resolvers get: the loaders hand
+    // what this request reads to the response cache through it (readsOf).
+    context: async (initial) => ({
       cache,
       data,
-      viewer: await verifyViewer(request.headers.get('authorization'), config.authSecret),
-      loaders: createLoaders(cache, data),
+      viewer: await verifyViewer(initial.request.headers.get('authorization'), config.authSecret),
+      loaders: createLoaders(cache, data, () => readsOf(initial)),
       fingerprintSecret,
       operationStats,
     }),

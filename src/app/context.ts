@@ -1,9 +1,11 @@
 import type DataLoader from 'dataloader';
-import type { FlightCache } from 'graphql-flight';
+import type { FlightCache, Reads } from 'graphql-flight';
 import type { OperationStats } from 'graphql-flight/graphql';
+import { typeTag } from 'graphql-flight/graphql';
 import { createCachedLoader } from 'graphql-flight/loaders';
 import type { Viewer } from './auth.js';
 import type { CustomerRow, ProductRow, ProductStatsRow, ShopData } from './data/index.js';
+import { TAGS } from './invalidation.js';
 
 /** How long entries of the demo domain stay fresh. */
 export const TTL = {
@@ -39,16 +41,29 @@ function byId<R extends { id: number }>(ids: readonly number[], rows: readonly R
   return ids.map((id) => found.get(id) ?? null);
 }
 
-export function createLoaders(cache: FlightCache, data: ShopData): AppLoaders {
+/**
+ * The request's loaders. Their entries are tagged (`Product:<id>` and `Product:*` for a row, the
+ * product's stats tag for its figures), and `readInto` hands what a request reads to the response
+ * cache, so a stored response is retired with the rows it was made from.
+ */
+export function createLoaders(
+  cache: FlightCache,
+  data: ShopData,
+  readInto: () => Reads | undefined = () => undefined,
+): AppLoaders {
   return {
     product: createCachedLoader(cache, {
       name: 'product',
       ttlMs: TTL.product,
+      tags: (id: number) => [TAGS.product(id), typeTag('Product')],
+      readInto,
       load: async (ids: number[]) => byId(ids, await data.productsByIds(ids)),
     }),
     productStats: createCachedLoader(cache, {
       name: 'productStats',
       ttlMs: TTL.productStats,
+      tags: (id: number) => [TAGS.productStats(id)],
+      readInto,
       load: async (ids: number[]) => {
         const rows = new Map((await data.productStatsByIds(ids)).map((row) => [row.productId, row]));
         return ids.map((id) => rows.get(id) ?? { productId: id, unitsSold: 0, revenueCents: 0 });
@@ -57,6 +72,8 @@ export function createLoaders(cache: FlightCache, data: ShopData): AppLoaders {
     customer: createCachedLoader(cache, {
       name: 'customer',
       ttlMs: TTL.customer,
+      tags: (id: number) => [`Customer:${id}`, typeTag('Customer')],
+      readInto,
       load: async (ids: number[]) => byId(ids, await data.customersByIds(ids)),
     }),
   };

@@ -1,6 +1,5 @@
 import type { CacheKey } from 'graphql-flight';
-import { fieldCacheKey, invalidateResponses } from 'graphql-flight/graphql';
-import { loaderCacheKey } from 'graphql-flight/loaders';
+import { fieldCacheKey, invalidateAfterWrite } from 'graphql-flight/graphql';
 import type { AppContext } from './context.js';
 import type { OrderRow, ProductRow } from './data/index.js';
 
@@ -8,47 +7,42 @@ import type { OrderRow, ProductRow } from './data/index.js';
 export const TOP_PRODUCTS_MAX = 100;
 export const TOP_PRODUCTS_KEY: CacheKey = ['topProducts', TOP_PRODUCTS_MAX];
 export const SALES_SUMMARY_KEY: CacheKey = fieldCacheKey('Query.salesSummary', null, []);
-/** `recentOrders` takes a limit of 1..RECENT_ORDERS_MAX: a customer's entries are one per limit. */
+/** `recentOrders` takes a limit of 1..RECENT_ORDERS_MAX. */
 export const RECENT_ORDERS_MAX = 50;
 
-/** Every entry of a customer's `recentOrders` (one per limit a client may ask, 1..50). */
-function recentOrdersKeys(customerId: number): CacheKey[] {
-  return Array.from({ length: RECENT_ORDERS_MAX }, (_, i) =>
-    fieldCacheKey('Customer.recentOrders', customerId, [customerId, i + 1]),
-  );
-}
-
-/** Cached whole responses that touched these fields are stale after an order (see invalidateResponses). */
-export const STALE_AFTER_ORDER = ['Product.stats', 'Query.salesSummary', 'Query.topProducts'] as const;
-/** ... and after a price change: every field that returns products (they carry the price). */
-export const STALE_AFTER_PRICE_CHANGE = ['Query.product', 'Query.products', 'Query.topProducts'] as const;
+/**
+ * The demo's tags. Entities are tagged `Type:id` by the library (and `Type:*`); these name what
+ * an entity tag cannot: aggregates over many rows, and one customer's list of orders.
+ */
+export const TAGS = {
+  /** Every value computed from all orders: salesSummary, topProducts. */
+  sales: 'sales',
+  /** A product's sales figures (Product.stats). */
+  productStats: (productId: number) => `Product:${productId}:stats`,
+  /** A customer's orders (Customer.recentOrders, every limit). */
+  customerOrders: (customerId: number) => `Customer:${customerId}:orders`,
+  product: (productId: number) => `Product:${productId}`,
+} as const;
 
 /**
- * After an order is written: the product's stats, the aggregates and the customer's recent
- * orders are stale, and so are the cached responses that touched them. The deletes finish
- * before the mutation answers, so a read that follows the response never sees the old value
- * (loads already running are kept from writing back by the cache's invalidation guard).
+ * After an order is written: the aggregates, the product's stats and the customer's orders are
+ * stale, in every process, with every cached response that read them (a response inherits the
+ * tags of the values it read). Awaited before the mutation answers, so a read sent after its
+ * response never sees the old values. When Redis does not acknowledge, the mutation still
+ * answers its order, with an error of code CACHE_INVALIDATION_PENDING (see invalidateAfterWrite).
  */
 export async function invalidateAfterOrder(ctx: AppContext, order: OrderRow): Promise<void> {
   ctx.loaders.productStats.clear(order.productId);
-  await Promise.all(
-    [
-      loaderCacheKey('productStats', order.productId),
-      SALES_SUMMARY_KEY,
-      TOP_PRODUCTS_KEY,
-      ...recentOrdersKeys(order.customerId),
-    ]
-      .map((key) => ctx.cache.delete(key))
-      .concat(invalidateResponses(ctx.cache, STALE_AFTER_ORDER)),
-  );
+  await invalidateAfterWrite(ctx, ctx.cache, {
+    tags: [TAGS.sales, TAGS.productStats(order.productId), TAGS.customerOrders(order.customerId)],
+  });
 }
 
-/** After a price change: the product row, the best-seller list (it carries prices), and their responses. */
-export async function invalidateAfterPriceChange(ctx: AppContext, product: ProductRow): Promise<void> {
+/**
+ * After a price change. The product itself (`Product:<id>`: its row, and every value and response
+ * holding it, the best-seller list included) is retired by the library from the mutation's result;
+ * this only refreshes the request's own DataLoader memo.
+ */
+export function afterPriceChange(ctx: AppContext, product: ProductRow): void {
   ctx.loaders.product.clear(product.id).prime(product.id, product);
-  await Promise.all(
-    [loaderCacheKey('product', product.id), TOP_PRODUCTS_KEY]
-      .map((key) => ctx.cache.delete(key))
-      .concat(invalidateResponses(ctx.cache, STALE_AFTER_PRICE_CHANGE)),
-  );
 }

@@ -1,20 +1,24 @@
 import SchemaBuilder from '@pothos/core';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema, isObjectType } from 'graphql';
 import { type FlightStatsSnapshot, flightStatsSnapshot } from '../plugins/flight-stats.js';
 import CachePolicyPlugin from 'graphql-flight/pothos';
 import { forbidden, unauthenticated } from './auth.js';
 import { type AppContext, TTL } from './context.js';
 import type { CustomerRow, OrderRow, ProductRow, ProductStatsRow, SalesSummaryRow } from './data/index.js';
+import { invalidateAfterWrite, pendingInvalidation, readsOf, typeTag } from 'graphql-flight/graphql';
 import {
+  afterPriceChange,
   invalidateAfterOrder,
-  invalidateAfterPriceChange,
   RECENT_ORDERS_MAX,
+  TAGS,
   TOP_PRODUCTS_KEY,
   TOP_PRODUCTS_MAX,
 } from './invalidation.js';
 
 /** Most ids one `products` call may ask for (a bound on what one request can make the server load). */
 export const MAX_IDS = 100;
+/** Most tags and types one `invalidateCache` call may retire. */
+export const MAX_INVALIDATION_TAGS = 100;
 
 export interface SchemaOptions {
   /** Whether `cache` field options take effect (default true). Off only to measure what they buy. */
@@ -79,7 +83,12 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
         type: [Order],
         args: { limit: t.arg.int({ defaultValue: 5 }) },
         // Under `viewer`, so PRIVATE by default: keyed by the verified viewer as well.
-        cache: { ttlMs: TTL.recentOrders, key: (customer, args) => [customer.id, args.limit ?? 5] },
+        cache: {
+          ttlMs: TTL.recentOrders,
+          key: (customer, args) => [customer.id, args.limit ?? 5],
+          // One tag for every limit: an order retires them all.
+          tags: (customer) => [TAGS.customerOrders(customer.id)],
+        },
         resolve: (customer, args, ctx) =>
           userErrors(
             ctx.data.recentOrders(customer.id, boundedInt('limit', args.limit ?? 5, 1, RECENT_ORDERS_MAX)),
@@ -209,6 +218,9 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
             () => userErrors(ctx.data.topProducts(TOP_PRODUCTS_MAX)),
             {
               ttlMs: TTL.topProducts,
+              // An order changes the ranking; a price change, the products in it.
+              tags: (rows) => [TAGS.sales, ...rows.map((row) => TAGS.product(row.id))],
+              ...readInto(ctx),
             },
           );
           return top.slice(0, limit);
@@ -216,7 +228,7 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
       }),
       salesSummary: t.field({
         type: SalesSummary,
-        cache: { ttlMs: TTL.salesSummary, key: () => [] },
+        cache: { ttlMs: TTL.salesSummary, key: () => [], tags: [TAGS.sales] },
         resolve: (_root, _args, ctx) => ctx.data.salesSummary(),
       }),
       viewer: t.field({
@@ -243,8 +255,57 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
     }),
   });
 
+  const CacheInvalidation = builder
+    .objectRef<{ tags: string[]; pending: boolean }>('CacheInvalidation')
+    .implement({
+      description: 'What invalidateCache retired.',
+      fields: (t) => ({
+        tags: t.exposeStringList('tags', {
+          description: 'The tags retired, in every process: those asked for, and `Type:*` for each type.',
+        }),
+        pending: t.exposeBoolean('pending', {
+          description:
+            'True when Redis did not acknowledge in time: retired here, queued and re-sent until it lands (the result also carries a CACHE_INVALIDATION_PENDING error).',
+        }),
+      }),
+    });
+
   builder.mutationType({
     fields: (t) => ({
+      invalidateCache: t.field({
+        type: CacheInvalidation,
+        description: `Retires every cached value and response carrying one of \`tags\`, or holding an entity of one of \`types\`, in every process. Operators only. At most ${MAX_INVALIDATION_TAGS} tags and types; the whole request is checked before anything is retired.`,
+        args: {
+          tags: t.arg.stringList({ defaultValue: [] }),
+          types: t.arg.stringList({ defaultValue: [] }),
+        },
+        resolve: async (_root, args, ctx, info) => {
+          if (!ctx.viewer?.operator) throw forbidden('invalidateCache is for operators only');
+          const tags = args.tags ?? [];
+          const types = args.types ?? [];
+          if (tags.length + types.length === 0) throw badInput('give at least one tag or type');
+          if (tags.length + types.length > MAX_INVALIDATION_TAGS) {
+            throw badInput(
+              `at most ${MAX_INVALIDATION_TAGS} tags and types; received ${tags.length + types.length}`,
+            );
+          }
+          for (const [i, tag] of tags.entries()) {
+            if (tag.length === 0 || tag.length > 200 || !tag.isWellFormed())
+              throw badInput(`tags[${i}] must be 1 to 200 characters`);
+          }
+          for (const [i, name] of types.entries()) {
+            const type = info.schema.getType(name);
+            if (!isObjectType(type) || type.getFields().id === undefined || name.startsWith('__')) {
+              throw badInput(
+                `types[${i}]: ${JSON.stringify(name.slice(0, 60))} is not an entity type (an object type with an id)`,
+              );
+            }
+          }
+          const retired = [...new Set([...tags, ...types.map(typeTag)])];
+          await invalidateAfterWrite(ctx, ctx.cache, { tags: retired });
+          return { tags: retired, pending: pendingInvalidation(ctx) !== undefined };
+        },
+      }),
       placeOrder: t.field({
         type: Order,
         args: { productId: t.arg.id({ required: true }), quantity: t.arg.int({ required: true }) },
@@ -269,7 +330,8 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
           const id = parseId('id', args.id);
           const product = await userErrors(ctx.data.updateProductPrice(id, args.priceCents));
           if (product === null) throw notFound(`product ${id} does not exist`);
-          await invalidateAfterPriceChange(ctx, product);
+          // The mutation's result retires Product:<id> everywhere (the plugin, before it answers).
+          afterPriceChange(ctx, product);
           return product;
         },
       }),
@@ -277,6 +339,12 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
   });
 
   return builder.toSchema({ sortSchema: true });
+}
+
+/** A remember call's `readInto`, when a response cache collects what this execution reads. */
+function readInto(ctx: AppContext) {
+  const reads = readsOf(ctx);
+  return reads === undefined ? {} : { readInto: reads };
 }
 
 function badInput(message: string): GraphQLError {

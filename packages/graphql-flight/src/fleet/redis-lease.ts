@@ -265,9 +265,13 @@ export class FleetLease {
     };
     client.on('ready', loadScripts);
     if (client.isReady) loadScripts();
-    // One subscriber connection per process. No socket timeout on it: an idle subscriber is
-    // normal, and a silent one only costs latency, since polling is what guarantees progress.
-    this.#subscriber = client.duplicate({ socket: { ...client.options?.socket, socketTimeout: 0 } });
+    // One subscriber connection per process. No socket timeout (nor the PING that keeps a timed
+    // connection busy) on it: an idle subscriber is normal, and a silent one only costs latency,
+    // since polling is what guarantees progress.
+    this.#subscriber = client.duplicate({
+      socket: { ...client.options?.socket, socketTimeout: 0 },
+      pingInterval: 0,
+    });
     this.#subscriber.on('error', deps.onError);
     this.#subscriber
       .connect()

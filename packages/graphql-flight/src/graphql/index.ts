@@ -13,7 +13,13 @@ export {
 } from './field-key.js';
 export { type EntityKeys, type EntityPlan, entityPlan, entityTag } from './entity-tags.js';
 export type { CachePolicyExtension, ResponsePolicy } from './response-policy.js';
-export { readsOf, typeTag, valueEntityTags } from './response-tags.js';
+export {
+  invalidateAfterWrite,
+  pendingInvalidation,
+  readsOf,
+  typeTag,
+  valueEntityTags,
+} from './response-tags.js';
 export { POLICY_EXTENSION, responsePolicy } from './response-policy.js';
 export type { CacheScope } from './types.js';
 export {

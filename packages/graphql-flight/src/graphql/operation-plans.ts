@@ -110,6 +110,14 @@ export class OperationPlans {
     return plan;
   }
 
+  /**
+   * The document as parsed here, with nothing added: what an operation that no plan rewrites
+   * executes. Undefined when it is too long for this cache or does not parse.
+   */
+  document(query: string): DocumentNode | undefined {
+    return this.#document(query)?.document ?? undefined;
+  }
+
   /** Whether the selected operation is a query without @defer/@stream (parsed once per document). */
   isPlainQuery(query: string, operationName: string | null | undefined): boolean {
     const types = this.#document(query)?.types;

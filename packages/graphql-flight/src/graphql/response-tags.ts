@@ -5,7 +5,8 @@ import {
   isAbstractType,
   isObjectType,
 } from 'graphql';
-import { Reads } from '../cache/flight-cache.js';
+import { type FlightCache, type Invalidation, Reads } from '../cache/flight-cache.js';
+import { InvalidationFailedError } from '../errors.js';
 import { entityTag } from './entity-tags.js';
 
 /**
@@ -70,3 +71,32 @@ export function valueEntityTags(schema: GraphQLSchema, type: GraphQLOutputType, 
  * entry is never stored (what would retire it is not known).
  */
 export const resultTags = new WeakMap<object, { tags: readonly string[]; reads: Reads | undefined }>();
+
+const PENDING = Symbol.for('graphql-flight.invalidation-pending');
+
+/**
+ * For a resolver after a write: `cache.invalidate(what)`, awaited. When Redis does not
+ * acknowledge (InvalidationFailedError: the invalidation stays queued and is re-sent), the
+ * operation is marked instead of failed, and the response cache plugin adds an error with code
+ * CACHE_INVALIDATION_PENDING to its result, beside the data: the write is saved, and cached reads
+ * may show the old value until the invalidation lands. Any other error is thrown.
+ */
+export async function invalidateAfterWrite(
+  context: object,
+  cache: FlightCache,
+  what: Invalidation,
+): Promise<void> {
+  try {
+    await cache.invalidate(what);
+  } catch (error) {
+    if (!(error instanceof InvalidationFailedError)) throw error;
+    (context as { [PENDING]?: InvalidationFailedError })[PENDING] = error;
+  }
+}
+
+/** The invalidation of this operation still queued for Redis (see invalidateAfterWrite), if any. */
+export function pendingInvalidation(context: unknown): InvalidationFailedError | undefined {
+  return typeof context === 'object' && context !== null
+    ? (context as { [PENDING]?: InvalidationFailedError })[PENDING]
+    : undefined;
+}

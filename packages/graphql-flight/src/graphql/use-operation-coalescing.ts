@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type ExecutionResult, GraphQLError } from 'graphql';
+import { type DocumentNode, type ExecutionResult, GraphQLError } from 'graphql';
 import type { FetchAPI, GraphQLParams, Plugin } from 'graphql-yoga';
 import type { FlightCache } from '../cache/flight-cache.js';
 import type { EntityKeys } from './entity-tags.js';
@@ -23,7 +23,7 @@ import {
   storedReply,
 } from './response-answers.js';
 import { ResponseCache, type ResponseCacheOptions } from './response-cache.js';
-import { openReads, resultTags, typeTag } from './response-tags.js';
+import { openReads, pendingInvalidation, resultTags, typeTag } from './response-tags.js';
 
 export type { CacheOutcome } from './response-answers.js';
 export type { ResponseCacheOptions } from './response-cache.js';
@@ -124,8 +124,12 @@ export class OperationCoalescing {
   readonly #requests = new WeakMap<Request, RequestState>();
   readonly #cache: FlightCache | undefined;
   readonly #invalidateMutations: boolean;
-  /** Documents this plugin gave Yoga to execute (with the entities' key fields), and their plans. */
-  readonly #executing = new WeakMap<object, Plan>();
+  /**
+   * Documents this plugin gave Yoga to execute (with the entities' key fields), and the plan of
+   * each operation executed with one, by operation name (see planName): the operations of one
+   * text may share one document (nothing added), and requests for several of them interleave.
+   */
+  readonly #executing = new WeakMap<object, Map<string, Plan>>();
   #endpoint = '/graphql';
   #frontDoor = 0;
 
@@ -228,25 +232,43 @@ export class OperationCoalescing {
         const query = typeof params.source === 'string' ? params.source : params.source.body;
         const operationName = (context as { params?: GraphQLParams }).params?.operationName;
         const plan = this.#plans.schema === undefined ? undefined : this.#plans.plan(query, operationName);
-        const document = plan?.entities?.document;
-        if (document === undefined || (plan!.mutation ? !this.#invalidateMutations : !plan!.policy.cacheable))
-          return;
-        this.#executing.set(document, plan!);
+        const planned = plan?.entities?.document;
+        let document: DocumentNode | undefined;
+        if (planned !== undefined && (plan!.mutation ? this.#invalidateMutations : plan!.policy.cacheable)) {
+          document = planned;
+          let plans = this.#executing.get(planned);
+          if (plans === undefined) {
+            plans = new Map();
+            this.#executing.set(planned, plans);
+          }
+          plans.set(planName(operationName), plan!);
+        } else {
+          // Executed as the client sent it: Yoga's parse cache may hold, for this text, the document
+          // another of its operations executes, with key fields added to the fragments they share.
+          document = this.#plans.document(query);
+          if (document === undefined) return;
+        }
         // After Yoga's parse (or its parse cache, which may hold another operation's document).
         return ({ result, replaceParseResult }) => {
           if (!(result instanceof Error) && result !== document) replaceParseResult(document);
         };
       },
       onExecute: ({ args }) => {
-        const plan = this.#executing.get(args.document);
-        if (plan === undefined) return;
-        const reads = plan.mutation ? undefined : openReads(args.contextValue as object);
+        const context = args.contextValue as object;
+        const plan = this.#executing.get(args.document)?.get(planName(args.operationName));
+        const reads = plan === undefined || plan.mutation ? undefined : openReads(context);
         return {
           onExecuteDone: ({ result, setResult }) => {
             if (!isResult(result)) return;
+            if (plan === undefined) {
+              // A write a resolver could not invalidate (see invalidateAfterWrite) says so.
+              const pending = pendingInvalidation(context);
+              if (pending !== undefined) setResult(withPending(result, pending));
+              return;
+            }
             const { tags, data } = plan.entities!.collect(result.data);
             const read: ExecutionResult = data === result.data ? result : { ...result, data };
-            if (plan.mutation) return this.#invalidateResults(tags, read, setResult);
+            if (plan.mutation) return this.#invalidateResults(tags, read, setResult, context);
             // What a stored response carries: its entities, their types and the coordinates it
             // touched, and it inherits every cached value its execution read.
             const all = new Set(tags);
@@ -373,12 +395,16 @@ export class OperationCoalescing {
     tags: readonly string[],
     result: ExecutionResult,
     setResult: (result: ExecutionResult) => void,
+    context: object,
   ): Promise<void> | void {
-    if (tags.length === 0 || this.#cache === undefined) return setResult(result);
+    const answer = (failed?: unknown) => {
+      const pending = failed ?? pendingInvalidation(context);
+      setResult(pending === undefined ? result : withPending(result, pending));
+    };
+    if (tags.length === 0 || this.#cache === undefined) return answer();
     return this.#cache.invalidate({ tags }).then(
-      () => setResult(result),
-      (error: unknown) =>
-        setResult({ ...result, errors: [...(result.errors ?? []), invalidationPending(error)] }),
+      () => answer(),
+      (error: unknown) => answer(error),
     );
   }
 
@@ -432,9 +458,18 @@ export class OperationCoalescing {
   }
 }
 
+/** The key of an operation's plan among its document's: '' when none is named, as OperationPlans keys them. */
+function planName(operationName: string | null | undefined): string {
+  return operationName == null ? '' : `=${operationName}`;
+}
+
 /** One result (not a stream of them). */
 function isResult(result: unknown): result is ExecutionResult {
   return typeof result === 'object' && result !== null && !(Symbol.asyncIterator in result);
+}
+
+function withPending(result: ExecutionResult, error: unknown): ExecutionResult {
+  return { ...result, errors: [...(result.errors ?? []), invalidationPending(error)] };
 }
 
 /** The error a mutation's result carries when its invalidation is still queued for Redis. */

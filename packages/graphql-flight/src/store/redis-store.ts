@@ -15,6 +15,11 @@ function connectClient(url: string, options: RedisOptions) {
   return createClient({
     url,
     disableOfflineQueue: true,
+    // node-redis's socketTimeout is an idle timeout: without traffic an idle connection would be
+    // dropped (an error reported) and re-opened every socketTimeoutMs, and a request arriving
+    // while it reconnects would load locally. A PING at half that keeps it busy; a frozen
+    // server, which answers nothing, is still dropped.
+    pingInterval: Math.floor(options.socketTimeoutMs / 2),
     socket: {
       connectTimeout: options.connectTimeoutMs,
       socketTimeout: options.socketTimeoutMs,
@@ -41,7 +46,8 @@ export interface RedisConnection {
  * - no offline queue: while disconnected, commands fail at once instead of piling up until a
  *   reconnect (@keyv/redis otherwise hangs on a dead server, keyv#1496);
  * - a socket timeout: a frozen server (SIGSTOP) drops the connection, failing the commands
- *   already written, and the client reconnects with capped backoff.
+ *   already written, and the client reconnects with capped backoff; a PING every half timeout
+ *   keeps an idle connection to a healthy server from being dropped.
  * Values are read and written by the fleet's scripts (fenced writes and tag-checked reads need
  * compare-and-set, which Keyv's get/set interface has no word for), so no Keyv instance sits on it;
  * expiry is Redis's PX alone, so no process compares its clock with the writer's. The caller still
