@@ -4,9 +4,9 @@ import http from 'node:http';
 import SchemaBuilder from '@pothos/core';
 import { createYoga } from 'graphql-yoga';
 import { createCache, type FlightCache } from '../src/index.js';
-import { invalidateResponses, OperationCoalescing } from '../src/graphql/index.js';
+import { OperationCoalescing, readsOf } from '../src/graphql/index.js';
 import CachePolicyPlugin from '../src/graphql/pothos.js';
-import { createCachedLoader, loaderCacheKey } from '../src/loaders/index.js';
+import { createCachedLoader } from '../src/loaders/index.js';
 
 interface Product {
   id: string;
@@ -85,11 +85,17 @@ interface Context {
   loaders: { product: ReturnType<typeof productLoader> };
 }
 
-/** A DataLoader for one request: batches within it, and shares keys across requests through the cache. */
-function productLoader(cache: FlightCache, db: ShopDb) {
+/**
+ * A DataLoader for one request: batches within it, and shares keys across requests through the
+ * cache. Each row is tagged with its entity, and what a request reads is handed to the response
+ * cache (`readInto`), so a stored response is retired with the rows it was made from.
+ */
+function productLoader(cache: FlightCache, db: ShopDb, context: object) {
   return createCachedLoader(cache, {
     name: 'product',
     ttlMs: 60_000,
+    tags: (id: string) => [`Product:${id}`],
+    readInto: () => readsOf(context),
     load: (ids: string[]) => db.productsByIds(ids),
   });
 }
@@ -175,12 +181,9 @@ function buildSchema() {
         resolve: async (_root, args, ctx) => {
           const id = String(args.id);
           const product = await ctx.db.setPrice(id, args.priceCents);
-          // Before answering: the entry and the cached responses that held the old price.
+          // The result (a Product) retires `Product:<id>` before the response is sent: the row
+          // and every stored response holding it. Only the request's memo is ours to clear.
           ctx.loaders.product.clear(id);
-          await Promise.all([
-            ctx.cache.delete(loaderCacheKey('product', id)),
-            invalidateResponses(ctx.cache, ['Query.product', 'Query.products']),
-          ]);
           return product;
         },
       }),
@@ -202,11 +205,12 @@ export function createExampleServer({ db = new ShopDb() }: { db?: ShopDb } = {})
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema: buildSchema(),
     plugins: [coalescing.plugin()],
-    context: ({ request }) => ({
+    // Yoga extends this `initial` object into the context resolvers get.
+    context: (initial) => ({
       cache,
       db,
-      viewer: verifyViewer(request.headers.get('authorization')),
-      loaders: { product: productLoader(cache, db) },
+      viewer: verifyViewer(initial.request.headers.get('authorization')),
+      loaders: { product: productLoader(cache, db, initial) },
     }),
   });
 

@@ -6,10 +6,10 @@ import { createCache, type FlightCache } from '../src/index.js';
 import {
   applyCachePolicies,
   cacheControlDirective,
-  invalidateResponses,
   OperationCoalescing,
+  readsOf,
 } from '../src/graphql/index.js';
-import { createCachedLoader, loaderCacheKey } from '../src/loaders/index.js';
+import { createCachedLoader } from '../src/loaders/index.js';
 
 interface Product {
   id: string;
@@ -86,11 +86,17 @@ interface Context {
   loaders: { product: ReturnType<typeof productLoader> };
 }
 
-/** A DataLoader for one request: batches within it, and shares keys across requests through the cache. */
-function productLoader(cache: FlightCache, db: ShopDb) {
+/**
+ * A DataLoader for one request: batches within it, and shares keys across requests through the
+ * cache. Each row is tagged with its entity, and what a request reads is handed to the response
+ * cache (`readInto`), so a stored response is retired with the rows it was made from.
+ */
+function productLoader(cache: FlightCache, db: ShopDb, context: object) {
   return createCachedLoader(cache, {
     name: 'product',
     ttlMs: 60_000,
+    tags: (id: string) => [`Product:${id}`],
+    readInto: () => readsOf(context),
     load: (ids: string[]) => db.productsByIds(ids),
   });
 }
@@ -137,8 +143,13 @@ export function createExampleServer({ db = new ShopDb() }: { db?: ShopDb } = {})
           product: (_root, args: { id: string }, ctx: Context) => ctx.loaders.product.load(args.id),
           products: (_root, args: { ids: string[] }, ctx: Context) => ctx.loaders.product.loadMany(args.ids),
           // Cached by hand: the policy below is a hint for the response cache only.
+          // Cached by hand, tagged with the products it holds (a price change retires it).
           topProducts: (_root, _args, ctx: Context) =>
-            ctx.cache.remember(TOP_PRODUCTS_KEY, () => ctx.db.topProducts(), { ttlMs: 10_000 }),
+            ctx.cache.remember(TOP_PRODUCTS_KEY, () => ctx.db.topProducts(), {
+              ttlMs: 10_000,
+              tags: (top) => top.map((product) => `Product:${product.id}`),
+              readInto: readsOf(ctx),
+            }),
           viewer: (_root, _args, ctx: Context) => (ctx.viewer === null ? null : { id: ctx.viewer }),
         },
         Viewer: {
@@ -149,13 +160,9 @@ export function createExampleServer({ db = new ShopDb() }: { db?: ShopDb } = {})
         Mutation: {
           setPrice: async (_root, args: { id: string; priceCents: number }, ctx: Context) => {
             const product = await ctx.db.setPrice(args.id, args.priceCents);
-            // Before answering: the entries and the cached responses that held the old price.
+            // The result (a Product) retires `Product:<id>` before the response is sent: the row,
+            // topProducts and every stored response holding it. Only the request's memo is ours.
             ctx.loaders.product.clear(args.id);
-            await Promise.all([
-              ctx.cache.delete(loaderCacheKey('product', args.id)),
-              ctx.cache.delete(TOP_PRODUCTS_KEY),
-              invalidateResponses(ctx.cache, ['Query.product', 'Query.products', 'Query.topProducts']),
-            ]);
             return product;
           },
         },
@@ -182,11 +189,12 @@ export function createExampleServer({ db = new ShopDb() }: { db?: ShopDb } = {})
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     plugins: [coalescing.plugin()],
-    context: ({ request }) => ({
+    // Yoga extends this `initial` object into the context resolvers get.
+    context: (initial) => ({
       cache,
       db,
-      viewer: verifyViewer(request.headers.get('authorization')),
-      loaders: { product: productLoader(cache, db) },
+      viewer: verifyViewer(initial.request.headers.get('authorization')),
+      loaders: { product: productLoader(cache, db, initial) },
     }),
   });
 
