@@ -6,7 +6,6 @@ import {
   isObjectType,
 } from 'graphql';
 import { type FlightCache, type Invalidation, Reads } from '../cache/flight-cache.js';
-import { InvalidationFailedError } from '../errors.js';
 import { entityTag } from './entity-tags.js';
 
 /**
@@ -75,11 +74,12 @@ export const resultTags = new WeakMap<object, { tags: readonly string[]; reads: 
 const PENDING = Symbol.for('graphql-flight.invalidation-pending');
 
 /**
- * For a resolver after a write: `cache.invalidate(what)`, awaited. When Redis does not
- * acknowledge (InvalidationFailedError: the invalidation stays queued and is re-sent), the
- * operation is marked instead of failed, and the response cache plugin adds an error with code
- * CACHE_INVALIDATION_PENDING to its result, beside the data: the write is saved, and cached reads
- * may show the old value until the invalidation lands. Any other error is thrown.
+ * For a resolver after a write: `cache.invalidate(what)`, awaited. When it does not resolve
+ * (InvalidationFailedError: Redis did not acknowledge, and the invalidation stays queued and is
+ * re-sent; or a closed cache), the operation is marked instead of failed, and the response cache
+ * plugin adds an error with code CACHE_INVALIDATION_PENDING to its result, beside the data: the
+ * write is saved, and cached reads may show the old value until the invalidation lands. A write
+ * that was made is never reported as failed.
  */
 export async function invalidateAfterWrite(
   context: object,
@@ -89,14 +89,13 @@ export async function invalidateAfterWrite(
   try {
     await cache.invalidate(what);
   } catch (error) {
-    if (!(error instanceof InvalidationFailedError)) throw error;
-    (context as { [PENDING]?: InvalidationFailedError })[PENDING] = error;
+    (context as { [PENDING]?: unknown })[PENDING] = error;
   }
 }
 
-/** The invalidation of this operation still queued for Redis (see invalidateAfterWrite), if any. */
-export function pendingInvalidation(context: unknown): InvalidationFailedError | undefined {
+/** Why this operation's invalidation did not complete (see invalidateAfterWrite), if it did not. */
+export function pendingInvalidation(context: unknown): unknown {
   return typeof context === 'object' && context !== null
-    ? (context as { [PENDING]?: InvalidationFailedError })[PENDING]
+    ? (context as { [PENDING]?: unknown })[PENDING]
     : undefined;
 }
