@@ -4,8 +4,9 @@
  * `responseCache: { cache }` over the same FlightCache, served as src/main.ts serves it: the
  * plugin inside Yoga and its node:http front door (`nodeListener`) in front, so a repeat of a
  * product query is answered from the stored response (`X-Cache: HIT`) before Yoga runs.
- * Query.product reads the simulated database; Mutation.updateProductPrice writes it and then
- * invalidates (invalidateProduct) before it answers.
+ * Query.product reads the simulated database; Mutation.updateProductPrice writes it, and its
+ * result (a Product) retires `Product:<id>` before the response is sent: the field-cache entry of
+ * that product (tagged with the entity it holds) and every stored response holding it, nothing else.
  *
  * graphql-yoga, @pothos/core and graphql are the root project's (as bench/servers/graphql-flight.ts
  * resolves them), so one graphql runs in this process.
@@ -15,11 +16,7 @@ import { createRequire } from 'node:module';
 import SchemaBuilder from '@pothos/core';
 import type * as Yoga from '../../node_modules/graphql-yoga/typings/index.js';
 import { createCache, type FlightCache } from '../../packages/graphql-flight/src/cache/flight-cache.js';
-import {
-  fieldCacheKey,
-  invalidateResponses,
-  OperationCoalescing,
-} from '../../packages/graphql-flight/src/graphql/index.js';
+import { OperationCoalescing } from '../../packages/graphql-flight/src/graphql/index.js';
 import CachePolicyPlugin from '../../packages/graphql-flight/src/graphql/pothos.js';
 import { announce, type ProductRow, readProduct, TTL_MS, writePrice } from './products-common.js';
 
@@ -30,20 +27,7 @@ interface Context {
   cache: FlightCache;
 }
 
-const PRODUCT_FIELD = 'Query.product';
 const cache = createCache();
-
-/**
- * Everything a change to product `id` must retire before the mutation answers, with today's API:
- * the field-cache entry of Query.product for that id (its key is the policy's `key` below), and
- * every stored response that touched Query.product (responses are retired per field coordinate,
- * so this retires the responses of all products). The one place to switch to
- * `cache.invalidate({ tags: [`Product:${id}`] })` once the library has entity tags.
- */
-async function invalidateProduct(id: string): Promise<void> {
-  await cache.delete(fieldCacheKey(PRODUCT_FIELD, null, [id]));
-  await invalidateResponses(cache, [PRODUCT_FIELD]);
-}
 
 const builder = new SchemaBuilder<{ Context: Context }>({
   plugins: [CachePolicyPlugin],
@@ -62,8 +46,7 @@ builder.queryType({
       type: Product,
       nullable: true,
       args: { id: t.arg.id({ required: true }) },
-      // Keyed by the id alone, so invalidateProduct can name the entry with fieldCacheKey.
-      cache: { ttlMs: TTL_MS, key: (_root, args) => [String(args.id)] },
+      cache: { ttlMs: TTL_MS },
       resolve: (_root, args) => readProduct(String(args.id)),
     }),
   }),
@@ -75,10 +58,8 @@ builder.mutationType({
       nullable: true,
       args: { id: t.arg.id({ required: true }), priceCents: t.arg.int({ required: true }) },
       resolve: async (_root, args) => {
-        const id = String(args.id);
-        const product = await writePrice(id, args.priceCents);
-        if (product !== null) await invalidateProduct(id);
-        return product;
+        // Invalidated by the plugin from this result (invalidateMutationResults).
+        return writePrice(String(args.id), args.priceCents);
       },
     }),
   }),
