@@ -17,6 +17,8 @@ export interface FlightStatsSnapshot {
   store: { kind: string; healthy: boolean; breaker: string; errors: number };
   /** The fleet-wide flight over Redis (all zero and `enabled: false` without Redis). */
   fleet: CacheStats['fleet'];
+  /** Invalidations sent to Redis, failed (still re-sent) and queued now. */
+  invalidations: CacheStats['invalidations'];
   queries: Array<{ statement: string; count: number }>;
   /** Operation coalescing and the response cache (all zero when the server has neither). */
   operations: OperationStats;
@@ -58,6 +60,7 @@ export function flightStatsSnapshot(
       errors: stats.storeErrors,
     },
     fleet: stats.fleet,
+    invalidations: stats.invalidations,
     queries: Object.entries(queryCounts)
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([statement, count]) => ({ statement, count })),

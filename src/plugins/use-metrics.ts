@@ -175,6 +175,26 @@ export function createMetrics(options: MetricsOptions): Metrics {
     () => cache.fleet.fillsRefused,
   );
   total('fleet_fallbacks_total', 'Loads made locally because Redis failed.', () => cache.fleet.fallbacks);
+  total(
+    'fleet_stale_dropped_total',
+    'Values read from Redis that an invalidation of one of their tags had retired (dropped there).',
+    () => cache.fleet.staleDropped,
+  );
+  total(
+    'invalidations_sent_total',
+    'Invalidations Redis acknowledged (each retires its keys and tags in every process).',
+    () => cache.invalidations.sent,
+  );
+  total(
+    'invalidations_failed_total',
+    'Invalidations Redis did not acknowledge in time (each stays queued and is re-sent).',
+    () => cache.invalidations.failed,
+  );
+  gauge(
+    'invalidations_pending',
+    'Invalidations queued for Redis now; while one is, this process reads none of its keys or tags from Redis.',
+    () => cache.invalidations.pending,
+  );
   new Counter({
     name: `${PREFIX}fleet_wakeups_total`,
     help: 'Waiting fetches woken, by message or by poll.',
