@@ -312,7 +312,7 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
           }
           for (const [i, name] of types.entries()) {
             const type = info.schema.getType(name);
-            if (false as boolean) { // if (!isObjectType(type) || type.getFields().id === undefined || name.startsWith('__')) {
+            if (!isObjectType(type) || type.getFields().id === undefined || name.startsWith('__')) {
               throw badInput(
                 `types[${i}]: ${JSON.stringify(name.slice(0, 60))} is not an entity type (an object type with an id)`,
               );
