@@ -404,8 +404,12 @@ export class FlightCache {
     const shouldStore = options?.shouldStore;
     const tags = options?.tags;
     let storable = true;
+    // Where the latest load began in this process's sequence (a leader may load again when Redis
+    // shows its first load was overtaken): what a later invalidation is checked against.
+    let started = run.start;
     const loadOnce = async (): Promise<Loaded<T>> => {
       this.#loads++;
+      started = this.#seq;
       let value: T;
       let tagIds: readonly string[];
       try {
@@ -422,12 +426,12 @@ export class FlightCache {
       return { value, tagIds };
     };
     try {
-      const keep = (loaded: Loaded<T>) => storable && this.#current(run, id, loaded.tagIds, signal);
+      const keep = (loaded: Loaded<T>) => storable && this.#current(started, id, loaded.tagIds, signal);
       const fetched = await this.#tier.fetch(k, id, ttlMs, loadOnce, signal, keep);
       const ids = fetched.tagIds.length === 0 ? [id] : [id, ...fetched.tagIds];
       if (fetched.source === 'store') this.#storeHits++;
       else if (!storable) return { value: fetched.value, source: 'loaded', ids };
-      this.#keep(run, ids, fetched, ttlMs, options?.sizeOf, signal);
+      this.#keep(run.k, started, ids, fetched, ttlMs, options?.sizeOf, signal);
       return { value: fetched.value, source: fetched.source, ids };
     } finally {
       this.#end(run);
@@ -439,7 +443,8 @@ export class FlightCache {
    * its load began and its flight is live. The check and the write are one synchronous step.
    */
   #keep<T>(
-    run: Run,
+    k: string,
+    started: number,
     ids: readonly string[],
     fetched: { value: T; tagIds: readonly string[]; pttl?: number },
     ttlMs: number,
@@ -448,8 +453,8 @@ export class FlightCache {
   ): void {
     // A value about to expire in Redis (PTTL 0) is not kept: a TTL of 0 would mean no expiry.
     const localTtl = this.#tier.localTtl(ttlMs, fetched.pttl);
-    if (localTtl <= 0 || !this.#current(run, ids[0]!, fetched.tagIds, signal)) return;
-    this.#memory.set(run.k, { value: fetched.value, ids }, localTtl, sizeOf?.(fetched.value));
+    if (localTtl <= 0 || !this.#current(started, ids[0]!, fetched.tagIds, signal)) return;
+    this.#memory.set(k, { value: fetched.value, ids }, localTtl, sizeOf?.(fetched.value));
   }
 
   /**
@@ -542,15 +547,18 @@ export class FlightCache {
   ): void {
     const tags = options?.tags;
     const storable = new Set<number>();
+    // Per key, where its latest load began (see #fill's `started`).
+    const starts = leaders.map((leader) => leader.run.start);
     const batch: Array<BatchKey<T>> = leaders.map((leader, i) => ({
       k: leader.k,
       id: leader.id,
       signal: leader.signal,
-      keep: (loaded) => storable.has(i) && this.#current(leader.run, leader.id, loaded.tagIds, leader.signal),
+      keep: (loaded) => storable.has(i) && this.#current(starts[i]!, leader.id, loaded.tagIds, leader.signal),
     }));
     // The loader of the keys at `which`, checked: one result per key, errors counted, tags computed.
     const load = async (which: number[], signal: AbortSignal): Promise<Array<Loaded<T> | Error>> => {
       this.#loads += which.length;
+      for (const i of which) starts[i] = this.#seq;
       let values: ReadonlyArray<T | Error>;
       try {
         values = await loadMany(
@@ -605,7 +613,7 @@ export class FlightCache {
           if (fetched.source === 'store') this.#storeHits++;
           const ids = fetched.tagIds.length === 0 ? [leader.id] : [leader.id, ...fetched.tagIds];
           if (fetched.source === 'store' || storable.has(i)) {
-            this.#keep(leader.run, ids, fetched, ttlMs, options?.sizeOf, leader.signal);
+            this.#keep(leader.k, starts[i]!, ids, fetched, ttlMs, options?.sizeOf, leader.signal);
           }
           leader.result.resolve({ value: fetched.value, source: fetched.source, ids });
         },
@@ -743,11 +751,11 @@ export class FlightCache {
   }
 
   /** Whether a load's value may still be kept: its flight is live, and no invalidation of its key or tags came since it began. */
-  #current(run: Run, id: string, tagIds: readonly string[], signal: AbortSignal): boolean {
+  #current(start: number, id: string, tagIds: readonly string[], signal: AbortSignal): boolean {
     if (this.#closed || signal.aborted) return false;
     if (this.#invalidatedAt.size === 0) return true;
-    if ((this.#invalidatedAt.get(id) ?? 0) > run.start) return false;
-    for (const tagId of tagIds) if ((this.#invalidatedAt.get(tagId) ?? 0) > run.start) return false;
+    if ((this.#invalidatedAt.get(id) ?? 0) > start) return false;
+    for (const tagId of tagIds) if ((this.#invalidatedAt.get(tagId) ?? 0) > start) return false;
     return true;
   }
 

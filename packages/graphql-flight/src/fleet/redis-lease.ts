@@ -176,7 +176,10 @@ if tonumber(ARGV[1]) > tonumber(seq) then redis.call('SET', KEYS[1], ARGV[1], 'K
 redis.call('PEXPIRE', KEYS[1], ARGV[2], 'GT')
 return 1`;
 
-/** Drop a value a reader found retired by a tag, only if it is still that record (its sequence prefix). */
+/**
+ * Drop a value a reader found retired by a tag (or could not read), only if it is still that
+ * record (ARGV[1]: its prefix up to the payload, or the whole unreadable value).
+ */
 const DROP_STALE = `
 local value = redis.call('GET', KEYS[1])
 if value and string.sub(value, 1, #ARGV[1]) == ARGV[1] then
@@ -185,7 +188,27 @@ if value and string.sub(value, 1, #ARGV[1]) == ARGV[1] then
 end
 return 0`;
 
-const SCRIPTS = [GET_OR_LEASE, FILL, RELEASE, EXTEND, TAG_CHECK, INVALIDATE_KEY, INVALIDATE_TAG, DROP_STALE];
+/**
+ * The invalidation sequence now (ARGV[1] = 1: the next one, for an invalidation). A sequence that
+ * is not there (a new namespace, or a Redis restarted without its data) starts at a random base
+ * ARGV[2], never at 0: a load that began before a restart cannot pass the fences set after it.
+ */
+const SEQUENCE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[2]) end
+if ARGV[1] == '1' then return redis.call('INCR', KEYS[1]) end
+return redis.call('GET', KEYS[1])`;
+
+const SCRIPTS = [
+  GET_OR_LEASE,
+  FILL,
+  RELEASE,
+  EXTEND,
+  TAG_CHECK,
+  INVALIDATE_KEY,
+  INVALIDATE_TAG,
+  DROP_STALE,
+  SEQUENCE,
+];
 const FAILED = Symbol('redis call failed');
 /** A fetch retries this often when Redis says its load was overtaken by an invalidation. */
 const MAX_ATTEMPTS = 3;
@@ -473,7 +496,7 @@ export class FleetLease {
   async invalidate(keyIds: readonly string[], tagIds: readonly string[]): Promise<boolean> {
     // Outside the circuit: the queue re-sends with its own backoff, and must land as soon as Redis
     // answers again, not a breaker cooldown later (other processes read the old values meanwhile).
-    const seq = await this.#guarded(() => this.#client.incr(this.#keys.seq), true);
+    const seq = await this.#sequence(true);
     if (seq === FAILED) return false;
     const args = [String(seq), String(Math.ceil(this.#deps.fenceTtlMs))];
     const done = await Promise.all([
@@ -522,7 +545,7 @@ export class FleetLease {
    */
   async #served<T>(id: string, raw: string): Promise<Loaded<T> | undefined | typeof FAILED> {
     const record = decodeRecord(raw);
-    if (record === undefined) return undefined;
+    if (record === undefined) return this.#dropUnreadable(id, raw);
     if (record.tagIds.some((tag) => this.#deps.isPending(tag))) return FAILED;
     if (record.tagIds.length > 0) {
       const seqs = await Promise.all(
@@ -535,13 +558,32 @@ export class FleetLease {
         return undefined;
       }
     }
-    return { value: decodeStored<T>(record.payload), tagIds: record.tagIds };
+    let value: T;
+    try {
+      value = decodeStored<T>(record.payload);
+    } catch {
+      return this.#dropUnreadable(id, raw);
+    }
+    return { value, tagIds: record.tagIds };
+  }
+
+  /**
+   * A value this cache cannot read (not a record, or a payload that does not parse: another
+   * version's, or written by hand) is dropped, if Redis still holds it, so the key is a miss that
+   * its next load overwrites, instead of being read again and again until the flight's deadline.
+   * FAILED when the drop failed: the fetch then loads locally.
+   */
+  async #dropUnreadable(id: string, raw: string): Promise<undefined | typeof FAILED> {
+    const dropped = await this.#eval(DROP_STALE, [this.#keys.value(id)], [raw]);
+    return dropped === FAILED ? FAILED : undefined;
   }
 
   /** The invalidation sequence now: read before a load begins. */
-  async #sequence(): Promise<number | typeof FAILED> {
-    const seq = await this.#guarded(() => this.#client.get(this.#keys.seq));
-    return seq === FAILED ? FAILED : Number(seq ?? 0);
+  async #sequence(next = false): Promise<number | typeof FAILED> {
+    // 2^40 .. 2^52: far from any number a sequence reached before, and exact as a Lua number.
+    const base = String(2 ** 40 + Math.floor(Math.random() * (2 ** 52 - 2 ** 40)));
+    const seq = await this.#eval(SEQUENCE, [this.#keys.seq], [next ? '1' : '0', base], next);
+    return seq === FAILED ? FAILED : Number(seq);
   }
 
   async #lead<T>(
@@ -607,20 +649,21 @@ export class FleetLease {
       return 'refused';
     }
     const ttl = Math.ceil(ttlMs);
-    if (loaded.tagIds.length > 0) {
-      const guardTtl = String(ttl + Math.ceil(this.#deps.fenceTtlMs));
-      const seqs = await Promise.all(
-        loaded.tagIds.map((tag) => this.#eval(TAG_CHECK, [this.#keys.tag(tag)], [guardTtl])),
-      );
-      if (seqs.includes(FAILED)) {
-        if (leased) await this.#release(id, leaseId, 'released');
-        return 'refused';
-      }
-      if (seqs.some((tagSeq) => Number(tagSeq) > seq)) {
-        this.#stats.fillsRefused++;
-        if (leased) await this.#release(id, leaseId, 'released');
-        return 'overtaken';
-      }
+    const guardTtl = String(ttl + Math.ceil(this.#deps.fenceTtlMs));
+    // The sequence now, with each tag's state: below the load's own, Redis lost its data since
+    // the load began (a restart), and no fence set before that restart is left to trust.
+    const [now, ...seqs] = await Promise.all([
+      this.#sequence(),
+      ...loaded.tagIds.map((tag) => this.#eval(TAG_CHECK, [this.#keys.tag(tag)], [guardTtl])),
+    ]);
+    if (now === FAILED || seqs.includes(FAILED)) {
+      if (leased) await this.#release(id, leaseId, 'released');
+      return 'refused';
+    }
+    if ((now as number) < seq || seqs.some((tagSeq) => Number(tagSeq) > seq)) {
+      this.#stats.fillsRefused++;
+      if (leased) await this.#release(id, leaseId, 'released');
+      return 'overtaken';
     }
     const filled = await this.#eval(
       FILL,

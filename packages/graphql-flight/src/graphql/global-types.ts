@@ -3,6 +3,7 @@ import type {
   InputFieldMap,
   InputShapeFromFields,
   SchemaTypes,
+  ShapeFromTypeParam,
   TypeParam,
 } from '@pothos/core';
 import type { PothosCachePolicyPlugin } from './pothos-plugin.js';
@@ -27,8 +28,17 @@ declare global {
       ResolveShape = unknown,
       ResolveReturnShape = unknown,
     > {
-      /** Cache this field's resolver result through the FlightCache (see FieldCachePolicy). */
-      cache?: FieldCachePolicy<Types, ParentShape, InputShapeFromFields<Args>, ResolveReturnShape>;
+      /**
+       * Cache this field's resolver result through the FlightCache (see FieldCachePolicy). Its
+       * `tags` get the value typed by the field's type and nullability: Pothos does not always
+       * infer ResolveReturnShape (`never` for a `t.int`, `{}` for a nullable object field).
+       */
+      cache?: FieldCachePolicy<
+        Types,
+        ParentShape,
+        InputShapeFromFields<Args>,
+        ShapeFromTypeParam<Types, Type, Nullable>
+      >;
     }
   }
 }

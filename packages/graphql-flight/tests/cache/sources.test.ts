@@ -3,6 +3,7 @@ import { createCache, type FlightCache } from '../../src/index.js';
 import { deferred } from '../helpers/deferred.js';
 import {
   rawClient,
+  recordValue,
   REDIS_URL,
   redisSuiteEnabled,
   replyHoldingProxy,
@@ -170,7 +171,9 @@ describe.skipIf(!redis)('fetch and shouldStore with Redis', () => {
       const loader = open({ redisUrl: proxy.url, namespace, storeTimeoutMs: 5_000 });
       await loader.remember('warm-up', async () => 'connected');
       const gate = deferred<string[]>();
-      const loadMany = vi.fn(() => gate.promise);
+      const loadMany = vi.fn((keys: string[]) =>
+        loadMany.mock.calls.length === 1 ? gate.promise : Promise.resolve(keys.map(() => 'new')),
+      );
       const batch = loader.rememberMany(['k'], loadMany);
       await vi.waitFor(() => expect(loadMany).toHaveBeenCalled());
       // The loader hears nothing from now on (its delete message is held), so only Redis can
@@ -178,15 +181,17 @@ describe.skipIf(!redis)('fetch and shouldStore with Redis', () => {
       proxy.hold();
       await deleter.delete('k');
       gate.resolve(['old']);
-      await expect(batch).resolves.toEqual(['old']);
-      // Held: the delete message and the reply to the batch's write, which Redis has run.
+      // Held: the delete message and the replies to the batch's fill, which Redis has refused.
       await vi.waitFor(() => expect(proxy.held).toBeGreaterThanOrEqual(2));
       expect(await client.get(valueKey(namespace, `k`))).toBeNull();
       proxy.release();
-      await expect(deleter.fetch('k', async () => 'new')).resolves.toEqual({
-        value: 'new',
-        source: 'loaded',
-      });
+      // Redis showed the load was overtaken: the key is loaded again, and only that is stored.
+      await expect(batch).resolves.toEqual(['new']);
+      expect(loadMany).toHaveBeenCalledTimes(2);
+      await vi.waitFor(async () =>
+        expect(recordValue(await client.get(valueKey(namespace, 'k')))).toBe('new'),
+      );
+      expect(loader.stats().fleet.fillsRefused).toBe(1);
     } finally {
       await client.quit();
       await proxy.close();

@@ -8,6 +8,8 @@
  * - 'go': makes `callers` concurrent `remember(key, load)` calls at once, says 'started', and when
  *   all have settled sends a report: distinct values and errors, waits, loads, the fleet figures
  *   gained during the round, and every unhandled rejection this process has seen.
+ * - 'batch': one `rememberMany(keys, loadMany)` call, says 'started' (`key`: the round), and when it
+ *   has settled reports each key's result and the keys of each loadMany call.
  * - 'peek': the round so far; 'settle': waits until its cache reaches Redis cleanly again.
  *
  * The origin load INCRs `${ns}:origin` and `${ns}:origin:${key}` on the raw client, tells the parent
@@ -21,6 +23,7 @@
 import { createClient } from '@keyv/redis';
 import { createCache, type FlightCache, SingleFlight } from '../../src/index.js';
 import type {
+  BatchReport,
   FleetStats,
   FromWorker,
   LoadedValue,
@@ -113,6 +116,57 @@ async function load(key: string): Promise<LoadedValue> {
   await sleep(first ? current.firstLoadMs : current.loadMs);
   if (first && current.failFirst) throw new Error(`origin failed (pid ${pid}, origin ${origin})`);
   return { pid, origin, load: local };
+}
+
+/**
+ * The batch origin: counts each key in Redis as `load` does, sleeps once for all (`firstLoadMs` if
+ * any key is at origin count 1, else `loadMs`) and resolves one LoadedValue per key.
+ */
+async function loadBatch(keys: string[]): Promise<LoadedValue[]> {
+  const current = config!;
+  const counted = await Promise.all(
+    keys.map(async (key) => {
+      const local = (loads.get(key) ?? 0) + 1;
+      loads.set(key, local);
+      const origin = await countOrigin(current, key);
+      send({ type: 'load', pid, key, origin, load: local });
+      return { pid, origin, load: local };
+    }),
+  );
+  await sleep(counted.some((value) => value.origin === 1) ? current.firstLoadMs : current.loadMs);
+  return counted;
+}
+
+async function batch(roundName: string, keys: string[]): Promise<void> {
+  const active = cache!;
+  const current = config!;
+  const before = active.stats().fleet;
+  const loadManyCalls: string[][] = [];
+  const pending = active.rememberMany(
+    keys,
+    (missing: string[]) => {
+      loadManyCalls.push([...missing]);
+      return loadBatch(missing);
+    },
+    { ttlMs: current.ttlMs ?? 60_000 },
+  );
+  send({ type: 'started', pid, key: roundName });
+  const settled = await pending.then(
+    (values) => values,
+    (error: unknown) => keys.map(() => (error instanceof Error ? error : new Error(String(error)))),
+  );
+  const report: BatchReport = {
+    pid,
+    round: roundName,
+    keys,
+    results: settled.map((result) =>
+      result instanceof Error ? { error: `${codeOf(result)} ${describe(result)}` } : result,
+    ),
+    loadManyCalls,
+    fleet: gained(before, active.stats().fleet),
+    unhandled: [...unhandled],
+  };
+  send({ type: 'batched', report });
 }
 
 /** INCRs the fleet-wide counters; null when Redis does not answer within `counterTimeoutMs`. */
@@ -239,6 +293,9 @@ process.on('message', (message: ToWorker) => {
         break;
       case 'go':
         await go(message.key, message.callers);
+        break;
+      case 'batch':
+        await batch(message.round, message.keys);
         break;
       case 'peek': {
         const active = cache!;

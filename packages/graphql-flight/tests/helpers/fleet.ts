@@ -81,9 +81,25 @@ export interface Report {
   unhandled: string[];
 }
 
+/** One process's account of one batch round ('batch'). */
+export interface BatchReport {
+  pid: number;
+  round: string;
+  keys: string[];
+  /** Each key's result, in key order: the value, or the rejection's code and message. */
+  results: Array<LoadedValue | { error: string }>;
+  /** The keys of each call of this process's loadMany, in call order. */
+  loadManyCalls: string[][];
+  /** The fleet figures gained during the round. */
+  fleet: FleetStats;
+  unhandled: string[];
+}
+
 export type ToWorker =
   | { type: 'config'; config: WorkerConfig }
   | { type: 'go'; key: string; callers: number }
+  /** One `rememberMany(keys, loadMany)` call; 'started' (with `key: round`) once it is made. */
+  | { type: 'batch'; round: string; keys: string[] }
   | { type: 'peek' }
   | { type: 'settle' }
   | { type: 'exit' };
@@ -96,6 +112,7 @@ export type FromWorker =
   /** An origin load began (after its INCR). */
   | { type: 'load'; pid: number; key: string; origin: number | null; load: number }
   | { type: 'done'; report: Report }
+  | { type: 'batched'; report: BatchReport }
   /** Answer to 'peek': the round so far (the fleet figures since its 'go'). */
   | { type: 'progress'; pid: number; settled: number; callers: number; fleet: FleetStats }
   /** Answer to 'settle': the cache talks to Redis again without errors, its circuit closed. */
@@ -299,6 +316,23 @@ export class Fleet {
         const { message, at } = await worker.take('done', ms, (m) => m.report.key === key);
         return { report: message.report, at };
       }),
+    );
+  }
+
+  /**
+   * One batch round: worker i calls `rememberMany(keysPerWorker[i])` (all released together, once
+   * every one is ready), and the reports of all, bounded by `ms`.
+   */
+  async batch(round: string, keysPerWorker: readonly string[][], ms = 10_000): Promise<BatchReport[]> {
+    if (keysPerWorker.length !== this.workers.length)
+      throw new Error(`batch: ${keysPerWorker.length} key lists for ${this.workers.length} workers`);
+    for (const [i, worker] of this.workers.entries())
+      worker.send({ type: 'batch', round, keys: [...keysPerWorker[i]!] });
+    await Promise.all(this.workers.map((worker) => worker.take('started', 5_000, (m) => m.key === round)));
+    return Promise.all(
+      this.workers.map(
+        async (worker) => (await worker.take('batched', ms, (m) => m.report.round === round)).message.report,
+      ),
     );
   }
 

@@ -1,8 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { type AddressInfo, connect, createServer, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createClient } from '@keyv/redis';
-import { type CacheOptions, createCache, type FlightCache } from '../../src/index.js';
+import {
+  type CacheKey,
+  type CacheOptions,
+  createCache,
+  encodeKey,
+  type FlightCache,
+} from '../../src/index.js';
 import { decodeRecord, RedisKeys } from '../../src/store/redis-keys.js';
 import { decodeStored } from '../../src/store/redis-store.js';
 
@@ -89,13 +98,25 @@ export interface OwnRedis {
   resume(): void;
   /** SIGKILL, and waits for the process to be gone. */
   kill(): Promise<void>;
-  /** Starts a fresh server on the same port (after kill). */
+  /** Starts a fresh server on the same port (after kill); empty unless started with `persist`. */
   restart(): Promise<void>;
+  /** kill(), and removes the data directory of a persistent server. */
+  stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<OwnRedis> {
+export interface OwnRedisOptions {
+  /**
+   * Keep the data across kill() and restart(): an append-only file synced on every write, in a
+   * directory of its own (removed by stop()). Default: no persistence, a restart starts empty.
+   */
+  persist?: boolean;
+}
+
+export async function startRedis(options: OwnRedisOptions = {}): Promise<OwnRedis> {
   const port = await freePort();
-  let child: ChildProcess = await spawnRedis(port);
+  const dir = options.persist ? mkdtempSync(join(tmpdir(), 'gf-redis-')) : undefined;
+  const args = dir === undefined ? [] : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir];
+  let child: ChildProcess = await spawnRedis(port, args);
   const own: OwnRedis = {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -113,16 +134,32 @@ export async function startRedis(): Promise<OwnRedis> {
     },
     restart: async () => {
       await own.kill();
-      child = await spawnRedis(port);
+      child = await spawnRedis(port, args);
+    },
+    stop: async () => {
+      await own.kill();
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
   return own;
 }
 
-async function spawnRedis(port: number): Promise<ChildProcess> {
+async function spawnRedis(port: number, extra: readonly string[] = []): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
-    ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+    [
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'no',
+      ...extra,
+    ],
     { stdio: 'ignore' },
   );
   const url = `redis://127.0.0.1:${port}`;
@@ -232,7 +269,7 @@ export async function replyHoldingProxy(targetPort: number): Promise<{
 export function layoutOf(namespace: string, k: string, secret?: string) {
   const keys = new RedisKeys(namespace, secret);
   const id = keys.keyId(k);
-  return { id, value: keys.value(id), lease: keys.lease(id), fence: keys.fence(id) };
+  return { id, value: keys.value(id), lease: keys.lease(id), fence: keys.tag(id) };
 }
 
 /** The Redis key of the value of the encoded cache key `k`. */
@@ -244,4 +281,52 @@ export function valueKey(namespace: string, k: string, secret?: string): string 
 export function recordValue<T>(raw: string | null): T | undefined {
   const record = raw === null ? undefined : decodeRecord(raw);
   return record === undefined ? undefined : decodeStored<T>(record.payload);
+}
+
+/** The Redis key of a tag's state (the sequence of its last invalidation) in `namespace`. */
+export function tagKey(namespace: string, tag: string, secret?: string): string {
+  const keys = new RedisKeys(namespace, secret);
+  return keys.tag(keys.tagId(tag));
+}
+
+/**
+ * An invalidation made in Redis exactly as FlightCache's is (INCR of the sequence; each key's
+ * fence set to it, its value and lease deleted; each tag's state set to it), without the PUBLISH
+ * that tells the processes: it stands for an invalidation whose message was lost. Resolves the
+ * sequence it used.
+ */
+export async function invalidateSilently(
+  namespace: string,
+  what: { keys?: readonly CacheKey[]; tags?: readonly string[] },
+  options: { url?: string; secret?: string; fenceTtlMs?: number } = {},
+): Promise<number> {
+  const layout = new RedisKeys(namespace, options.secret);
+  const ttl = options.fenceTtlMs ?? 60_000;
+  const client = await rawClient(options.url);
+  try {
+    const seq = await client.incr(layout.seq);
+    for (const key of what.keys ?? []) {
+      const id = layout.keyId(encodeKey(key));
+      await client.set(layout.tag(id), String(seq), { expiration: { type: 'PX', value: ttl } });
+      await client.del([layout.value(id), layout.lease(id)]);
+    }
+    for (const tag of what.tags ?? [])
+      await client.set(layout.tag(layout.tagId(tag)), String(seq), {
+        expiration: { type: 'PX', value: ttl },
+      });
+    return seq;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Waits (bounded) until `count` connections listen on the fleet channel of `namespace`. */
+export async function untilListening(namespace: string, count: number, url = REDIS_URL): Promise<void> {
+  const client = await rawClient(url);
+  const channel = `${namespace}:fleet`;
+  try {
+    await eventually(async () => Number((await client.pubSubNumSub(channel))[channel] ?? 0) >= count);
+  } finally {
+    client.destroy();
+  }
 }
