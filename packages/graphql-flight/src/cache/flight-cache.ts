@@ -218,6 +218,8 @@ export class FlightCache {
   /** The sequence of each id's last invalidation, while loads that began before it may run. */
   readonly #invalidatedAt = new Map<string, number>();
   readonly #runs = new Set<Run>();
+  /** The sequence at which this process last forgot everything (see #retireAll). */
+  #retiredAllAt = 0;
   #closed = false;
   #hits = 0;
   #peeks = 0;
@@ -288,6 +290,7 @@ export class FlightCache {
         fenceTtlMs: fenceTtl(this.#flight.timeoutMs),
         // Another process invalidated: this process stops serving and keeping those ids too.
         onInvalidated: (ids) => this.#retire(ids),
+        onResubscribed: () => this.#retireAll(),
         isPending: (id) => queue.isPending(id),
         onError: onStoreError,
       });
@@ -682,6 +685,22 @@ export class FlightCache {
     for (const id of ids) this.#memory.invalidate(id);
   }
 
+  /**
+   * Messages may have been lost (the subscription was down): this process forgets everything it
+   * holds from before, as if each had been invalidated. Redis's fences still decide what it reads.
+   */
+  #retireAll(): void {
+    const seq = ++this.#seq;
+    this.#retiredAllAt = seq;
+    for (const run of this.#runs) {
+      if (run.live) {
+        run.live = false;
+        this.#flight.forget(this.#flightKey(run.k));
+      }
+    }
+    this.#memory.clear();
+  }
+
   stats(): CacheStats {
     const store = this.#guard.stats();
     return {
@@ -753,6 +772,7 @@ export class FlightCache {
   /** Whether a load's value may still be kept: its flight is live, and no invalidation of its key or tags came since it began. */
   #current(start: number, id: string, tagIds: readonly string[], signal: AbortSignal): boolean {
     if (this.#closed || signal.aborted) return false;
+    if (start < this.#retiredAllAt) return false;
     if (this.#invalidatedAt.size === 0) return true;
     if ((this.#invalidatedAt.get(id) ?? 0) > start) return false;
     for (const tagId of tagIds) if ((this.#invalidatedAt.get(tagId) ?? 0) > start) return false;

@@ -158,6 +158,7 @@ export class RedisStrategy implements TierStrategy {
       lease: options.fleet !== false,
       fenceTtlMs: options.fenceTtlMs,
       onInvalidated: options.onInvalidated,
+      onResubscribed: options.onResubscribed,
       isPending: options.isPending,
       onError: options.onError,
     });

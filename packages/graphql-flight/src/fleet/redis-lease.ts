@@ -231,6 +231,11 @@ export interface FleetDependencies {
   fenceTtlMs: number;
   /** Ids another process invalidated (this process's own invalidations are not echoed). */
   onInvalidated: (ids: string[]) => void;
+  /**
+   * The subscriber connection came back after it was lost: messages sent meanwhile are lost, so
+   * this process drops what it holds from before (its memory tier, its flights).
+   */
+  onResubscribed: () => void;
   /** Whether this process still has an unacknowledged invalidation of this id (never read it). */
   isPending: (id: string) => boolean;
   onError: (error: unknown) => void;
@@ -296,9 +301,18 @@ export class FleetLease {
       pingInterval: 0,
     });
     this.#subscriber.on('error', deps.onError);
+    // node-redis subscribes again on every reconnection; what was published while the connection
+    // was down never arrives, so a reconnection is taken as every message lost.
+    let subscribed = false;
+    this.#subscriber.on('ready', () => {
+      if (subscribed && !this.#closed) deps.onResubscribed();
+    });
     this.#subscriber
       .connect()
       .then(() => this.#subscriber.subscribe(this.#channel, (message) => this.#deliver(message)))
+      .then(() => {
+        subscribed = true;
+      })
       .catch(deps.onError);
   }
 
