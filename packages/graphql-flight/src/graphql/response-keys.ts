@@ -2,7 +2,7 @@ import type { FlightCache } from '../cache/flight-cache.js';
 
 /**
  * Response keys. A stored response is one FlightCache entry under its operation's prefix and its
- * variables; it is tagged with the entities it holds, the coordinates it touched and the tags of
+ * variables; it is tagged with the entities it holds, the coordinates of the fields with a policy it touched and the tags of
  * the field values it read, so `invalidate({ tags })` retires it with them (see ResponseCache).
  */
 

@@ -23,8 +23,10 @@ function connectClient(url: string, options: RedisOptions) {
     socket: {
       connectTimeout: options.connectTimeoutMs,
       socketTimeout: options.socketTimeoutMs,
+      // Capped at half a second: a Redis that comes back is reached again, and the invalidations
+      // queued for it land, well within a second (the README's bound), after any outage.
       reconnectStrategy: (retries: number) =>
-        Math.min(50 * 2 ** retries, 2_000) + Math.floor(Math.random() * 50),
+        Math.min(50 * 2 ** retries, 500) + Math.floor(Math.random() * 50),
     },
   });
 }
