@@ -56,8 +56,8 @@ const SYSTEMS: readonly SystemDef[] = [
     note:
       `graphql-yoga + Pothos \`cache: { ttlMs: ${TTL_MS} }\` on Query.product over createCache(), and ` +
       'OperationCoalescing with responseCache over the same FlightCache behind its node:http front door; the ' +
-      "mutation deletes the product's field-cache entry and calls invalidateResponses(cache, ['Query.product']) " +
-      '(which retires the stored responses of every product) before it answers',
+      "mutation's result (a Product) retires `Product:<id>` before it answers: that product's field-cache entry " +
+      'and the stored responses holding it, nothing else',
   },
   {
     system: YOGA_RESPONSE_CACHE,
@@ -498,9 +498,8 @@ export const scenario: Scenario = {
           "the checker reads are in the hit ratio (their database reads cannot be told from the readers').",
         `The TTL (${TTL_MS / 1_000} s) outlasts each system's whole run, so every database read after the fill ` +
           'comes from an invalidation (or a cache bound): without writes the hit ratio is close to 1.',
-        `${FLIGHT}: invalidateResponses retires stored responses per field coordinate, so each write makes every ` +
-          'product query miss the response cache once (the field cache still answers them); see invalidateProduct ' +
-          'in bench/servers/products-graphql-flight.ts.',
+        `${FLIGHT}: invalidation is by entity (\`Product:<id>\`, from the mutation's result), so a write ` +
+          'retires only the written product: every other stored response stays a hit.',
         'Errors: socket errors, timeouts, non-2xx responses and bodies without a price or with GraphQL `errors`, ' +
           'from readers, writer and checker.',
         "Client, writer and servers share this machine's cores; ratios hold better than absolute figures.",
