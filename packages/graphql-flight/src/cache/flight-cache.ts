@@ -12,7 +12,14 @@ import { connectRedis } from '../store/redis-store.js';
 import { type BreakerState, StoreGuard } from '../store/store-guard.js';
 import { InvalidationQueue, type InvalidationStats } from './invalidation-queue.js';
 import { type CacheKey, encodeKey } from './keys.js';
-import { type BatchKey, type Loaded, MemoryStrategy, RedisStrategy, type TierStrategy } from './tiers.js';
+import {
+  type BatchKey,
+  type Loaded,
+  MemoryStrategy,
+  RedisStrategy,
+  type TierFetch,
+  type TierStrategy,
+} from './tiers.js';
 
 export interface CacheOptions {
   /** Redis to share values through (`redis://` or `rediss://`). Without it the store is the memory tier. */
@@ -77,6 +84,10 @@ export type Tags<T> = readonly string[] | ((value: T) => readonly string[]);
  */
 export class Reads {
   readonly ids = new Set<string>();
+  /** The oldest invalidation sequence among the values read (with Redis): what they are as fresh as. */
+  minSeq = Number.POSITIVE_INFINITY;
+  /** A value was read whose sequence is unknown (loaded while Redis failed, or no Redis at all). */
+  unsequenced = false;
 }
 
 export interface RememberOptions<T = unknown> {
@@ -318,7 +329,7 @@ export class FlightCache {
     const hit = this.#memory.get(k);
     if (hit !== undefined) {
       this.#hits++;
-      if (options?.readInto !== undefined) readInto(options.readInto, hit.ids);
+      if (options?.readInto !== undefined) readInto(options.readInto, hit.ids, hit.seq);
       return Promise.resolve(hit.value as T);
     }
     return this.#rememberMiss(k, load, options).then(valueOfFetched);
@@ -338,7 +349,7 @@ export class FlightCache {
     const hit = this.#memory.get(k);
     if (hit !== undefined) {
       this.#hits++;
-      if (options?.readInto !== undefined) readInto(options.readInto, hit.ids);
+      if (options?.readInto !== undefined) readInto(options.readInto, hit.ids, hit.seq);
       return Promise.resolve({ value: hit.value as T, source: 'memory' });
     }
     return this.#rememberMiss(k, load, options).then(publicFetched);
@@ -403,7 +414,10 @@ export class FlightCache {
     signal: AbortSignal,
   ): Promise<Flown<T>> {
     const id = this.#tier.keyId(k);
-    const run = this.#begin(k, fixedTagIds === undefined ? undefined : [id, ...fixedTagIds]);
+    // A value that inherits is not known by its own ids alone: any invalidation may concern it.
+    const known =
+      fixedTagIds === undefined || options?.inherits !== undefined ? undefined : [id, ...fixedTagIds];
+    const run = this.#begin(k, known, signal);
     const shouldStore = options?.shouldStore;
     const tags = options?.tags;
     let storable = true;
@@ -426,16 +440,18 @@ export class FlightCache {
       }
       // Asked once, right after the load: whether this value may be stored at all.
       storable = shouldStore?.(value) !== false;
-      return { value, tagIds };
+      return withInputs({ value, tagIds }, options?.inherits);
     };
     try {
       const keep = (loaded: Loaded<T>) => storable && this.#current(started, id, loaded.tagIds, signal);
       const fetched = await this.#tier.fetch(k, id, ttlMs, loadOnce, signal, keep);
       const ids = fetched.tagIds.length === 0 ? [id] : [id, ...fetched.tagIds];
+      const seq = fetched.seq;
       if (fetched.source === 'store') this.#storeHits++;
-      else if (!storable) return { value: fetched.value, source: 'loaded', ids };
+      else if (!storable || fetched.retired === true)
+        return { value: fetched.value, source: 'loaded', ids, seq };
       this.#keep(run.k, started, ids, fetched, ttlMs, options?.sizeOf, signal);
-      return { value: fetched.value, source: fetched.source, ids };
+      return { value: fetched.value, source: fetched.source, ids, seq };
     } finally {
       this.#end(run);
     }
@@ -449,7 +465,7 @@ export class FlightCache {
     k: string,
     started: number,
     ids: readonly string[],
-    fetched: { value: T; tagIds: readonly string[]; pttl?: number },
+    fetched: { value: T; tagIds: readonly string[]; pttl?: number; seq?: number },
     ttlMs: number,
     sizeOf: ((value: T) => number) | undefined,
     signal: AbortSignal,
@@ -457,7 +473,7 @@ export class FlightCache {
     // A value about to expire in Redis (PTTL 0) is not kept: a TTL of 0 would mean no expiry.
     const localTtl = this.#tier.localTtl(ttlMs, fetched.pttl);
     if (localTtl <= 0 || !this.#current(started, ids[0]!, fetched.tagIds, signal)) return;
-    this.#memory.set(k, { value: fetched.value, ids }, localTtl, sizeOf?.(fetched.value));
+    this.#memory.set(k, { value: fetched.value, ids, seq: fetched.seq }, localTtl, sizeOf?.(fetched.value));
   }
 
   /**
@@ -507,7 +523,7 @@ export class FlightCache {
         const hit = this.#memory.get(k);
         if (hit !== undefined) {
           this.#hits++;
-          if (reads !== undefined) readInto(reads, hit.ids);
+          if (reads !== undefined) readInto(reads, hit.ids, hit.seq);
           results[i] = hit.value as T;
           continue;
         }
@@ -516,7 +532,9 @@ export class FlightCache {
           // Runs synchronously inside join() when this call starts the flight.
           const result = deferred<Flown<T>>();
           const id = this.#tier.keyId(k);
-          const run = this.#begin(k, fixedTagIds === undefined ? undefined : [id, ...fixedTagIds]);
+          const known =
+            fixedTagIds === undefined || options?.inherits !== undefined ? undefined : [id, ...fixedTagIds];
+          const run = this.#begin(k, known, signal);
           leaders.push({ k, id, key, signal, result, run });
           return result.promise;
         });
@@ -527,7 +545,7 @@ export class FlightCache {
       waits.push(
         pending.then(
           (fetched) => {
-            if (reads !== undefined) readInto(reads, fetched.ids);
+            if (reads !== undefined) readInto(reads, fetched.ids, fetched.seq);
             results[i] = fetched.value;
           },
           (error: unknown) => {
@@ -590,16 +608,14 @@ export class FlightCache {
             options?.inherits,
           );
           if (options?.shouldStore?.(value) !== false) storable.add(i);
-          return { value, tagIds };
+          return withInputs({ value, tagIds }, options?.inherits);
         } catch (error) {
           this.#errors++;
           return toError(error);
         }
       });
     };
-    let fetches: Array<
-      Promise<{ value: T; tagIds: readonly string[]; source: 'store' | 'loaded'; pttl?: number }>
-    >;
+    let fetches: Array<Promise<TierFetch<T>>>;
     try {
       fetches = this.#tier.fetchMany(batch, ttlMs, load);
     } catch (error) {
@@ -615,10 +631,10 @@ export class FlightCache {
         (fetched) => {
           if (fetched.source === 'store') this.#storeHits++;
           const ids = fetched.tagIds.length === 0 ? [leader.id] : [leader.id, ...fetched.tagIds];
-          if (fetched.source === 'store' || storable.has(i)) {
+          if (fetched.source === 'store' || (storable.has(i) && fetched.retired !== true)) {
             this.#keep(leader.k, starts[i]!, ids, fetched, ttlMs, options?.sizeOf, leader.signal);
           }
-          leader.result.resolve({ value: fetched.value, source: fetched.source, ids });
+          leader.result.resolve({ value: fetched.value, source: fetched.source, ids, seq: fetched.seq });
         },
         (error: unknown) => leader.result.reject(error),
       ).finally(() => this.#end(leader.run));
@@ -763,9 +779,12 @@ export class FlightCache {
   }
 
   /** A load of `k` starts (see Run). Runs live only while their loads do, so the set is bounded by flights. */
-  #begin(k: string, ids: readonly string[] | undefined): Run {
+  #begin(k: string, ids: readonly string[] | undefined, signal: AbortSignal): Run {
     const run: Run = { k, start: this.#seq, ids, live: true };
     this.#runs.add(run);
+    // A load that ignores its signal may never settle: its run ends with its flight (past the
+    // deadline, or abandoned), since nothing it brings back is kept then anyway (#current).
+    signal.addEventListener('abort', () => this.#end(run), { once: true });
     return run;
   }
 
@@ -780,8 +799,7 @@ export class FlightCache {
   }
 
   #end(run: Run): void {
-    this.#runs.delete(run);
-    if (this.#runs.size === 0) this.#invalidatedAt.clear();
+    if (this.#runs.delete(run) && this.#runs.size === 0) this.#invalidatedAt.clear();
   }
 
   /** Forgets invalidations no running load began before. */
@@ -813,7 +831,7 @@ function deferred<T>(): Deferred<T> {
 }
 
 /** What a flight resolves inside the cache: the value, its source, and the ids it is known by. */
-type Flown<T> = Fetched<T> & { ids: readonly string[] };
+type Flown<T> = Fetched<T> & { ids: readonly string[]; seq?: number | undefined };
 
 function valueOfFetched<T>(fetched: Fetched<T>): T {
   return fetched.value;
@@ -828,13 +846,23 @@ function asJoined<T>(fetched: Flown<T>): Flown<T> {
   return fetched.source === 'loaded' ? { ...fetched, source: 'joined' } : fetched;
 }
 
-function readInto(reads: Reads, ids: readonly string[] | undefined): void {
+function readInto(reads: Reads, ids: readonly string[] | undefined, seq: number | undefined): void {
   if (ids !== undefined) for (const id of ids) reads.ids.add(id);
+  if (seq === undefined) reads.unsequenced = true;
+  else if (seq < reads.minSeq) reads.minSeq = seq;
 }
 
 function read<T>(reads: Reads, fetched: Flown<T>): Flown<T> {
-  readInto(reads, fetched.ids);
+  readInto(reads, fetched.ids, fetched.seq);
   return fetched;
+}
+
+/** A loaded value with what its inputs say of its freshness (see Loaded.floor, localOnly). */
+function withInputs<T>(loaded: Loaded<T>, inherits: Reads | undefined): Loaded<T> {
+  if (inherits === undefined) return loaded;
+  if (inherits.unsequenced) loaded.localOnly = true;
+  if (Number.isFinite(inherits.minSeq)) loaded.floor = inherits.minSeq;
+  return loaded;
 }
 
 /** Tag ids with the ids of what the value was made from (deduplicated). */

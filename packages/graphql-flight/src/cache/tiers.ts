@@ -26,6 +26,10 @@ export interface TierFetch<T> {
   tagIds: readonly string[];
   /** For `store`: the value's remaining TTL there, in ms (Redis's clock), when the store says. */
   pttl?: number;
+  /** The invalidation sequence its data is as fresh as, when Redis said (see FleetFetch). */
+  seq?: number;
+  /** Redis kept refusing its fill: it answers its callers and is kept nowhere. */
+  retired?: boolean;
 }
 
 /**
@@ -211,7 +215,10 @@ export class RedisStrategy implements TierStrategy {
 
 /** A fleet fetch as the tier reports it: from Redis it is `store`, any load of this process `loaded`. */
 function tierFetch<T>(fetched: FleetFetch<T>): TierFetch<T> {
-  const { value, tagIds, pttl } = fetched;
-  if (fetched.source !== 'redis') return { value, tagIds, source: 'loaded' };
-  return pttl === undefined ? { value, tagIds, source: 'store' } : { value, tagIds, source: 'store', pttl };
+  const { value, tagIds, pttl, seq, retired } = fetched;
+  const result: TierFetch<T> = { value, tagIds, source: fetched.source === 'redis' ? 'store' : 'loaded' };
+  if (pttl !== undefined && fetched.source === 'redis') result.pttl = pttl;
+  if (seq !== undefined) result.seq = seq;
+  if (retired === true) result.retired = true;
+  return result;
 }

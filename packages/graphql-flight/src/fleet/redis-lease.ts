@@ -55,6 +55,14 @@ export type FleetSource = 'redis' | 'loaded' | 'fallback';
 export interface Loaded<T> {
   value: T;
   tagIds: readonly string[];
+  /**
+   * For a value made from other cached values (see FlightCache's Reads): the oldest sequence
+   * among them. It is fenced from there, not from its own load's start, since its data is only as
+   * fresh as its oldest input.
+   */
+  floor?: number;
+  /** Made from a value whose sequence is unknown (loaded while Redis failed): never written to Redis. */
+  localOnly?: boolean;
 }
 
 export interface FleetFetch<T> {
@@ -64,6 +72,13 @@ export interface FleetFetch<T> {
   tagIds: readonly string[];
   /** For `redis`: the value's remaining TTL in Redis, in ms (freshness from Redis's clock only). */
   pttl?: number;
+  /**
+   * The invalidation sequence its data is as fresh as (its record's, or its load's start and
+   * inputs); undefined when Redis was not asked (a fallback).
+   */
+  seq?: number;
+  /** Redis kept refusing its fill (invalidated again and again): it answers its callers, kept nowhere. */
+  retired?: boolean;
 }
 
 /** One key of a batch: its encoded key, its id, its flight's signal, and its keep check. */
@@ -370,7 +385,10 @@ export class FleetLease {
           }
           const led = await this.#lead(id, leaseId, ttlMs, load, signal, keep);
           if (led.overtaken && ++attempts < MAX_ATTEMPTS) continue;
-          return { value: led.loaded.value, tagIds: led.loaded.tagIds, source: 'loaded' };
+          const { value, tagIds } = led.loaded;
+          return led.seq === undefined
+            ? { value, tagIds, source: 'loaded', ...(led.overtaken ? { retired: true } : {}) }
+            : { value, tagIds, source: 'loaded', seq: led.seq, ...(led.overtaken ? { retired: true } : {}) };
         }
         if (!waited) {
           waited = true;
@@ -475,13 +493,29 @@ export class FleetLease {
       return;
     }
     let loaded: Array<Loaded<T> | Error>;
+    // The batch's leases are extended while it loads, as a single key's are.
+    const held = fenced.filter((i) => !batch[i]!.signal.aborted && leaseIds[i] !== '');
+    const heartbeat =
+      this.#heartbeat && held.length > 0
+        ? setInterval(() => {
+            for (const i of held) {
+              const id = batch[i]!.id;
+              void this.#eval(EXTEND, [this.#keys.lease(id)], [leaseIds[i]!, String(this.#leaseTtlMs)]);
+            }
+          }, this.#leaseTtlMs / 3)
+        : undefined;
+    heartbeat?.unref?.();
     try {
       loaded = await loadMany(wanted, whenAllAborted(wanted.map((i) => batch[i]!.signal)));
     } catch (error) {
+      clearInterval(heartbeat);
       for (const i of fenced) void this.#release(batch[i]!.id, leaseIds[i]!, 'failed');
       for (const i of wanted) results[i]!.reject(error);
+      for (const i of [...unfenced, ...fenced])
+        if (!wanted.includes(i)) results[i]!.reject(batch[i]!.signal.reason);
       return;
     }
+    clearInterval(heartbeat);
     await Promise.all(
       wanted.map(async (i, j) => {
         const result = loaded[j]!;
@@ -491,11 +525,18 @@ export class FleetLease {
           if (isFenced) void this.#release(key.id, leaseIds[i]!, 'failed');
           return results[i]!.reject(result);
         }
-        if (!isFenced) return results[i]!.resolve({ ...result, source: 'fallback' });
+        if (!isFenced) {
+          return results[i]!.resolve({ value: result.value, tagIds: result.tagIds, source: 'fallback' });
+        }
         const wrote = await this.#fillOrRelease(key.id, leaseIds[i]!, seq as number, result, ttlMs, key);
         // Overtaken by an invalidation in Redis: this key is loaded again, alone.
         if (wrote === 'overtaken') return one(i);
-        results[i]!.resolve({ ...result, source: 'loaded' });
+        results[i]!.resolve({
+          value: result.value,
+          tagIds: result.tagIds,
+          source: 'loaded',
+          seq: fenceOf(seq as number, result),
+        });
       }),
     );
     for (const i of [...unfenced, ...fenced])
@@ -557,7 +598,10 @@ export class FleetLease {
    * after its load began (the record is dropped there) or this process has an unacknowledged
    * invalidation of one; FAILED when its tags could not be checked.
    */
-  async #served<T>(id: string, raw: string): Promise<Loaded<T> | undefined | typeof FAILED> {
+  async #served<T>(
+    id: string,
+    raw: string,
+  ): Promise<{ value: T; tagIds: readonly string[]; seq: number } | undefined | typeof FAILED> {
     const record = decodeRecord(raw);
     if (record === undefined) return this.#dropUnreadable(id, raw);
     if (record.tagIds.some((tag) => this.#deps.isPending(tag))) return FAILED;
@@ -566,7 +610,9 @@ export class FleetLease {
         record.tagIds.map((tag) => this.#guarded(() => this.#client.get(this.#keys.tag(tag)))),
       );
       if (seqs.includes(FAILED)) return FAILED;
-      if (seqs.some((seq) => Number(seq ?? 0) > record.seq)) {
+      // A tag's state outlives every value filled under it (TAG_CHECK): one that is gone was lost
+      // (evicted, flushed), and with it what it knew, so the value is taken as retired.
+      if (seqs.some((seq) => seq === null || Number(seq) > record.seq)) {
         this.#stats.staleDropped++;
         await this.#eval(DROP_STALE, [this.#keys.value(id)], [`${record.seq}\n${record.tagIds.join(' ')}\n`]);
         return undefined;
@@ -578,7 +624,7 @@ export class FleetLease {
     } catch {
       return this.#dropUnreadable(id, raw);
     }
-    return { value, tagIds: record.tagIds };
+    return { value, tagIds: record.tagIds, seq: record.seq };
   }
 
   /**
@@ -607,7 +653,7 @@ export class FleetLease {
     load: () => Promise<Loaded<T>>,
     signal: AbortSignal,
     keep: (loaded: Loaded<T>) => boolean,
-  ): Promise<{ loaded: Loaded<T>; overtaken: boolean }> {
+  ): Promise<{ loaded: Loaded<T>; overtaken: boolean; seq?: number }> {
     const leased = leaseId !== '';
     const heartbeat =
       leased && this.#heartbeat
@@ -639,7 +685,7 @@ export class FleetLease {
       return { loaded, overtaken: false };
     }
     const wrote = await this.#fillOrRelease(id, leaseId, seq, loaded, ttlMs, { signal, keep });
-    return { loaded, overtaken: wrote === 'overtaken' };
+    return { loaded, overtaken: wrote === 'overtaken', seq: fenceOf(seq, loaded) };
   }
 
   /**
@@ -656,6 +702,13 @@ export class FleetLease {
     key: { signal: AbortSignal; keep: (loaded: Loaded<T>) => boolean },
   ): Promise<'filled' | 'refused' | 'overtaken'> {
     const leased = leaseId !== '';
+    if (loaded.localOnly === true) {
+      // Made from a value whose freshness Redis cannot vouch for: it answers here, and that is all.
+      if (leased) await this.#release(id, leaseId, 'released');
+      return 'refused';
+    }
+    // A value made from other values is only as fresh as its oldest input.
+    const fence = fenceOf(seq, loaded);
     if (key.signal.aborted || !key.keep(loaded)) {
       // Not to be stored (late, or invalidated while it loaded): let a waiter elsewhere load afresh.
       if (!key.signal.aborted) this.#stats.fillsRefused++;
@@ -674,7 +727,7 @@ export class FleetLease {
       if (leased) await this.#release(id, leaseId, 'released');
       return 'refused';
     }
-    if ((now as number) < seq || seqs.some((tagSeq) => Number(tagSeq) > seq)) {
+    if ((now as number) < seq || seqs.some((tagSeq) => Number(tagSeq) > fence)) {
       this.#stats.fillsRefused++;
       if (leased) await this.#release(id, leaseId, 'released');
       return 'overtaken';
@@ -684,8 +737,8 @@ export class FleetLease {
       [this.#keys.value(id), this.#keys.lease(id), this.#keys.tag(id)],
       [
         leaseId,
-        String(seq),
-        encodeRecord(seq, loaded.tagIds, encodeStored(loaded.value)),
+        String(fence),
+        encodeRecord(fence, loaded.tagIds, encodeStored(loaded.value)),
         String(ttl),
         this.#channel,
         id,
@@ -810,6 +863,11 @@ function deferred<T>(): Deferred<T> {
     reject = rej;
   });
   return { promise, resolve, reject };
+}
+
+/** The sequence a loaded value is fenced by: its load's, or its oldest input's when older. */
+function fenceOf(seq: number, loaded: Loaded<unknown>): number {
+  return loaded.floor === undefined ? seq : Math.min(seq, loaded.floor);
 }
 
 /** A signal that aborts once every one of `signals` has aborted (a batch stops when nobody needs it). */

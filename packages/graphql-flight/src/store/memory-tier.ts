@@ -9,6 +9,8 @@ export interface Envelope<T = unknown> {
    * the tier indexes them while the entry lives.
    */
   ids?: readonly string[] | undefined;
+  /** The invalidation sequence the value's data is as fresh as, when Redis said (see Reads). */
+  seq?: number | undefined;
 }
 
 export interface MemoryTierOptions {
