@@ -236,7 +236,7 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
             {
               ttlMs: TTL.topProducts,
               // An order changes the ranking; a price change, the products in it.
-              tags: (rows) => [TAGS.sales, ...rows.map((row) => TAGS.product(row.id))],
+              tags: (rows) => [TAGS.sales, typeTag('Product'), ...rows.map((row) => TAGS.product(row.id))],
               ...readInto(ctx),
             },
           );

@@ -100,11 +100,18 @@ export class CacheClosedError extends FlightError {
 export class InvalidationFailedError extends FlightError {
   readonly keys: number;
   readonly tags: number;
-  constructor(keys: number, tags: number, detail: string) {
+  /** Whether it stays queued and is re-sent (false: refused, the queue was full). */
+  readonly queued: boolean;
+  constructor(keys: number, tags: number, detail: string, queued = true) {
     super(
       'E_INVALIDATION_FAILED',
-      `the invalidation of ${keys} key(s) and ${tags} tag(s) ${detail}; it stays queued and is re-sent until Redis acknowledges it`,
+      `the invalidation of ${keys} key(s) and ${tags} tag(s) ${detail}; ${
+        queued
+          ? 'it stays queued and is re-sent until Redis acknowledges it'
+          : 'it is NOT queued: other processes may serve the old values until they expire (this one reads nothing from Redis until its queue drains)'
+      }`,
     );
+    this.queued = queued;
     this.keys = keys;
     this.tags = tags;
   }

@@ -43,6 +43,8 @@ export class InvalidationQueue {
   readonly #entries: Entry[] = [];
   readonly #pendingIds = new Map<string, number>();
   #draining = false;
+  /** A submission was refused (the queue was full): true until the queue drains. */
+  #overflowed = false;
   #closed = false;
   #sent = 0;
   #failed = 0;
@@ -52,6 +54,8 @@ export class InvalidationQueue {
   }
 
   isPending(id: string): boolean {
+    // After a refusal nobody knows which ids Redis still lacks: none is read from it until drained.
+    if (this.#overflowed) return true;
     return this.#pendingIds.size > 0 && this.#pendingIds.has(id);
   }
 
@@ -64,14 +68,17 @@ export class InvalidationQueue {
     if (this.#closed) return Promise.reject(new CacheClosedError());
     if (this.#pendingIds.size + keyIds.length + tagIds.length > this.#options.maxPendingIds) {
       this.#failed++;
+      this.#overflowed = true;
       return Promise.reject(
         new InvalidationFailedError(
           keyIds.length,
           tagIds.length,
           `was refused: ${this.#pendingIds.size} ids already wait for Redis (maxPendingInvalidations)`,
+          false,
         ),
       );
     }
+    this.#compact();
     return new Promise<void>((resolve, reject) => {
       const entry: Entry = {
         keyIds,
@@ -97,6 +104,44 @@ export class InvalidationQueue {
       this.#entries.push(entry);
       void this.#drain();
     });
+  }
+
+  /**
+   * Keeps the queue short however long Redis stays away: the entries whose callers were already
+   * answered (their deadline passed) become one entry with the union of their ids.
+   */
+  #compact(): void {
+    if (this.#entries.length < 64) return;
+    const answered = this.#entries.filter((entry) => entry.settled);
+    if (answered.length < 2) return;
+    const keyIds = new Set<string>();
+    const tagIds = new Set<string>();
+    for (const entry of answered) {
+      for (const id of entry.keyIds) keyIds.add(id);
+      for (const id of entry.tagIds) tagIds.add(id);
+      this.#unmark(entry);
+    }
+    const merged: Entry = {
+      keyIds: [...keyIds],
+      tagIds: [...tagIds],
+      settled: true,
+      resolve: () => {},
+      reject: () => {},
+      timer: setTimeout(() => {}, 0),
+    };
+    clearTimeout(merged.timer);
+    for (const id of [...merged.keyIds, ...merged.tagIds])
+      this.#pendingIds.set(id, (this.#pendingIds.get(id) ?? 0) + 1);
+    const kept = this.#entries.filter((entry) => !entry.settled);
+    this.#entries.splice(0, this.#entries.length, merged, ...kept);
+  }
+
+  #unmark(entry: Entry): void {
+    for (const id of [...entry.keyIds, ...entry.tagIds]) {
+      const left = (this.#pendingIds.get(id) ?? 1) - 1;
+      if (left === 0) this.#pendingIds.delete(id);
+      else this.#pendingIds.set(id, left);
+    }
   }
 
   /** Stops re-sending; what is still queued rejects with CacheClosedError. */
@@ -132,16 +177,17 @@ export class InvalidationQueue {
           continue;
         }
         delay = this.#options.retryMinMs;
-        this.#entries.splice(0, round.length);
         for (const entry of round) {
-          for (const id of [...entry.keyIds, ...entry.tagIds]) {
-            const left = (this.#pendingIds.get(id) ?? 1) - 1;
-            if (left === 0) this.#pendingIds.delete(id);
-            else this.#pendingIds.set(id, left);
+          // An entry compacted meanwhile left the queue then (its ids moved to the merged one).
+          const at = this.#entries.indexOf(entry);
+          if (at >= 0) {
+            this.#entries.splice(at, 1);
+            this.#unmark(entry);
           }
           this.#sent++;
           this.#settle(entry);
         }
+        if (this.#entries.length === 0) this.#overflowed = false;
       }
     } finally {
       this.#draining = false;

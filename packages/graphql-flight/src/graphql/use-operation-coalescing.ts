@@ -1,8 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type DocumentNode, type ExecutionResult, GraphQLError } from 'graphql';
+import {
+  type DocumentNode,
+  type ExecutionResult,
+  GraphQLError,
+  getOperationAST,
+  OperationTypeNode,
+} from 'graphql';
 import type { FetchAPI, GraphQLParams, Plugin } from 'graphql-yoga';
 import type { FlightCache } from '../cache/flight-cache.js';
-import type { EntityKeys } from './entity-tags.js';
+import { type EntityKeys, entityPlan } from './entity-tags.js';
 import { badVariables, Coalescing, operationKey } from './coalescing.js';
 import {
   createNodeListener,
@@ -123,6 +129,7 @@ export class OperationCoalescing {
   readonly #responses: ResponseCache | undefined;
   readonly #requests = new WeakMap<Request, RequestState>();
   readonly #cache: FlightCache | undefined;
+  readonly #entityKeys: EntityKeys | undefined;
   readonly #invalidateMutations: boolean;
   /**
    * Documents this plugin gave Yoga to execute (with the entities' key fields), and the plan of
@@ -139,6 +146,7 @@ export class OperationCoalescing {
       maxDocumentLength: options.maxDocumentLength ?? 10_000,
       entityKeys: options.entityKeys,
     });
+    this.#entityKeys = options.entityKeys;
     this.#cache = options.cache ?? (options.responseCache ? options.responseCache.cache : undefined);
     this.#invalidateMutations = options.invalidateMutationResults ?? this.#cache !== undefined;
     this.#coalescing = new Coalescing({ timeoutMs: options.timeoutMs ?? 10_000 });
@@ -246,7 +254,16 @@ export class OperationCoalescing {
           // Executed as the client sent it: Yoga's parse cache may hold, for this text, the document
           // another of its operations executes, with key fields added to the fragments they share.
           document = this.#plans.document(query);
-          if (document === undefined) return;
+          // Not planned here (longer than maxDocumentLength): a mutation still gets its entities
+          // read, from the document Yoga parsed (within Yoga's own limits).
+          if (document === undefined) {
+            if (!this.#invalidateMutations || this.#cache === undefined) return;
+            return ({ result, replaceParseResult }) => {
+              if (result instanceof Error) return;
+              const late = this.#mutationPlan(result as DocumentNode, operationName);
+              if (late !== undefined && late !== result) replaceParseResult(late);
+            };
+          }
         }
         // After Yoga's parse (or its parse cache, which may hold another operation's document).
         return ({ result, replaceParseResult }) => {
@@ -261,8 +278,15 @@ export class OperationCoalescing {
           onExecuteDone: ({ result, setResult }) => {
             if (!isResult(result)) return;
             if (plan === undefined) {
-              // A write a resolver could not invalidate (see invalidateAfterWrite) says so.
-              const pending = pendingInvalidation(context);
+              // A write a resolver could not invalidate (see invalidateAfterWrite) says so, and so
+              // does a mutation whose entities could not be read (it invalidated nothing).
+              const unread =
+                this.#invalidateMutations &&
+                this.#cache !== undefined &&
+                getOperationAST(args.document, args.operationName)?.operation === OperationTypeNode.MUTATION;
+              const pending =
+                pendingInvalidation(context) ??
+                (unread ? new Error('the entities of its result could not be read') : undefined);
               if (pending !== undefined) setResult(withPending(result, pending));
               return;
             }
@@ -406,6 +430,36 @@ export class OperationCoalescing {
       () => answer(),
       (error: unknown) => answer(error),
     );
+  }
+
+  /**
+   * The document a mutation Yoga parsed (not planned by text) executes, with its entities' key
+   * fields, registered for onExecute; undefined for anything else, or when they cannot be told.
+   */
+  #mutationPlan(document: DocumentNode, operationName: string | null | undefined): DocumentNode | undefined {
+    const name = planName(operationName);
+    if (this.#executing.get(document)?.has(name)) return document;
+    const schema = this.#plans.schema;
+    if (
+      schema === undefined ||
+      getOperationAST(document, operationName)?.operation !== OperationTypeNode.MUTATION
+    )
+      return undefined;
+    const entities = entityPlan(schema, document, operationName, this.#entityKeys);
+    if (entities === undefined) return undefined;
+    let plans = this.#executing.get(entities.document);
+    if (plans === undefined) {
+      plans = new Map();
+      this.#executing.set(entities.document, plans);
+    }
+    plans.set(name, {
+      policy: { cacheable: false, reason: 'a mutation' },
+      ttlMs: 0,
+      prefix: '',
+      mutation: true,
+      entities,
+    });
+    return entities.document;
   }
 
   /** The response cache, once Yoga has announced its schema. */

@@ -72,6 +72,18 @@ describe('entity tags, end to end', () => {
     expect((await t.post(PRODUCTS)).outcome).toBe('HIT');
   });
 
+  it('reads the entities of a mutation too long for the plugin to plan by its text (past maxDocumentLength)', async () => {
+    const t = setup();
+    await store(t, P42_PRICE);
+    // The same mutation padded past 10 000 characters (a comment): Yoga parses it, the plugin does not.
+    const long = `${REPRICE.replace('{ id priceCents }', '{ priceCents }')}\n#${'x'.repeat(10_050)}`;
+    const mutation = await t.post(long);
+    expect(JSON.parse(mutation.body)).toEqual({ data: { updateProductPrice: { priceCents: 2500 } } });
+    const after = await t.post(P42_PRICE);
+    expect(after.outcome).toBe('MISS');
+    expect(priceIn(after.body)).toBe(2500);
+  });
+
   it('retires a response by the entities its body holds, beyond those of the field values it read', async () => {
     const t = setup();
     await store(t, FEATURED, RELATED_7);
