@@ -223,6 +223,7 @@ export class FlightCache {
   readonly #flight: SingleFlight;
   readonly #namespace: string;
   readonly #defaultTtlMs: number;
+  readonly #localTtlMs: number;
   readonly #queue: InvalidationQueue | undefined;
   /** This process's invalidation sequence: one step per invalidation, local or from another process. */
   #seq = 0;
@@ -252,6 +253,7 @@ export class FlightCache {
     const maxEntries = positiveInteger('maxEntries', options.maxEntries ?? 10_000);
     this.#defaultTtlMs = positiveMs('defaultTtlMs', options.defaultTtlMs ?? 60_000);
     const localTtlMs = positiveMs('localTtlMs', options.localTtlMs ?? 1_000);
+    this.#localTtlMs = localTtlMs;
     const storeTimeoutMs = positiveMs('storeTimeoutMs', options.storeTimeoutMs ?? 100);
     const invalidationTimeoutMs = positiveMs('invalidationTimeoutMs', options.invalidationTimeoutMs ?? 1_000);
     const maxPendingIds = positiveInteger(
@@ -674,6 +676,15 @@ export class FlightCache {
    */
   get generation(): number {
     return this.#seq;
+  }
+
+  /**
+   * How long another process may still serve a value after an invalidation whose message this
+   * one never got: `localTtlMs` with Redis (its memory copies expire, and Redis's fences decide),
+   * Infinity without Redis (there is no other process).
+   */
+  get lostMessageBoundMs(): number {
+    return this.#tier.kind === 'redis' ? this.#localTtlMs : Number.POSITIVE_INFINITY;
   }
 
   /** `invalidate({ keys: [key] })`. */

@@ -22,8 +22,18 @@ export class Coalescing {
   /** Requests that shared another request's execution (COALESCED). */
   joined = 0;
 
-  constructor(options: { timeoutMs: number }) {
+  /** Executions by key, and when each began (performance.now()). */
+  readonly #began = new Map<string, number>();
+  readonly #maxJoinAgeMs: () => number;
+
+  /**
+   * `maxJoinAgeMs`: an execution older than this is not joined (a new request starts its own);
+   * with Redis, the bound within which another process's invalidation reaches this one even when
+   * its message is lost (see FlightCache.lostMessageBoundMs). Default: no bound.
+   */
+  constructor(options: { timeoutMs: number; maxJoinAgeMs?: () => number }) {
     this.#flight = new SingleFlight({ timeoutMs: options.timeoutMs });
+    this.#maxJoinAgeMs = options.maxJoinAgeMs ?? (() => Number.POSITIVE_INFINITY);
   }
 
   /**
@@ -38,8 +48,18 @@ export class Coalescing {
     shared: (joined: boolean) => void,
   ): Promise<HandlerResult> {
     let running: HandlerResult | Promise<HandlerResult> | undefined;
+    const began = this.#began.get(key);
+    // Too old to join: an invalidation whose message was lost may have come since it began.
+    if (began !== undefined && performance.now() - began > this.#maxJoinAgeMs()) this.#flight.forget(key);
     const joined = this.#flight.join(key, () => {
+      const at = performance.now();
+      this.#began.set(key, at);
       running = execute();
+      void Promise.resolve(running)
+        .catch(() => {})
+        .then(() => {
+          if (this.#began.get(key) === at) this.#began.delete(key);
+        });
       return running;
     });
     if (joined.shared) this.joined++;

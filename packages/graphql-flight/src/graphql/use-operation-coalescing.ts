@@ -149,7 +149,12 @@ export class OperationCoalescing {
     this.#entityKeys = options.entityKeys;
     this.#cache = options.cache ?? (options.responseCache ? options.responseCache.cache : undefined);
     this.#invalidateMutations = options.invalidateMutationResults ?? this.#cache !== undefined;
-    this.#coalescing = new Coalescing({ timeoutMs: options.timeoutMs ?? 10_000 });
+    const cache = options.cache ?? (options.responseCache ? options.responseCache.cache : undefined);
+    this.#coalescing = new Coalescing({
+      timeoutMs: options.timeoutMs ?? 10_000,
+      // With Redis, an execution older than the lost-message bound is not joined either.
+      maxJoinAgeMs: () => cache?.lostMessageBoundMs ?? Number.POSITIVE_INFINITY,
+    });
     this.#responses = options.responseCache
       ? new ResponseCache(options.responseCache, this.#plans)
       : undefined;
