@@ -39,10 +39,12 @@ export async function invalidateAfterOrder(ctx: AppContext, order: OrderRow): Pr
 }
 
 /**
- * After a price change. The product itself (`Product:<id>`: its row, and every value and response
- * holding it, the best-seller list included) is retired by the library from the mutation's result;
- * this only refreshes the request's own DataLoader memo.
+ * After a price change: `Product:<id>` (its row, and every value and response holding it, the
+ * best-seller list included), before the mutation answers. The library also retires the entities
+ * of the mutation's result, but a result can come back without them (an error elsewhere in the
+ * operation nulls it) while the write is made: the write itself names what it changed.
  */
-export function afterPriceChange(ctx: AppContext, product: ProductRow): void {
+export async function invalidateAfterPriceChange(ctx: AppContext, product: ProductRow): Promise<void> {
   ctx.loaders.product.clear(product.id).prime(product.id, product);
+  await invalidateAfterWrite(ctx, ctx.cache, { tags: [TAGS.product(product.id)] });
 }

@@ -7,8 +7,8 @@ import { type AppContext, TTL } from './context.js';
 import type { CustomerRow, OrderRow, ProductRow, ProductStatsRow, SalesSummaryRow } from './data/index.js';
 import { invalidateAfterWrite, pendingInvalidation, readsOf, typeTag } from 'graphql-flight/graphql';
 import {
-  afterPriceChange,
   invalidateAfterOrder,
+  invalidateAfterPriceChange,
   RECENT_ORDERS_MAX,
   TAGS,
   TOP_PRODUCTS_KEY,
@@ -347,8 +347,7 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
           const id = parseId('id', args.id);
           const product = await userErrors(ctx.data.updateProductPrice(id, args.priceCents));
           if (product === null) throw notFound(`product ${id} does not exist`);
-          // The mutation's result retires Product:<id> everywhere (the plugin, before it answers).
-          afterPriceChange(ctx, product);
+          await invalidateAfterPriceChange(ctx, product);
           return product;
         },
       }),

@@ -224,6 +224,8 @@ export class FlightCache {
   readonly #namespace: string;
   readonly #defaultTtlMs: number;
   readonly #localTtlMs: number;
+  /** The memory tier's clock (monotonic; tests inject one): the age of a copy is measured on it. */
+  readonly #clock: () => number;
   readonly #queue: InvalidationQueue | undefined;
   /** This process's invalidation sequence: one step per invalidation, local or from another process. */
   #seq = 0;
@@ -254,6 +256,7 @@ export class FlightCache {
     this.#defaultTtlMs = positiveMs('defaultTtlMs', options.defaultTtlMs ?? 60_000);
     const localTtlMs = positiveMs('localTtlMs', options.localTtlMs ?? 1_000);
     this.#localTtlMs = localTtlMs;
+    this.#clock = options.now ?? (() => performance.now());
     const storeTimeoutMs = positiveMs('storeTimeoutMs', options.storeTimeoutMs ?? 100);
     const invalidationTimeoutMs = positiveMs('invalidationTimeoutMs', options.invalidationTimeoutMs ?? 1_000);
     const maxPendingIds = positiveInteger(
@@ -426,9 +429,12 @@ export class FlightCache {
     // Where the latest load began in this process's sequence (a leader may load again when Redis
     // shows its first load was overtaken): what a later invalidation is checked against.
     let started = run.start;
+    // When that load (or this flight's read) began, on the monotonic clock: see #keep.
+    let startedAt = this.#clock();
     const loadOnce = async (): Promise<Loaded<T>> => {
       this.#loads++;
       started = this.#seq;
+      startedAt = this.#clock();
       let value: T;
       let tagIds: readonly string[];
       try {
@@ -452,7 +458,7 @@ export class FlightCache {
       if (fetched.source === 'store') this.#storeHits++;
       else if (!storable || fetched.retired === true)
         return { value: fetched.value, source: 'loaded', ids, seq };
-      this.#keep(run.k, started, ids, fetched, ttlMs, options?.sizeOf, signal);
+      this.#keep(run.k, started, startedAt, ids, fetched, ttlMs, options?.sizeOf, signal);
       return { value: fetched.value, source: fetched.source, ids, seq };
     } finally {
       this.#end(run);
@@ -466,6 +472,7 @@ export class FlightCache {
   #keep<T>(
     k: string,
     started: number,
+    startedAt: number,
     ids: readonly string[],
     fetched: { value: T; tagIds: readonly string[]; pttl?: number; seq?: number },
     ttlMs: number,
@@ -473,7 +480,11 @@ export class FlightCache {
     signal: AbortSignal,
   ): void {
     // A value about to expire in Redis (PTTL 0) is not kept: a TTL of 0 would mean no expiry.
-    const localTtl = this.#tier.localTtl(ttlMs, fetched.pttl);
+    // With Redis, a copy lives `localTtlMs` from when its data was read, not from now: an
+    // invalidation whose message is lost came after that at the earliest, so the bound holds
+    // from the invalidation however long the load took.
+    const age = this.#tier.kind === 'redis' ? this.#clock() - startedAt : 0;
+    const localTtl = this.#tier.localTtl(ttlMs, fetched.pttl) - age;
     if (localTtl <= 0 || !this.#current(started, ids[0]!, fetched.tagIds, signal)) return;
     this.#memory.set(k, { value: fetched.value, ids, seq: fetched.seq }, localTtl, sizeOf?.(fetched.value));
   }
@@ -572,6 +583,7 @@ export class FlightCache {
     const storable = new Set<number>();
     // Per key, where its latest load began (see #fill's `started`).
     const starts = leaders.map((leader) => leader.run.start);
+    const startedAt = leaders.map(() => this.#clock());
     const batch: Array<BatchKey<T>> = leaders.map((leader, i) => ({
       k: leader.k,
       id: leader.id,
@@ -581,7 +593,10 @@ export class FlightCache {
     // The loader of the keys at `which`, checked: one result per key, errors counted, tags computed.
     const load = async (which: number[], signal: AbortSignal): Promise<Array<Loaded<T> | Error>> => {
       this.#loads += which.length;
-      for (const i of which) starts[i] = this.#seq;
+      for (const i of which) {
+        starts[i] = this.#seq;
+        startedAt[i] = this.#clock();
+      }
       let values: ReadonlyArray<T | Error>;
       try {
         values = await loadMany(
@@ -634,7 +649,16 @@ export class FlightCache {
           if (fetched.source === 'store') this.#storeHits++;
           const ids = fetched.tagIds.length === 0 ? [leader.id] : [leader.id, ...fetched.tagIds];
           if (fetched.source === 'store' || (storable.has(i) && fetched.retired !== true)) {
-            this.#keep(leader.k, starts[i]!, ids, fetched, ttlMs, options?.sizeOf, leader.signal);
+            this.#keep(
+              leader.k,
+              starts[i]!,
+              startedAt[i]!,
+              ids,
+              fetched,
+              ttlMs,
+              options?.sizeOf,
+              leader.signal,
+            );
           }
           leader.result.resolve({ value: fetched.value, source: fetched.source, ids, seq: fetched.seq });
         },
@@ -770,7 +794,7 @@ export class FlightCache {
   /** The ids of tags, each checked: a non-empty string of at most 1 024 units, well formed. */
   #tagIds(tags: unknown): string[] {
     if (!Array.isArray(tags)) throw new InvalidOptionError('tags', 'an array of strings', tags);
-    const ids: string[] = [];
+    const ids = new Set<string>();
     for (const tag of tags) {
       if (typeof tag !== 'string' || tag.length === 0 || tag.length > MAX_TAG_LENGTH || !tag.isWellFormed()) {
         throw new InvalidOptionError(
@@ -779,10 +803,9 @@ export class FlightCache {
           tag,
         );
       }
-      const id = this.#tier.tagId(tag);
-      if (!ids.includes(id)) ids.push(id);
+      ids.add(this.#tier.tagId(tag));
     }
-    return ids;
+    return [...ids];
   }
 
   #flightKey(k: string): string {

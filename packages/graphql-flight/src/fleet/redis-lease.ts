@@ -225,6 +225,8 @@ const SCRIPTS = [
   SEQUENCE,
 ];
 const FAILED = Symbol('redis call failed');
+/** Ids invalidated per pipelined round (and per message). */
+const INVALIDATION_CHUNK = 200;
 /** A fetch retries this often when Redis says its load was overtaken by an invalidation. */
 const MAX_ATTEMPTS = 3;
 
@@ -486,6 +488,8 @@ export class FleetLease {
     const unfenced = seq === FAILED ? [...local, ...won] : local;
     const fenced = seq === FAILED ? [] : won;
     const wanted = [...unfenced, ...fenced].filter((i) => !batch[i]!.signal.aborted);
+    const fencedSet = new Set(fenced);
+    const wantedSet = new Set(wanted);
     for (const i of fenced)
       if (batch[i]!.signal.aborted) void this.#release(batch[i]!.id, leaseIds[i]!, 'released');
     if (wanted.length === 0) {
@@ -512,7 +516,7 @@ export class FleetLease {
       for (const i of fenced) void this.#release(batch[i]!.id, leaseIds[i]!, 'failed');
       for (const i of wanted) results[i]!.reject(error);
       for (const i of [...unfenced, ...fenced])
-        if (!wanted.includes(i)) results[i]!.reject(batch[i]!.signal.reason);
+        if (!wantedSet.has(i)) results[i]!.reject(batch[i]!.signal.reason);
       return;
     }
     clearInterval(heartbeat);
@@ -520,7 +524,7 @@ export class FleetLease {
       wanted.map(async (i, j) => {
         const result = loaded[j]!;
         const key = batch[i]!;
-        const isFenced = seq !== FAILED && fenced.includes(i);
+        const isFenced = seq !== FAILED && fencedSet.has(i);
         if (result instanceof Error) {
           if (isFenced) void this.#release(key.id, leaseIds[i]!, 'failed');
           return results[i]!.reject(result);
@@ -540,7 +544,7 @@ export class FleetLease {
       }),
     );
     for (const i of [...unfenced, ...fenced])
-      if (!wanted.includes(i)) results[i]!.reject(batch[i]!.signal.reason);
+      if (!wantedSet.has(i)) results[i]!.reject(batch[i]!.signal.reason);
   }
 
   /**
@@ -554,24 +558,34 @@ export class FleetLease {
     const seq = await this.#sequence(true);
     if (seq === FAILED) return false;
     const args = [String(seq), String(Math.ceil(this.#deps.fenceTtlMs))];
-    const done = await Promise.all([
-      ...keyIds.map((id) =>
-        this.#eval(
-          INVALIDATE_KEY,
-          [this.#keys.value(id), this.#keys.lease(id), this.#keys.tag(id)],
-          args,
-          true,
-        ),
+    const calls = [
+      ...keyIds.map(
+        (id) => () =>
+          this.#eval(
+            INVALIDATE_KEY,
+            [this.#keys.value(id), this.#keys.lease(id), this.#keys.tag(id)],
+            args,
+            true,
+          ),
       ),
-      ...tagIds.map((id) => this.#eval(INVALIDATE_TAG, [this.#keys.tag(id)], args, true)),
-    ]);
-    if (done.includes(FAILED)) return false;
+      ...tagIds.map((id) => () => this.#eval(INVALIDATE_TAG, [this.#keys.tag(id)], args, true)),
+    ];
+    // In chunks: a backlog of thousands of ids (queued through an outage) pipelined at once would
+    // keep its last replies past the store deadline, and the round would fail again and again.
+    for (let i = 0; i < calls.length; i += INVALIDATION_CHUNK) {
+      const done = await Promise.all(calls.slice(i, i + INVALIDATION_CHUNK).map((call) => call()));
+      if (done.includes(FAILED)) return false;
+    }
     const ids = [...keyIds, ...tagIds];
-    const published = await this.#guarded(
-      () => this.#client.publish(this.#channel, `i|${this.#instance}|${ids.join(' ')}`),
-      true,
-    );
-    if (published === FAILED) return false;
+    // One message per chunk of ids, so no message grows with the backlog either.
+    for (let i = 0; i < ids.length; i += INVALIDATION_CHUNK) {
+      const chunk = ids.slice(i, i + INVALIDATION_CHUNK);
+      const published = await this.#guarded(
+        () => this.#client.publish(this.#channel, `i|${this.#instance}|${chunk.join(' ')}`),
+        true,
+      );
+      if (published === FAILED) return false;
+    }
     // Waiters here on a lease that is gone look again at once.
     for (const id of keyIds) this.#wake(id, 'invalidated');
     return true;

@@ -72,6 +72,14 @@ export function valueEntityTags(schema: GraphQLSchema, type: GraphQLOutputType, 
 export const resultTags = new WeakMap<object, { tags: readonly string[]; reads: Reads | undefined }>();
 
 const PENDING = Symbol.for('graphql-flight.invalidation-pending');
+const INVALIDATED = Symbol.for('graphql-flight.invalidated-tags');
+
+/** The tags this operation's resolvers already invalidated (see invalidateAfterWrite). */
+export function invalidatedTags(context: unknown): ReadonlySet<string> | undefined {
+  return typeof context === 'object' && context !== null
+    ? (context as { [INVALIDATED]?: Set<string> })[INVALIDATED]
+    : undefined;
+}
 
 /**
  * For a resolver after a write: `cache.invalidate(what)`, awaited. When it does not resolve
@@ -86,6 +94,10 @@ export async function invalidateAfterWrite(
   cache: FlightCache,
   what: Invalidation,
 ): Promise<void> {
+  // The mutation-result invalidation of the same operation skips these (no second round).
+  const record = context as { [INVALIDATED]?: Set<string> };
+  record[INVALIDATED] ??= new Set();
+  for (const tag of what.tags ?? []) record[INVALIDATED].add(tag);
   try {
     await cache.invalidate(what);
   } catch (error) {

@@ -29,7 +29,7 @@ import {
   storedReply,
 } from './response-answers.js';
 import { ResponseCache, type ResponseCacheOptions } from './response-cache.js';
-import { openReads, pendingInvalidation, resultTags, typeTag } from './response-tags.js';
+import { invalidatedTags, openReads, pendingInvalidation, resultTags, typeTag } from './response-tags.js';
 
 export type { CacheOutcome } from './response-answers.js';
 export type { ResponseCacheOptions } from './response-cache.js';
@@ -430,8 +430,11 @@ export class OperationCoalescing {
       const pending = failed ?? pendingInvalidation(context);
       setResult(pending === undefined ? result : withPending(result, pending));
     };
-    if (tags.length === 0 || this.#cache === undefined) return answer();
-    return this.#cache.invalidate({ tags }).then(
+    // What a resolver of this operation invalidated already is not sent twice.
+    const done = invalidatedTags(context);
+    const left = done === undefined ? tags : tags.filter((tag) => !done.has(tag));
+    if (left.length === 0 || this.#cache === undefined) return answer();
+    return this.#cache.invalidate({ tags: left }).then(
       () => answer(),
       (error: unknown) => answer(error),
     );
@@ -533,8 +536,11 @@ function withPending(result: ExecutionResult, error: unknown): ExecutionResult {
 
 /** The error a mutation's result carries when its invalidation is still queued for Redis. */
 export function invalidationPending(error: unknown): GraphQLError {
+  const refused = (error as { queued?: unknown } | null)?.queued === false;
   return new GraphQLError(
-    'the write is saved, but the cache invalidation it needs is still queued for Redis: cached reads may show the old value until it lands',
+    refused
+      ? 'the write is saved, but the cache invalidation it needs was refused (too many already wait for Redis): cached reads elsewhere may show the old value until it expires'
+      : 'the write is saved, but the cache invalidation it needs is still queued for Redis: cached reads may show the old value until it lands',
     {
       extensions: {
         code: 'CACHE_INVALIDATION_PENDING',
