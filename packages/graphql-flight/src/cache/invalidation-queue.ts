@@ -66,7 +66,12 @@ export class InvalidationQueue {
   /** Resolves once the store acknowledged the invalidation; rejects at the deadline (still queued). */
   submit(keyIds: readonly string[], tagIds: readonly string[]): Promise<void> {
     if (this.#closed) return Promise.reject(new CacheClosedError());
-    if (this.#pendingIds.size + keyIds.length + tagIds.length > this.#options.maxPendingIds) {
+    // Refused only when others already wait (one invalidation alone, however large, is sent in
+    // chunks), so a refusal always leaves a queue whose drain clears the overflow.
+    if (
+      this.#entries.length > 0 &&
+      this.#pendingIds.size + keyIds.length + tagIds.length > this.#options.maxPendingIds
+    ) {
       this.#failed++;
       this.#overflowed = true;
       return Promise.reject(

@@ -191,7 +191,13 @@ export class ResponseCache {
           const body = tagged === undefined ? undefined : storableBody(result, this.#maxResponseLength);
           if (body === undefined) return { unstored: result };
           tags = tagged!.tags;
-          for (const id of tagged!.reads?.ids ?? []) inherits.ids.add(id);
+          // What the execution read: its ids, and how fresh its oldest input is (the fence).
+          const reads = tagged!.reads;
+          if (reads !== undefined) {
+            for (const id of reads.ids) inherits.ids.add(id);
+            inherits.minSeq = Math.min(inherits.minSeq, reads.minSeq);
+            if (reads.unsequenced) inherits.unsequenced = true;
+          }
           this.stored++;
           return { body, etag: digest(body).slice(0, 27), expiresAt: Date.now() + found.ttlMs };
         },

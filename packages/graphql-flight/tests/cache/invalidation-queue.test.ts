@@ -41,6 +41,14 @@ describe('InvalidationQueue', () => {
     expect(queue.isPending('a')).toBe(false);
   });
 
+  it('accepts one invalidation larger than maxPendingInvalidations when nothing else waits', async () => {
+    const { state, send } = store();
+    state.up = true;
+    const queue = new InvalidationQueue({ send, timeoutMs: 100, maxPendingIds: 2 });
+    await expect(queue.submit(['a', 'b', 'c'], ['d'])).resolves.toBeUndefined();
+    expect(queue.isPending('unrelated')).toBe(false);
+  });
+
   it('stays short during a long outage: invalidations whose callers were answered become one entry', async () => {
     const { state, send } = store();
     const queue = new InvalidationQueue({ send, timeoutMs: 10, maxPendingIds: 10_000 });
