@@ -441,19 +441,18 @@ export class FlightCache {
         value = await load(signal);
         if (value === undefined) throw new LoadUndefinedError(k);
         tagIds = fixedTagIds ?? this.#tagIds((tags as (value: T) => readonly string[])(value));
-        tagIds = inherit(tagIds, options?.inherits);
       } catch (error) {
         this.#errors++;
         throw error;
       }
       // Asked once, right after the load: whether this value may be stored at all.
       storable = shouldStore?.(value) !== false;
-      return withInputs({ value, tagIds }, options?.inherits);
+      return loadedWith(value, tagIds, options?.inherits);
     };
     try {
       const keep = (loaded: Loaded<T>) => storable && this.#current(started, id, loaded.tagIds, signal);
       const fetched = await this.#tier.fetch(k, id, ttlMs, loadOnce, signal, keep);
-      const ids = fetched.tagIds.length === 0 ? [id] : [id, ...fetched.tagIds];
+      const ids = idsOf(id, fetched.tagIds);
       const seq = fetched.seq;
       if (fetched.source === 'store') this.#storeHits++;
       else if (!storable || fetched.retired === true)
@@ -620,12 +619,10 @@ export class FlightCache {
         try {
           if (value instanceof Error) throw value;
           if (value === undefined) throw new LoadUndefinedError(leader.k);
-          const tagIds = inherit(
-            fixedTagIds ?? this.#tagIds((tags as (key: K, value: T) => readonly string[])(leader.key, value)),
-            options?.inherits,
-          );
+          const tagIds =
+            fixedTagIds ?? this.#tagIds((tags as (key: K, value: T) => readonly string[])(leader.key, value));
           if (options?.shouldStore?.(value) !== false) storable.add(i);
-          return withInputs({ value, tagIds }, options?.inherits);
+          return loadedWith(value, tagIds, options?.inherits);
         } catch (error) {
           this.#errors++;
           return toError(error);
@@ -647,7 +644,7 @@ export class FlightCache {
       fetches[i]!.then(
         (fetched) => {
           if (fetched.source === 'store') this.#storeHits++;
-          const ids = fetched.tagIds.length === 0 ? [leader.id] : [leader.id, ...fetched.tagIds];
+          const ids = idsOf(leader.id, fetched.tagIds);
           if (fetched.source === 'store' || (storable.has(i) && fetched.retired !== true)) {
             this.#keep(
               leader.k,
@@ -891,20 +888,24 @@ function read<T>(reads: Reads, fetched: Flown<T>): Flown<T> {
   return fetched;
 }
 
-/** A loaded value with what its inputs say of its freshness (see Loaded.floor, localOnly). */
-function withInputs<T>(loaded: Loaded<T>, inherits: Reads | undefined): Loaded<T> {
-  if (inherits === undefined) return loaded;
+/**
+ * A loaded value and its tags, with what it inherits (see Reads): the ids of what it was made
+ * from join its tags (deduplicated), and their freshness sets its fence (Loaded.floor, localOnly).
+ */
+function loadedWith<T>(value: T, tagIds: readonly string[], inherits: Reads | undefined): Loaded<T> {
+  if (inherits === undefined) return { value, tagIds };
+  const loaded: Loaded<T> = {
+    value,
+    tagIds: inherits.ids.size === 0 ? tagIds : [...new Set([...tagIds, ...inherits.ids])],
+  };
   if (inherits.unsequenced) loaded.localOnly = true;
   if (Number.isFinite(inherits.minSeq)) loaded.floor = inherits.minSeq;
   return loaded;
 }
 
-/** Tag ids with the ids of what the value was made from (deduplicated). */
-function inherit(tagIds: readonly string[], inherits: Reads | undefined): readonly string[] {
-  if (inherits === undefined || inherits.ids.size === 0) return tagIds;
-  const all = new Set(tagIds);
-  for (const id of inherits.ids) all.add(id);
-  return [...all];
+/** The ids a value is known by: its key's, then its tags'. */
+function idsOf(id: string, tagIds: readonly string[]): readonly string[] {
+  return tagIds.length === 0 ? [id] : [id, ...tagIds];
 }
 
 function toError(reason: unknown): Error {

@@ -216,9 +216,5 @@ export class RedisStrategy implements TierStrategy {
 /** A fleet fetch as the tier reports it: from Redis it is `store`, any load of this process `loaded`. */
 function tierFetch<T>(fetched: FleetFetch<T>): TierFetch<T> {
   const { value, tagIds, pttl, seq, retired } = fetched;
-  const result: TierFetch<T> = { value, tagIds, source: fetched.source === 'redis' ? 'store' : 'loaded' };
-  if (pttl !== undefined && fetched.source === 'redis') result.pttl = pttl;
-  if (seq !== undefined) result.seq = seq;
-  if (retired === true) result.retired = true;
-  return result;
+  return { value, tagIds, source: fetched.source === 'redis' ? 'store' : 'loaded', pttl, seq, retired };
 }

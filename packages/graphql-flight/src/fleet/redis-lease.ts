@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { FlightError, positiveMs } from '../errors.js';
-import { decodeRecord, encodeRecord, type RedisKeys, type StoredRecord } from '../store/redis-keys.js';
+import { decodeRecord, encodeRecord, type RedisKeys } from '../store/redis-keys.js';
 import { decodeStored, encodeStored, type RedisClient } from '../store/redis-store.js';
 import type { StoreGuard } from '../store/store-guard.js';
 
@@ -343,9 +343,9 @@ export class FleetLease {
    * fleet, this one if it wins the lease, the others reading it when it lands). `keep` says, right
    * before the write, whether this process still wants the loaded value written (false after a
    * local invalidation, or for a value not to be stored). A load that Redis shows was overtaken by
-   * an invalidation (the message may be late or lost) is loaded again, so no caller of this fetch
-   * gets a value retired before it returns. `signal` is the local flight's: when it aborts
-   * (deadline, or every waiter left), waiting stops.
+   * an invalidation (the message may be late or lost) is loaded again, up to MAX_ATTEMPTS times;
+   * one still overtaken then comes back `retired` (its callers get it, nobody keeps it). `signal`
+   * is the local flight's: when it aborts (deadline, or every waiter left), waiting stops.
    */
   async fetch<T>(
     k: string,
@@ -387,10 +387,9 @@ export class FleetLease {
           }
           const led = await this.#lead(id, leaseId, ttlMs, load, signal, keep);
           if (led.overtaken && ++attempts < MAX_ATTEMPTS) continue;
+          // Still overtaken after the last attempt: it answers this flight, and is kept nowhere.
           const { value, tagIds } = led.loaded;
-          return led.seq === undefined
-            ? { value, tagIds, source: 'loaded', ...(led.overtaken ? { retired: true } : {}) }
-            : { value, tagIds, source: 'loaded', seq: led.seq, ...(led.overtaken ? { retired: true } : {}) };
+          return { value, tagIds, source: 'loaded', seq: led.seq, retired: led.overtaken };
         }
         if (!waited) {
           waited = true;
@@ -897,5 +896,3 @@ export function whenAllAborted(signals: AbortSignal[]): AbortSignal {
   }
   return controller.signal;
 }
-
-export type { StoredRecord };

@@ -249,12 +249,7 @@ export class OperationCoalescing {
         let document: DocumentNode | undefined;
         if (planned !== undefined && (plan!.mutation ? this.#invalidateMutations : plan!.policy.cacheable)) {
           document = planned;
-          let plans = this.#executing.get(planned);
-          if (plans === undefined) {
-            plans = new Map();
-            this.#executing.set(planned, plans);
-          }
-          plans.set(planName(operationName), plan!);
+          this.#willExecute(planned, operationName, plan!);
         } else {
           // Executed as the client sent it: Yoga's parse cache may hold, for this text, the document
           // another of its operations executes, with key fields added to the fragments they share.
@@ -455,12 +450,7 @@ export class OperationCoalescing {
       return undefined;
     const entities = entityPlan(schema, document, operationName, this.#entityKeys);
     if (entities === undefined) return undefined;
-    let plans = this.#executing.get(entities.document);
-    if (plans === undefined) {
-      plans = new Map();
-      this.#executing.set(entities.document, plans);
-    }
-    plans.set(name, {
+    this.#willExecute(entities.document, operationName, {
       policy: { cacheable: false, reason: 'a mutation' },
       ttlMs: 0,
       prefix: '',
@@ -468,6 +458,16 @@ export class OperationCoalescing {
       entities,
     });
     return entities.document;
+  }
+
+  /** Registers the plan `document`'s operation executes with, for onExecute. */
+  #willExecute(document: DocumentNode, operationName: string | null | undefined, plan: Plan): void {
+    let plans = this.#executing.get(document);
+    if (plans === undefined) {
+      plans = new Map();
+      this.#executing.set(document, plans);
+    }
+    plans.set(planName(operationName), plan);
   }
 
   /** The response cache, once Yoga has announced its schema. */

@@ -50,7 +50,6 @@ describe.skipIf(!enabled)('the invalidation queue', () => {
     for (let i = 0; i < 200 && performance.now() - since < windowMs; i++) {
       const value = await reader.remember(key, fresh, { tags });
       if (value === 'old') last = performance.now() - since;
-      if (process.env.DBG) console.log('DBG poll', Math.round(performance.now() - since), value);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     return last;
