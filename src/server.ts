@@ -7,7 +7,7 @@ import { type OpenShopDataOptions, openShopData, type ShopData } from './app/dat
 import { buildSchema } from './app/schema.js';
 import { createCache, type FlightCache } from 'graphql-flight';
 import type { Config } from './config.js';
-import { createHardeningPlugins, resolveLimits } from './plugins/hardening.js';
+import { createHardeningPlugins, executionSignal, resolveLimits } from './plugins/hardening.js';
 import { createMetrics } from './plugins/use-metrics.js';
 import { OperationCoalescing, readsOf } from 'graphql-flight/graphql';
 
@@ -19,6 +19,12 @@ import { OperationCoalescing, readsOf } from 'graphql-flight/graphql';
 export function cacheKeySecret(authSecret: Uint8Array): string {
   return createHmac('sha256', authSecret).update('graphql-flight cache key digests').digest('base64url');
 }
+
+/**
+ * How far past the execution deadline the flights of the server's cache and of operation
+ * coalescing run: an operation's own deadline (503 EXECUTION_TIMEOUT) always answers first.
+ */
+export const FLIGHT_DEADLINE_MARGIN_MS = 1_000;
 
 /** What createServer needs: the validated config, and for tests, a few overrides. */
 export interface ServerOptions {
@@ -58,24 +64,29 @@ export interface Server {
 export async function createServer(options: ServerOptions): Promise<Server> {
   const { config } = options;
   const schema = buildSchema({ fieldCache: options.fieldCache !== false });
+  const limits = resolveLimits(config.limits);
   const data = await openShopData({
     ...(config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl }),
+    // The database ends a statement itself at the execution deadline, even one nobody cancelled.
+    statementTimeoutMs: limits.executionTimeoutMs,
     ...(config.databaseSchema === undefined ? {} : { schema: config.databaseSchema }),
     ...options.data,
   });
   const cache =
     options.cache ??
-    createCache(
-      config.redisUrl === undefined
+    createCache({
+      // A flight outlives the execution deadline a little, so a hung data source is answered by
+      // the execution's 503 EXECUTION_TIMEOUT, never by a flight timeout before it.
+      timeoutMs: limits.executionTimeoutMs + FLIGHT_DEADLINE_MARGIN_MS,
+      ...(config.redisUrl === undefined
         ? {}
-        : { redisUrl: config.redisUrl, secret: cacheKeySecret(config.authSecret) },
-    );
+        : { redisUrl: config.redisUrl, secret: cacheKeySecret(config.authSecret) }),
+    });
   const fingerprintSecret = randomBytes(32);
 
   // Envelop/Yoga plugins, in order. Hardening (limits, masking, introspection) and metrics are
   // added here; operation coalescing and the response cache sit first so a hit is answered
   // before anything else runs (metrics still time it: their clock starts in the instrumentation).
-  const limits = resolveLimits(config.limits);
   const coalescing = new OperationCoalescing({
     responseCache:
       config.responseCache === false
@@ -89,7 +100,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
             maxBodyBytes: limits.maxBodyBytes,
           },
     // Past Yoga's own execution deadline, so that an execution's 503 is what its waiters share.
-    timeoutMs: limits.executionTimeoutMs + 1_000,
+    timeoutMs: limits.executionTimeoutMs + FLIGHT_DEADLINE_MARGIN_MS,
   });
   const operationStats = () => coalescing.stats();
   const metrics = createMetrics({
@@ -124,7 +135,12 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       cache,
       data,
       viewer: await verifyViewer(initial.request.headers.get('authorization'), config.authSecret),
-      loaders: createLoaders(cache, data, () => readsOf(initial)),
+      loaders: createLoaders(
+        cache,
+        data,
+        () => readsOf(initial),
+        () => executionSignal(initial),
+      ),
       fingerprintSecret,
       operationStats,
     }),

@@ -44,12 +44,14 @@ function byId<R extends { id: number }>(ids: readonly number[], rows: readonly R
 /**
  * The request's loaders. Their entries are tagged (`Product:<id>` and `Product:*` for a row, the
  * product's stats tag for its figures), and `readInto` hands what a request reads to the response
- * cache, so a stored response is retired with the rows it was made from.
+ * cache, so a stored response is retired with the rows it was made from. `signal` is the
+ * execution's: a batch no request waits for any more is not sent (or is cancelled).
  */
 export function createLoaders(
   cache: FlightCache,
   data: ShopData,
   readInto: () => Reads | undefined = () => undefined,
+  signal: () => AbortSignal | undefined = () => undefined,
 ): AppLoaders {
   return {
     product: createCachedLoader(cache, {
@@ -57,15 +59,19 @@ export function createLoaders(
       ttlMs: TTL.product,
       tags: (id: number) => [TAGS.product(id), typeTag('Product')],
       readInto,
-      load: async (ids: number[]) => byId(ids, await data.productsByIds(ids)),
+      signal,
+      load: async (ids: number[], signal) => byId(ids, await data.productsByIds(ids, { signal })),
     }),
     productStats: createCachedLoader(cache, {
       name: 'productStats',
       ttlMs: TTL.productStats,
       tags: (id: number) => [TAGS.productStats(id)],
       readInto,
-      load: async (ids: number[]) => {
-        const rows = new Map((await data.productStatsByIds(ids)).map((row) => [row.productId, row]));
+      signal,
+      load: async (ids: number[], signal) => {
+        const rows = new Map(
+          (await data.productStatsByIds(ids, { signal })).map((row) => [row.productId, row]),
+        );
         return ids.map((id) => rows.get(id) ?? { productId: id, unitsSold: 0, revenueCents: 0 });
       },
     }),
@@ -74,7 +80,8 @@ export function createLoaders(
       ttlMs: TTL.customer,
       tags: (id: number) => [`Customer:${id}`, typeTag('Customer')],
       readInto,
-      load: async (ids: number[]) => byId(ids, await data.customersByIds(ids)),
+      signal,
+      load: async (ids: number[], signal) => byId(ids, await data.customersByIds(ids, { signal })),
     }),
   };
 }

@@ -1,10 +1,18 @@
 import SchemaBuilder from '@pothos/core';
-import { GraphQLError, type GraphQLSchema, isObjectType } from 'graphql';
+import { GraphQLError, type GraphQLResolveInfo, type GraphQLSchema, isObjectType } from 'graphql';
+import { noteWrite } from '../plugins/hardening.js';
 import { type FlightStatsSnapshot, flightStatsSnapshot } from '../plugins/flight-stats.js';
 import CachePolicyPlugin from 'graphql-flight/pothos';
 import { forbidden, unauthenticated } from './auth.js';
 import { type AppContext, TTL } from './context.js';
-import type { CustomerRow, OrderRow, ProductRow, ProductStatsRow, SalesSummaryRow } from './data/index.js';
+import type {
+  CustomerRow,
+  OrderRow,
+  ProductRow,
+  ProductStatsRow,
+  SalesSummaryRow,
+  WriteProgress,
+} from './data/index.js';
 import { invalidateAfterWrite, pendingInvalidation, readsOf, typeTag } from 'graphql-flight/graphql';
 import {
   invalidateAfterOrder,
@@ -89,9 +97,11 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
           // One tag for every limit: an order retires them all.
           tags: (customer) => [TAGS.customerOrders(customer.id)],
         },
-        resolve: (customer, args, ctx) =>
+        resolve: (customer, args, ctx, info) =>
           userErrors(
-            ctx.data.recentOrders(customer.id, boundedInt('limit', args.limit ?? 5, 1, RECENT_ORDERS_MAX)),
+            ctx.data.recentOrders(customer.id, boundedInt('limit', args.limit ?? 5, 1, RECENT_ORDERS_MAX), {
+              signal: signalOf(info),
+            }),
           ),
       }),
     }),
@@ -228,12 +238,13 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
         // Cached below through TOP_PRODUCTS_KEY (one entry for every limit).
         cache: { ttlMs: TTL.topProducts, hintOnly: true },
         description: `The best sellers by units sold. One cached aggregate serves every limit up to ${TOP_PRODUCTS_MAX}.`,
-        resolve: async (_root, args, ctx) => {
+        resolve: async (_root, args, ctx, info) => {
           const limit = boundedInt('limit', args.limit ?? 10, 1, TOP_PRODUCTS_MAX);
           const top = await ctx.cache.remember(
             TOP_PRODUCTS_KEY,
-            () => userErrors(ctx.data.topProducts(TOP_PRODUCTS_MAX)),
+            (signal) => userErrors(ctx.data.topProducts(TOP_PRODUCTS_MAX, { signal })),
             {
+              signal: signalOf(info),
               ttlMs: TTL.topProducts,
               // An order changes the ranking; a price change, the products in it.
               tags: (rows) => [TAGS.sales, typeTag('Product'), ...rows.map((row) => TAGS.product(row.id))],
@@ -246,7 +257,7 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
       salesSummary: t.field({
         type: SalesSummary,
         cache: { ttlMs: TTL.salesSummary, key: () => [], tags: [TAGS.sales] },
-        resolve: (_root, _args, ctx) => ctx.data.salesSummary(),
+        resolve: (_root, _args, ctx, info) => ctx.data.salesSummary({ signal: signalOf(info) }),
       }),
       viewer: t.field({
         type: Customer,
@@ -326,14 +337,17 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
       placeOrder: t.field({
         type: Order,
         args: { productId: t.arg.id({ required: true }), quantity: t.arg.int({ required: true }) },
-        resolve: async (_root, args, ctx) => {
+        resolve: async (_root, args, ctx, info) => {
           if (ctx.viewer === null) throw unauthenticated('placeOrder needs a signed-in customer');
           const order = await userErrors(
-            ctx.data.placeOrder({
-              customerId: ctx.viewer.customerId,
-              productId: parseId('productId', args.productId),
-              quantity: args.quantity,
-            }),
+            ctx.data.placeOrder(
+              {
+                customerId: ctx.viewer.customerId,
+                productId: parseId('productId', args.productId),
+                quantity: args.quantity,
+              },
+              writeOptions(ctx, info),
+            ),
           );
           await invalidateAfterOrder(ctx, order);
           return order;
@@ -342,10 +356,12 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
       updateProductPrice: t.field({
         type: Product,
         args: { id: t.arg.id({ required: true }), priceCents: t.arg.int({ required: true }) },
-        resolve: async (_root, args, ctx) => {
+        resolve: async (_root, args, ctx, info) => {
           if (!ctx.viewer?.operator) throw forbidden('updateProductPrice is for operators only');
           const id = parseId('id', args.id);
-          const product = await userErrors(ctx.data.updateProductPrice(id, args.priceCents));
+          const product = await userErrors(
+            ctx.data.updateProductPrice(id, args.priceCents, writeOptions(ctx, info)),
+          );
           if (product === null) throw notFound(`product ${id} does not exist`);
           await invalidateAfterPriceChange(ctx, product);
           return product;
@@ -355,6 +371,21 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
   });
 
   return builder.toSchema({ sortSchema: true });
+}
+
+/**
+ * The signal a resolver runs under (graphql-tools' executor sets `info.signal`): the execution's,
+ * or inside a cached field the flight's. Passed to the data source, so nobody's abandoned work
+ * reaches the database.
+ */
+function signalOf(info: GraphQLResolveInfo): AbortSignal | undefined {
+  const signal = (info as { signal?: unknown }).signal;
+  return signal instanceof AbortSignal ? signal : undefined;
+}
+
+/** A write stops with its execution, and tells the deadline how far it got (see noteWrite). */
+function writeOptions(ctx: AppContext, info: GraphQLResolveInfo) {
+  return { signal: signalOf(info), progress: (state: WriteProgress) => noteWrite(ctx, state) };
 }
 
 /** A remember call's `readInto`, when a response cache collects what this execution reads. */

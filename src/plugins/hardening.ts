@@ -18,6 +18,7 @@ import {
   maskError as yogaMaskError,
 } from 'graphql-yoga';
 import { InvalidOptionError } from 'graphql-flight';
+import type { WriteProgress } from '../app/data/index.js';
 import { keyFingerprint } from './flight-stats.js';
 
 /**
@@ -227,10 +228,68 @@ export function useBodyLimit<TContext extends HardeningContext>(maxBytes: number
   };
 }
 
+/** Where an execution's tracked writes stand (see noteWrite). */
+interface Writes {
+  /** Transactions opened, COMMITs sent, COMMITs acknowledged. */
+  writing: number;
+  committing: number;
+  committed: number;
+}
+
+/** The signal and the writes of the execution running with a context. */
+const executions = new WeakMap<object, { signal: AbortSignal; writes: Writes }>();
+
+/**
+ * The signal of the execution running with `context`: it aborts at the execution's deadline and
+ * when the request is abandoned. Loaders and data sources pass it on, so work nobody waits for
+ * stops (undefined before the execution starts, or without useExecutionDeadline).
+ */
+export function executionSignal(context: object): AbortSignal | undefined {
+  return executions.get(context)?.signal;
+}
+
+/**
+ * Records how far a write of the execution running with `context` got (a data source's progress
+ * callback), so that an execution past its deadline tells its client the truth about it: rolled
+ * back, committed, or being committed (outcome unknown).
+ */
+export function noteWrite(context: object, state: WriteProgress): void {
+  const writes = executions.get(context)?.writes;
+  if (writes !== undefined) writes[state]++;
+}
+
+/** The deadline error, saying what became of the writes the execution had started. */
+function deadlineError(timeoutMs: number, writes: Writes): GraphQLError {
+  const inDoubt = writes.committing - writes.committed;
+  const rolledBack = writes.writing - writes.committing;
+  let write: 'unknown' | 'committed' | 'rolled-back' | undefined;
+  let message = `the operation exceeded its ${timeoutMs} ms deadline`;
+  if (inDoubt > 0) {
+    write = 'unknown';
+    message += ': a write was being committed and may have been applied; read it back before you retry';
+  } else if (writes.committed > 0) {
+    write = 'committed';
+    message +=
+      rolledBack > 0 ? '; one write was committed, another rolled back' : '; its write was committed';
+  } else if (rolledBack > 0) {
+    write = 'rolled-back';
+    message += '; its write was rolled back (nothing was saved): it is safe to retry';
+  }
+  return createGraphQLError(message, {
+    extensions: {
+      code: 'EXECUTION_TIMEOUT',
+      http: { status: 503 },
+      ...(write === undefined ? {} : { write }),
+    },
+  });
+}
+
 /**
  * Gives each execution a deadline. Past it the client gets a 503 `EXECUTION_TIMEOUT` error, and
- * the executor's AbortSignal aborts, so graphql-tools' executor starts no further field; resolvers
- * already running are not interrupted (their flights have deadlines of their own).
+ * the execution's signal aborts: graphql-tools' executor starts no further field, resolvers see it
+ * as `info.signal` (the field cache passes it on), loaders as executionSignal(context), and the
+ * data source stops what nobody waits for any more. A write is rolled back if it had not begun to
+ * commit; the error says what became of it (extensions.write).
  */
 export function useExecutionDeadline<TContext extends HardeningContext>(timeoutMs: number): Plugin<TContext> {
   return {
@@ -239,12 +298,14 @@ export function useExecutionDeadline<TContext extends HardeningContext>(timeoutM
         const controller = new AbortController();
         const signal =
           args.signal === undefined ? controller.signal : AbortSignal.any([args.signal, controller.signal]);
+        const writes: Writes = { writing: 0, committing: 0, committed: 0 };
+        if (typeof args.contextValue === 'object' && args.contextValue !== null) {
+          executions.set(args.contextValue, { signal, writes });
+        }
         let timer: NodeJS.Timeout | undefined;
         const deadline = new Promise<ExecutionResult>((resolve) => {
           timer = setTimeout(() => {
-            const error = createGraphQLError(`the operation exceeded its ${timeoutMs} ms deadline`, {
-              extensions: { code: 'EXECUTION_TIMEOUT', http: { status: 503 } },
-            });
+            const error = deadlineError(timeoutMs, writes);
             resolve({ errors: [error] });
             controller.abort(error);
           }, timeoutMs);

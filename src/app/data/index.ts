@@ -1,4 +1,4 @@
-export { dropShopSchema } from './drivers.js';
+export { dropShopSchema, type StatementOptions, type WriteProgress } from './drivers.js';
 export {
   InvalidInputError,
   NotFoundError,

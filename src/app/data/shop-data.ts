@@ -1,5 +1,5 @@
 import { InvalidOptionError } from 'graphql-flight';
-import { type Driver, openPglite, openPostgres } from './drivers.js';
+import { type Driver, openPglite, openPostgres, type StatementOptions } from './drivers.js';
 import { InvalidInputError, NotFoundError, ShopDataClosedError } from './errors.js';
 import { DEFAULT_SEED, MAX_SEED, type Row, SCHEMA_NAME, type SeedSizes } from './schema.js';
 
@@ -59,41 +59,46 @@ export interface PlaceOrderInput {
  * row, answered without a statement; a non-integer is invalid input. Id lists are deduplicated
  * before querying, and an empty list (after that) returns [] without a statement.
  *
+ * Every method takes `options.signal` (see StatementOptions): a statement whose caller gave up is
+ * not sent (or, running, is cancelled), so an abandoned load costs the database nothing once it
+ * is back. The two writes run in a transaction of their own that commits only if the signal has
+ * not aborted by then, and report their progress (`options.progress`).
+ *
  * Numbers are JS numbers whatever the driver returns (pg gives bigint and numeric as strings):
  * sums are exact up to 2^53 cents, far beyond the seeded data.
  */
 export interface ShopData {
   readonly kind: 'pglite' | 'postgres';
   /** Statement `productsByIds`: the products among `ids` that exist, in no particular order. */
-  productsByIds(ids: readonly number[]): Promise<ProductRow[]>;
+  productsByIds(ids: readonly number[], options?: StatementOptions): Promise<ProductRow[]>;
   /** Statement `productStatsByIds`: one row per existing product among `ids` (zeros allowed), any order. */
-  productStatsByIds(ids: readonly number[]): Promise<ProductStatsRow[]>;
+  productStatsByIds(ids: readonly number[], options?: StatementOptions): Promise<ProductStatsRow[]>;
   /**
    * Statement `topProducts`: the `limit` (1..100) products with the most units sold over all
    * orders, by units sold descending then id ascending; products without orders count 0 units.
    */
-  topProducts(limit: number): Promise<TopProductRow[]>;
+  topProducts(limit: number, options?: StatementOptions): Promise<TopProductRow[]>;
   /** Statement `salesSummary`: an aggregate over all orders. */
-  salesSummary(): Promise<SalesSummaryRow>;
+  salesSummary(options?: StatementOptions): Promise<SalesSummaryRow>;
   /** Statement `customersByIds`: the customers among `ids` that exist, in no particular order. */
-  customersByIds(ids: readonly number[]): Promise<CustomerRow[]>;
+  customersByIds(ids: readonly number[], options?: StatementOptions): Promise<CustomerRow[]>;
   /**
    * Statement `recentOrders`: the customer's newest `limit` (1..50) orders, by created_at then id,
    * both descending. [] for a customer without orders or that does not exist.
    */
-  recentOrders(customerId: number, limit: number): Promise<OrderRow[]>;
+  recentOrders(customerId: number, limit: number, options?: StatementOptions): Promise<OrderRow[]>;
   /**
    * Statement `placeOrder`: inserts an order for `quantity` (1..1000) at the product's price as the
    * statement reads it, created now() (the transaction's start). Rejects with NotFoundError
    * (E_NOT_FOUND) naming the customer, else the product, when it does not exist; nothing is
    * inserted then.
    */
-  placeOrder(input: PlaceOrderInput): Promise<OrderRow>;
+  placeOrder(input: PlaceOrderInput, options?: StatementOptions): Promise<OrderRow>;
   /**
    * Statement `updateProductPrice`: sets the price (0..10 000 000 cents) and returns the updated
    * product, or null when there is no such product. Existing orders keep their totals.
    */
-  updateProductPrice(id: number, priceCents: number): Promise<ProductRow | null>;
+  updateProductPrice(id: number, priceCents: number, options?: StatementOptions): Promise<ProductRow | null>;
   /**
    * Statements sent to the database since open, by statement name: every name above, 0 until
    * sent. A statement counts when sent, whether or not it then fails. Seeding and DDL are not
@@ -122,6 +127,11 @@ export interface OpenShopDataOptions {
    * Default 1 000 products, 1 000 customers, 200 000 orders.
    */
   seed?: { products?: number; customers?: number; orders?: number };
+  /**
+   * PostgreSQL: the longest any statement may run (`statement_timeout`, milliseconds), so the
+   * database ends a hung statement itself. Default 15 000 (the server passes its execution deadline).
+   */
+  statementTimeoutMs?: number;
 }
 
 const STATEMENTS = [
@@ -159,10 +169,19 @@ export async function openShopData(options: OpenShopDataOptions = {}): Promise<S
     throw new InvalidOptionError('schema', `a string matching ${SCHEMA_NAME}`, schema);
   }
   const seed = seedSizes(options.seed);
+  const { statementTimeoutMs } = options;
+  if (
+    statementTimeoutMs !== undefined &&
+    (!Number.isSafeInteger(statementTimeoutMs) ||
+      statementTimeoutMs < 1 ||
+      statementTimeoutMs > 2_147_483_647)
+  ) {
+    throw new InvalidOptionError('statementTimeoutMs', 'an integer in 1..2147483647', statementTimeoutMs);
+  }
   const driver =
     databaseUrl === undefined
       ? await openPglite(seed, schema)
-      : await openPostgres(databaseUrl, seed, schema);
+      : await openPostgres(databaseUrl, seed, schema, statementTimeoutMs);
   return new SqlShopData(driver);
 }
 
@@ -257,16 +276,16 @@ class SqlShopData implements ShopData {
     return this.#driver.kind;
   }
 
-  async productsByIds(ids: readonly number[]): Promise<ProductRow[]> {
+  async productsByIds(ids: readonly number[], options?: StatementOptions): Promise<ProductRow[]> {
     const wanted = idList('ids', ids);
     if (wanted.length === 0) return [];
-    return (await this.#send('productsByIds', PRODUCTS_BY_IDS, [wanted])).map(product);
+    return (await this.#send('productsByIds', PRODUCTS_BY_IDS, [wanted], options)).map(product);
   }
 
-  async productStatsByIds(ids: readonly number[]): Promise<ProductStatsRow[]> {
+  async productStatsByIds(ids: readonly number[], options?: StatementOptions): Promise<ProductStatsRow[]> {
     const wanted = idList('ids', ids);
     if (wanted.length === 0) return [];
-    const rows = await this.#send('productStatsByIds', PRODUCT_STATS_BY_IDS, [wanted]);
+    const rows = await this.#send('productStatsByIds', PRODUCT_STATS_BY_IDS, [wanted], options);
     return rows.map((row) => ({
       productId: num(row, 'product_id'),
       unitsSold: num(row, 'units_sold'),
@@ -274,9 +293,9 @@ class SqlShopData implements ShopData {
     }));
   }
 
-  async topProducts(limit: number): Promise<TopProductRow[]> {
+  async topProducts(limit: number, options?: StatementOptions): Promise<TopProductRow[]> {
     integerIn('limit', limit, 1, 100);
-    const rows = await this.#send('topProducts', TOP_PRODUCTS, [limit]);
+    const rows = await this.#send('topProducts', TOP_PRODUCTS, [limit], options);
     return rows.map((row) => ({
       ...product(row),
       unitsSold: num(row, 'units_sold'),
@@ -284,8 +303,8 @@ class SqlShopData implements ShopData {
     }));
   }
 
-  async salesSummary(): Promise<SalesSummaryRow> {
-    const [row] = await this.#send('salesSummary', SALES_SUMMARY, []);
+  async salesSummary(options?: StatementOptions): Promise<SalesSummaryRow> {
+    const [row] = await this.#send('salesSummary', SALES_SUMMARY, [], options);
     if (row === undefined) throw new Error('salesSummary returned no row');
     const orderCount = num(row, 'order_count');
     const revenueCents = num(row, 'revenue_cents');
@@ -295,21 +314,21 @@ class SqlShopData implements ShopData {
     return { orderCount, revenueCents, averageOrderCents };
   }
 
-  async customersByIds(ids: readonly number[]): Promise<CustomerRow[]> {
+  async customersByIds(ids: readonly number[], options?: StatementOptions): Promise<CustomerRow[]> {
     const wanted = idList('ids', ids);
     if (wanted.length === 0) return [];
-    const rows = await this.#send('customersByIds', CUSTOMERS_BY_IDS, [wanted]);
+    const rows = await this.#send('customersByIds', CUSTOMERS_BY_IDS, [wanted], options);
     return rows.map((row) => ({ id: num(row, 'id'), name: str(row, 'name') }));
   }
 
-  async recentOrders(customerId: number, limit: number): Promise<OrderRow[]> {
+  async recentOrders(customerId: number, limit: number, options?: StatementOptions): Promise<OrderRow[]> {
     const possible = id('customerId', customerId);
     integerIn('limit', limit, 1, 50);
     if (!possible) return [];
-    return (await this.#send('recentOrders', RECENT_ORDERS, [customerId, limit])).map(order);
+    return (await this.#send('recentOrders', RECENT_ORDERS, [customerId, limit], options)).map(order);
   }
 
-  async placeOrder(input: PlaceOrderInput): Promise<OrderRow> {
+  async placeOrder(input: PlaceOrderInput, options?: StatementOptions): Promise<OrderRow> {
     if (typeof input !== 'object' || input === null) throw new InvalidInputError('input', 'an object', input);
     const { customerId, productId, quantity } = input;
     const customerPossible = id('input.customerId', customerId);
@@ -317,18 +336,34 @@ class SqlShopData implements ShopData {
     integerIn('input.quantity', quantity, 1, 1_000);
     if (!customerPossible) throw new NotFoundError('customer', customerId);
     if (!productPossible) throw new NotFoundError('product', productId);
-    const [row] = await this.#send('placeOrder', PLACE_ORDER, [customerId, productId, quantity]);
+    const [row] = await this.#send(
+      'placeOrder',
+      PLACE_ORDER,
+      [customerId, productId, quantity],
+      options,
+      true,
+    );
     if (row === undefined) throw new Error('placeOrder returned no row');
     if (row.customer_exists !== true) throw new NotFoundError('customer', customerId);
     if (row.product_exists !== true) throw new NotFoundError('product', productId);
     return order(row);
   }
 
-  async updateProductPrice(productId: number, priceCents: number): Promise<ProductRow | null> {
+  async updateProductPrice(
+    productId: number,
+    priceCents: number,
+    options?: StatementOptions,
+  ): Promise<ProductRow | null> {
     const possible = id('id', productId);
     integerIn('priceCents', priceCents, 0, 10_000_000);
     if (!possible) return null;
-    const [row] = await this.#send('updateProductPrice', UPDATE_PRODUCT_PRICE, [productId, priceCents]);
+    const [row] = await this.#send(
+      'updateProductPrice',
+      UPDATE_PRODUCT_PRICE,
+      [productId, priceCents],
+      options,
+      true,
+    );
     return row === undefined ? null : product(row);
   }
 
@@ -342,10 +377,18 @@ class SqlShopData implements ShopData {
   }
 
   /** Counts and sends one named statement; the only path from the methods to the driver. */
-  #send(name: StatementName, sql: string, params: readonly unknown[]): Promise<Row[]> {
+  #send(
+    name: StatementName,
+    sql: string,
+    params: readonly unknown[],
+    options: StatementOptions | undefined,
+    write = false,
+  ): Promise<Row[]> {
     if (this.#closing !== undefined) return Promise.reject(new ShopDataClosedError());
+    // A statement whose caller already gave up is neither sent nor counted.
+    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
     this.#counts[name]++;
-    return this.#driver.query(sql, params);
+    return write ? this.#driver.write(sql, params, options) : this.#driver.query(sql, params, options);
   }
 }
 

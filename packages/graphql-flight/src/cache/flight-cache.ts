@@ -61,6 +61,13 @@ export interface CacheOptions {
   breakerThreshold?: number;
   /** How long an open circuit waits before one probe call. Default 2 000. */
   breakerCooldownMs?: number;
+  /**
+   * Deadline of every flight (its store round trips and its load), in milliseconds: past it every
+   * waiter rejects with FlightTimeoutError and the load's signal aborts. A server sets it from its
+   * execution deadline (a little past it, so an operation's own deadline answers first). Default
+   * 10 000; not with `flight`, which has its own.
+   */
+  timeoutMs?: number;
   /** The single-flight map to share pending loads through. Default: one owned by this cache. */
   flight?: SingleFlight;
   /**
@@ -113,6 +120,12 @@ export interface RememberOptions<T = unknown> {
   readInto?: Reads;
   /** The value is also retired with every value these reads saw (read once its load is done). */
   inherits?: Reads;
+  /**
+   * This caller's way out (a request's or an execution's signal): when it aborts, this call
+   * rejects with its reason at once. The flight goes on for the callers still waiting, and its
+   * load's signal aborts when none is left.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RememberManyOptions<T = unknown, K = CacheKey> extends Omit<RememberOptions<T>, 'tags'> {
@@ -269,7 +282,16 @@ export class FlightCache {
     if (options.flight !== undefined && !(options.flight instanceof SingleFlight)) {
       throw new InvalidOptionError('flight', 'a SingleFlight', options.flight);
     }
-    this.#flight = options.flight ?? new SingleFlight();
+    if (options.flight !== undefined && options.timeoutMs !== undefined) {
+      throw new InvalidOptionError(
+        'timeoutMs',
+        'unset when `flight` is given (it has its own)',
+        options.timeoutMs,
+      );
+    }
+    this.#flight =
+      options.flight ??
+      new SingleFlight(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
     const maxBytes = positiveInteger('maxBytes', options.maxBytes ?? 64 * 1024 * 1024);
     this.#memory = new MemoryTier({ maxEntries, maxBytes, ...(options.now ? { now: options.now } : {}) });
 
@@ -399,8 +421,10 @@ export class FlightCache {
     } catch (error) {
       return Promise.reject(error);
     }
-    const joined = this.#flight.join(this.#flightKey(k), (signal) =>
-      this.#fill(k, load, ttlMs, options, fixedTagIds, signal),
+    const joined = this.#flight.join(
+      this.#flightKey(k),
+      (signal) => this.#fill(k, load, ttlMs, options, fixedTagIds, signal),
+      callerSignal(options),
     );
     const reads = options?.readInto;
     if (!joined.shared)
@@ -540,16 +564,20 @@ export class FlightCache {
           continue;
         }
         this.#misses++;
-        const joined = this.#flight.join<Flown<T>>(this.#flightKey(k), (signal) => {
-          // Runs synchronously inside join() when this call starts the flight.
-          const result = deferred<Flown<T>>();
-          const id = this.#tier.keyId(k);
-          const known =
-            fixedTagIds === undefined || options?.inherits !== undefined ? undefined : [id, ...fixedTagIds];
-          const run = this.#begin(k, known, signal);
-          leaders.push({ k, id, key, signal, result, run });
-          return result.promise;
-        });
+        const joined = this.#flight.join<Flown<T>>(
+          this.#flightKey(k),
+          (signal) => {
+            // Runs synchronously inside join() when this call starts the flight.
+            const result = deferred<Flown<T>>();
+            const id = this.#tier.keyId(k);
+            const known =
+              fixedTagIds === undefined || options?.inherits !== undefined ? undefined : [id, ...fixedTagIds];
+            const run = this.#begin(k, known, signal);
+            leaders.push({ k, id, key, signal, result, run });
+            return result.promise;
+          },
+          callerSignal(options),
+        );
         if (joined.shared) this.#coalesced++;
         pending = joined.result;
         byKey.set(k, pending);
@@ -916,4 +944,9 @@ function positiveInteger(option: string, value: number): number {
   if (!Number.isSafeInteger(value) || value <= 0)
     throw new InvalidOptionError(option, 'a positive integer', value);
   return value;
+}
+
+/** The run options of a call that brings its own signal. */
+function callerSignal(options: { signal?: AbortSignal } | undefined): { signal: AbortSignal } | undefined {
+  return options?.signal === undefined ? undefined : { signal: options.signal };
 }

@@ -132,14 +132,34 @@ export function cachedResolver<TContext>(
     if (!dynamic && shared === undefined) shared = fixedOptions(info.schema, info.returnType);
     const callOptions = dynamic ? optionsOf(parent, args, context, info) : shared!;
     const reads = readsOf(context);
+    const signal = signalOf(info);
+    const withReads = reads === undefined ? callOptions : { ...callOptions, readInto: reads };
     return options
       .cache(context)
       .remember(
         keyOf(viewer, parts),
-        async () => resolver(parent, args, context, info),
-        reads === undefined ? callOptions : { ...callOptions, readInto: reads },
+        async (flightSignal) => resolver(parent, args, context, withSignal(info, flightSignal)),
+        signal === undefined ? withReads : { ...withReads, signal },
       );
   };
+}
+
+/**
+ * The execution's signal, where the executor gives resolvers one (graphql-tools' executor, which
+ * Yoga runs, sets `info.signal`; graphql-js does not): a caller whose execution was abandoned or
+ * passed its deadline stops waiting, and the flight's load is aborted once no caller is left.
+ */
+function signalOf(info: GraphQLResolveInfo): AbortSignal | undefined {
+  const signal = (info as { signal?: unknown }).signal;
+  return signal instanceof AbortSignal ? signal : undefined;
+}
+
+/**
+ * The info the shared execution of a cached resolver sees: its `signal` is the flight's, which
+ * aborts when every caller has left or the flight's deadline passed, not the first caller's.
+ */
+function withSignal(info: GraphQLResolveInfo, signal: AbortSignal): GraphQLResolveInfo {
+  return Object.assign(Object.create(info) as GraphQLResolveInfo, { signal });
 }
 
 function hasId(parent: unknown): boolean {

@@ -24,6 +24,12 @@ export interface CachedLoaderOptions<K extends KeyPart, V> {
    * through this loader. Default: none.
    */
   readInto?: () => Reads | undefined;
+  /**
+   * The request's way out, asked at each batch (the execution's signal: with Yoga and the
+   * hardening deadline, `() => executionSignal(context)`): when it aborts, the batch's keys reject
+   * with its reason at once, and a load no other request waits for is aborted. Default: none.
+   */
+  signal?: () => AbortSignal | undefined;
   /** DataLoader's per-batch bound. Default: none. */
   maxBatchSize?: number;
   /** DataLoader's batch scheduler (tests use a manual one). Default: DataLoader's, after the current tick. */
@@ -55,8 +61,10 @@ export function createCachedLoader<K extends KeyPart, V>(
       ? { ttlMs, tags: (key: readonly KeyPart[], value: V) => tags(key[2] as K, value) }
       : { ttlMs, ...(tags === undefined ? {} : { tags }) };
   const readInto = options.readInto;
+  const signalOf = options.signal;
   const batch = (keys: readonly K[]) => {
     const reads = readInto?.();
+    const signal = signalOf?.();
     return cache.rememberMany<V, readonly KeyPart[]>(
       keys.map((key) => loaderCacheKey(name, key)),
       (missing, signal) =>
@@ -64,7 +72,11 @@ export function createCachedLoader<K extends KeyPart, V>(
           missing.map((key) => key[2] as K),
           signal,
         ),
-      reads === undefined ? remember : { ...remember, readInto: reads },
+      {
+        ...remember,
+        ...(reads === undefined ? {} : { readInto: reads }),
+        ...(signal === undefined ? {} : { signal }),
+      },
     );
   };
   return new DataLoader<K, V>(batch, {
