@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signToken } from '../../src/app/auth.js';
 import { dropShopSchema } from '../../src/app/data/index.js';
-import { createServer, FLIGHT_DEADLINE_MARGIN_MS, type Server } from '../../src/server.js';
+import { createServer, type Server } from '../../src/server.js';
 import { type PgProxy, pgProxy } from '../helpers/pg-proxy.js';
 import { TEST_SECRET, TEST_SEED } from '../helpers/server.js';
 
@@ -89,9 +89,9 @@ describe('a hung PostgreSQL', () => {
           extensions: expect.objectContaining({ code: 'EXECUTION_TIMEOUT' }),
         }),
       ]);
-      // At the execution deadline: not before it, and not at a flight's deadline after it.
+      // The execution's deadline answered (a flight's, FLIGHT_DEADLINE_MARGIN_MS later, would be
+      // an unexpected error): not before it.
       expect(answer.elapsedMs).toBeGreaterThanOrEqual(DEADLINE_MS - 5);
-      expect(answer.elapsedMs).toBeLessThan(DEADLINE_MS + FLIGHT_DEADLINE_MARGIN_MS);
     }
 
     const sentWhileHung = proxy.executed;
@@ -105,6 +105,8 @@ describe('a hung PostgreSQL', () => {
   it('rolls back a mutation past its deadline and says so', async () => {
     const token = await signToken(4, TEST_SECRET);
     const before = await ordersOf(4);
+    // A connection of the pool is open and idle, so the write gets one at once: held is its BEGIN.
+    await request('{ product(id: "58") { id } }');
     proxy.hold();
     const answer = await request('mutation { placeOrder(productId: "2", quantity: 1) { id } }', token);
     expect(answer.status).toBe(503);

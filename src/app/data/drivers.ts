@@ -158,18 +158,20 @@ export async function openPostgres(
       return onConnection(pool, signal, (client) => client.query<Row>(sql, params as unknown[]));
     },
     write: (sql, params, options) =>
-      onConnection(pool, options?.signal, async (client, unstoppable) => {
+      onConnection(pool, options?.signal, async (client) => {
         // Writing from the moment the transaction is asked for: whatever happens next, nothing
         // of it is committed unless it reaches the COMMIT below.
         options?.progress?.('writing');
         await client.query('BEGIN');
         const result = await client.query<Row>(sql, params as unknown[]);
+        // An abort while a statement ran closed the session (rolled back); one in the moment
+        // between the statement's answer and this line is caught here.
         if (options?.signal?.aborted) {
           await client.query('ROLLBACK');
           throw options.signal.reason;
         }
-        // Past this line the write is the database's to commit, whatever the signal says now.
-        unstoppable();
+        // From here on the outcome is the database's: an abort now leaves it unknown, and the
+        // progress says so (`committing` without `committed`).
         options?.progress?.('committing');
         await client.query('COMMIT');
         options?.progress?.('committed');
@@ -183,13 +185,12 @@ export async function openPostgres(
  * Runs `work` on a connection of its own. Aborted before it has one, nothing is sent (the
  * connection, once the pool hands it over, goes straight back). Aborted while it runs, the call
  * rejects at once, the statement is cancelled on the server and the connection is closed: its
- * session ends, so an open transaction is rolled back and a late reply is dropped. `work` calls
- * `unstoppable()` where an abort must no longer interrupt it (a COMMIT about to be sent).
+ * session ends, so an open transaction is rolled back and a late reply is dropped.
  */
 async function onConnection(
   pool: pg.Pool,
   signal: AbortSignal | undefined,
-  work: (client: pg.PoolClient, unstoppable: () => void) => Promise<{ rows: Row[] }>,
+  work: (client: pg.PoolClient) => Promise<{ rows: Row[] }>,
 ): Promise<Row[]> {
   signal?.throwIfAborted();
   const client = await pool.connect();
@@ -205,8 +206,7 @@ async function onConnection(
     };
   });
   signal?.addEventListener('abort', onAbort, { once: true });
-  // From the commit on, an abort no longer stops the work: its outcome is then awaited.
-  const running = work(client, () => signal?.removeEventListener('abort', onAbort));
+  const running = work(client);
   try {
     const { rows } = await (signal === undefined ? running : Promise.race([running, aborted]));
     client.release();
