@@ -5,7 +5,7 @@ import { createSchema, createYoga } from 'graphql-yoga';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SALES_SUMMARY_KEY, TOP_PRODUCTS_KEY } from '../../src/app/invalidation.js';
 import { createHardeningPlugins, httpServerOptions, resolveLimits } from '../../src/plugins/hardening.js';
-import type { Server, ServerOptions } from '../../src/server.js';
+import { FLIGHT_DEADLINE_MARGIN_MS, type Server, type ServerOptions } from '../../src/server.js';
 import { SalesSummaryDocument, TopProductsDocument } from '../generated/graphql.js';
 import { deferred } from '../../packages/graphql-flight/tests/helpers/deferred.js';
 import { startTestServer, TEST_SECRET } from '../helpers/server.js';
@@ -329,15 +329,24 @@ describe('the hardened server in production, with lower limits', () => {
     expect(allowed.body.errors).toBeUndefined();
   });
 
+  it("runs the cache's flights to the execution deadline and a margin, so the deadline answers first", () => {
+    expect(t.server.cache.timeoutMs).toBe(150 + FLIGHT_DEADLINE_MARGIN_MS);
+  });
+
   it('answers 503 EXECUTION_TIMEOUT when an operation passes its execution deadline', async () => {
     const gate = deferred<void>();
     const topProducts = t.server.data.topProducts.bind(t.server.data);
+    const signals: Array<AbortSignal | undefined> = [];
     vi.spyOn(t.server.data, 'topProducts').mockImplementation(async (...args) => {
+      signals.push(args[1]?.signal);
       await gate.promise;
       return topProducts(...args);
     });
     const reply = await t.post({ query: print(TopProductsDocument) });
     expect(reply.status).toBe(503);
+    // Nobody waits for the statement any more: its signal has aborted, so it would not be sent.
+    expect(signals).toHaveLength(1);
+    expect(signals[0]?.aborted).toBe(true);
     expect(reply.body).toEqual({
       errors: [
         {

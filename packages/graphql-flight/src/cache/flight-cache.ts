@@ -718,6 +718,11 @@ export class FlightCache {
     if (this.#queue !== undefined) await this.#queue.submit(keyIds, tagIds);
   }
 
+  /** The deadline of a flight, in milliseconds (the `timeoutMs` option, or its `flight`'s). */
+  get timeoutMs(): number {
+    return this.#flight.timeoutMs;
+  }
+
   /**
    * This process's invalidation generation: it moves on with every invalidation this process
    * applies (its own, and another process's as its message arrives). Work keyed by it (coalesced
