@@ -32,7 +32,10 @@ describe.each(drivers)('statements on %s', (_name, databaseUrl) => {
   it('commits a write and reports its progress in order', async () => {
     const before = await ordersOf(1);
     const progress: WriteProgress[] = [];
-    await data.placeOrder({ customerId: 1, productId: 1, quantity: 1 }, { progress: (s) => progress.push(s) });
+    await data.placeOrder(
+      { customerId: 1, productId: 1, quantity: 1 },
+      { progress: (s) => progress.push(s) },
+    );
     expect(progress).toEqual(['writing', 'committing', 'committed']);
     expect(await ordersOf(1)).toBe(before + 1);
   });

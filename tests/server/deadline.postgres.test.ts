@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { signToken } from '../../src/app/auth.js';
 import { dropShopSchema } from '../../src/app/data/index.js';
 import { createServer, type Server } from '../../src/server.js';
@@ -118,6 +118,24 @@ describe('a hung PostgreSQL', () => {
     // Once the database is back, the session of the abandoned write is gone and so is its order.
     await server.yoga.fetch('http://localhost/graphql?query=%7BsalesSummary%7BorderCount%7D%7D');
     expect(await ordersOf(4)).toBe(before);
+  });
+
+  it('reports a write committed before the deadline as committed', async () => {
+    const token = await signToken(6, TEST_SECRET);
+    const before = await ordersOf(6);
+    // The order commits; the cache invalidation it waits for next never answers.
+    const invalidate = vi.spyOn(server.cache, 'invalidate').mockImplementation(() => new Promise(() => {}));
+    try {
+      const answer = await request('mutation { placeOrder(productId: "2", quantity: 1) { id } }', token);
+      expect(answer.status).toBe(503);
+      expect(answer.body.errors?.[0]).toMatchObject({
+        message: `the operation exceeded its ${DEADLINE_MS} ms deadline; its write was committed`,
+        extensions: { code: 'EXECUTION_TIMEOUT', write: 'committed' },
+      });
+    } finally {
+      invalidate.mockRestore();
+    }
+    expect(await ordersOf(6)).toBe(before + 1);
   });
 
   it('reports a commit whose answer did not come back in time as of unknown outcome', async () => {
