@@ -63,7 +63,7 @@ describe("a caller's signal", () => {
       name: 'item',
       ttlMs: 60_000,
       signal: () => controller.signal,
-      load: (keys, signal) => {
+      load: (_keys, signal) => {
         loadSignal = signal;
         return new Promise(() => {});
       },
