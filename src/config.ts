@@ -4,6 +4,7 @@
  */
 
 import { DEFAULT_LIMITS, type HardeningLimits } from './plugins/hardening.js';
+import { DEFAULT_TOKEN_MAX_LIFETIME, parseDuration } from './app/auth.js';
 
 export interface Config {
   nodeEnv: 'development' | 'production' | 'test';
@@ -18,6 +19,8 @@ export interface Config {
   authSecret: Uint8Array;
   /** True when AUTH_SECRET was not set and the development secret is in use. */
   devSecret: boolean;
+  /** TOKEN_MAX_LIFETIME in seconds: a token that could live longer (exp - iat, or exp - now) is refused. */
+  tokenMaxLifetimeSeconds: number;
   /** Limits of the HTTP edge (src/plugins/hardening.ts); each one from its variable, else its default. */
   limits: HardeningLimits;
   /**
@@ -65,6 +68,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (secretText !== undefined && Buffer.byteLength(secretText) < 32) {
     throw new ConfigError('AUTH_SECRET', 'at least 32 characters long', `${secretText.length} characters`);
   }
+  const tokenMaxLifetimeText = nonEmpty(env.TOKEN_MAX_LIFETIME) ?? DEFAULT_TOKEN_MAX_LIFETIME;
+  const tokenMaxLifetimeSeconds = parseDuration(tokenMaxLifetimeText);
+  if (tokenMaxLifetimeSeconds === undefined) {
+    throw new ConfigError(
+      'TOKEN_MAX_LIFETIME',
+      'a duration <n>s, <n>m, <n>h or <n>d (n a positive integer of at most 9 digits, e.g. 30d)',
+      tokenMaxLifetimeText,
+    );
+  }
   const metricsPortText = nonEmpty(env.METRICS_PORT);
   const metricsPort = metricsPortText === undefined ? undefined : portNumber('METRICS_PORT', metricsPortText);
   if (metricsPort === port) {
@@ -82,6 +94,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseSchema,
     authSecret: new TextEncoder().encode(secretText ?? DEVELOPMENT_SECRET),
     devSecret: secretText === undefined,
+    tokenMaxLifetimeSeconds,
     limits: loadLimits(env),
     metricsPort,
     responseCache: responseCacheText === 'on',

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import { verifyViewer } from './app/auth.js';
+import { BEARER_REALM, verifyViewer } from './app/auth.js';
 import { type AppContext, createLoaders } from './app/context.js';
 import { type OpenShopDataOptions, openShopData, type ShopData } from './app/data/index.js';
 import { buildSchema } from './app/schema.js';
@@ -29,7 +29,8 @@ export const FLIGHT_DEADLINE_MARGIN_MS = 1_000;
 /** What createServer needs: the validated config, and for tests, a few overrides. */
 export interface ServerOptions {
   config: Pick<Config, 'nodeEnv' | 'redisUrl' | 'databaseUrl' | 'authSecret'> &
-    Partial<Pick<Config, 'databaseSchema' | 'metricsPort' | 'responseCache'>> & {
+    Partial<Pick<Config, 'databaseSchema' | 'metricsPort' | 'responseCache'>> &
+    Partial<Pick<Config, 'tokenMaxLifetimeSeconds'>> & {
       /** Limits of the HTTP edge; each one absent takes its default (DEFAULT_LIMITS). */
       limits?: Partial<Config['limits']>;
     };
@@ -83,6 +84,8 @@ export async function createServer(options: ServerOptions): Promise<Server> {
         : { redisUrl: config.redisUrl, secret: cacheKeySecret(config.authSecret) }),
     });
   const fingerprintSecret = randomBytes(32);
+  // Every reader of a token applies the same policy: the context, the response cache, /metrics.
+  const tokenPolicy = { maxLifetimeSeconds: config.tokenMaxLifetimeSeconds };
 
   // Envelop/Yoga plugins, in order. Hardening (limits, masking, introspection) and metrics are
   // added here; operation coalescing and the response cache sit first so a hit is answered
@@ -96,7 +99,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
             // A public cached response goes to anonymous requests and to valid tokens; a bad token
             // runs through Yoga and gets its 401.
             authorize: async (authorization) =>
-              (await verifyViewer(authorization, config.authSecret)) !== null,
+              (await verifyViewer(authorization, config.authSecret, tokenPolicy)) !== null,
             maxBodyBytes: limits.maxBodyBytes,
           },
     // Past Yoga's own execution deadline, so that an execution's 503 is what its waiters share.
@@ -109,7 +112,8 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     operationStats,
     // Operators only, as flightStats; a bad or expired token rejects (a 401).
     authorize: async (authorization) =>
-      (await verifyViewer(authorization, config.authSecret))?.operator === true,
+      (await verifyViewer(authorization, config.authSecret, tokenPolicy))?.operator === true,
+    realm: BEARER_REALM,
     separateListener: config.metricsPort !== undefined,
   });
   const plugins: Array<Plugin | Plugin<AppContext>> = [
@@ -134,7 +138,11 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     context: async (initial) => ({
       cache,
       data,
-      viewer: await verifyViewer(initial.request.headers.get('authorization'), config.authSecret),
+      viewer: await verifyViewer(
+        initial.request.headers.get('authorization'),
+        config.authSecret,
+        tokenPolicy,
+      ),
       loaders: createLoaders(
         cache,
         data,

@@ -22,9 +22,12 @@ export interface MetricsOptions {
   /**
    * Decides a scrape on the main listener from its Authorization header (never null here: a
    * request without one is a 401 before this is called). Resolves true to serve, false for a 403;
-   * a rejection (a bad or expired token) is a 401.
+   * a rejection (a bad or expired token) is a 401, whose `WWW-Authenticate` is the rejection's own
+   * when it carries one (a GraphQLError's `extensions.http.headers`).
    */
   authorize: (authorization: string) => Promise<boolean>;
+  /** The realm of the `WWW-Authenticate: Bearer` challenge of a 401 (RFC 6750). Default 'graphql-flight'. */
+  realm?: string;
   /**
    * True when a separate listener serves /metrics (METRICS_PORT): then only requests marked with
    * METRICS_LISTENER get metrics, without a token, and the main listener does not serve the path.
@@ -270,15 +273,16 @@ export function createMetrics(options: MetricsOptions): Metrics {
 
   async function authorizedScrape(request: Request, fetchAPI: FetchAPI): Promise<Response> {
     const authorization = request.headers.get('authorization');
+    const challenge = `Bearer realm="${options.realm ?? 'graphql-flight'}"`;
     if (authorization === null || authorization === '') {
-      return text(fetchAPI, 401, 'an operator bearer token is required', { 'www-authenticate': 'Bearer' });
+      return text(fetchAPI, 401, 'an operator bearer token is required', { 'www-authenticate': challenge });
     }
     let allowed: boolean;
     try {
       allowed = await options.authorize(authorization);
-    } catch {
+    } catch (error) {
       return text(fetchAPI, 401, 'the token is not valid', {
-        'www-authenticate': 'Bearer error="invalid_token"',
+        'www-authenticate': challengeOf(error) ?? `${challenge}, error="invalid_token"`,
       });
     }
     return allowed ? scrape(fetchAPI) : text(fetchAPI, 403, 'metrics are for operators only');
@@ -334,6 +338,17 @@ export function createMetrics(options: MetricsOptions): Metrics {
       durations.observe(labels, (performance.now() - startedAt) / 1_000);
     },
   };
+}
+
+/** The `WWW-Authenticate` an error carries in `extensions.http.headers` (as Yoga reads it), if any. */
+function challengeOf(error: unknown): string | undefined {
+  const headers = (error as { extensions?: { http?: { headers?: Record<string, unknown> } } } | null)
+    ?.extensions?.http?.headers;
+  if (headers === undefined || headers === null) return undefined;
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase() === 'www-authenticate' && typeof value === 'string') return value;
+  }
+  return undefined;
 }
 
 function text(

@@ -246,6 +246,10 @@ describe('operation coalescing, with neither the response cache nor the field ca
         message: 'the token is not valid',
         extensions: { code: 'UNAUTHENTICATED' },
       });
+      // A shared 401 keeps its challenge, the coalesced copies' included.
+      expect(response.headers.get('www-authenticate')).toBe(
+        'Bearer realm="graphql-flight", error="invalid_token", error_description="the token is not valid"',
+      );
     }
     expect(bad.map((r) => r.headers.get('x-cache')).sort()).toEqual(['COALESCED', 'COALESCED', 'MISS']);
     expect(bad[1]!.body).toBe(bad[0]!.body);

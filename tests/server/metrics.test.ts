@@ -41,7 +41,7 @@ describe('/metrics, served to operators on the main listener', () => {
   it('answers 401 without a token or with a bad one, 403 to a customer, and 200 to an operator', async () => {
     const none = await t.server.yoga.fetch('http://localhost/metrics');
     expect(none.status).toBe(401);
-    expect(none.headers.get('www-authenticate')).toBe('Bearer');
+    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="graphql-flight"');
     expect(await none.text()).toBe('an operator bearer token is required\n');
     const bad = await scrape('not.a-valid.token');
     expect(bad.status).toBe(401);
