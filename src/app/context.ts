@@ -66,7 +66,7 @@ export function createLoaders(
       readInto,
       load: async (ids: number[]) => {
         const rows = new Map((await data.productStatsByIds(ids)).map((row) => [row.productId, row]));
-        return ids.map((id) => rows.get(id) ?? { productId: id, unitsSold: 0, revenueCents: 0 });
+        return ids.map((id) => rows.get(id) ?? { productId: id, unitsSold: 0, revenueCents: '0' });
       },
     }),
     customer: createCachedLoader(cache, {
