@@ -68,9 +68,10 @@ export interface PlaceOrderInput {
  *
  * Amounts of money (revenue, averages, order totals) are `Cents`: canonical decimal strings,
  * exact at any size, never a JS number on the way (pg gives bigint and numeric as strings, PGlite
- * numeric as strings). Counts (orders, units sold) and ids are JS numbers, exact: a count past
- * 2^53 - 1 is refused with a TypeError, never rounded. Prices are JS numbers (an int column,
- * 0..PRICE_CENTS_MAX when written here).
+ * numeric as strings). Counts (orders, units sold) are JS numbers, exact: a count past 2^53 - 1
+ * is refused with a TypeError, never rounded. Ids and prices are JS numbers: int columns, except
+ * order ids (a bigint identity, counting up from 1), and prices are 0..PRICE_CENTS_MAX when
+ * written here.
  */
 export interface ShopData {
   readonly kind: 'pglite' | 'postgres';
