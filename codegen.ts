@@ -13,7 +13,13 @@ const config: CodegenConfig = {
     'tests/generated/': {
       preset: 'client',
       presetConfig: { fragmentMasking: false },
-      config: { useTypeImports: true, enumsAsTypes: true, avoidOptionals: false },
+      config: {
+        useTypeImports: true,
+        enumsAsTypes: true,
+        avoidOptionals: false,
+        // Money: a decimal string out (exact at any size); a string or an integer in.
+        scalars: { Cents: { input: 'string | number', output: 'string' } },
+      },
     },
   },
 };

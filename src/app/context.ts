@@ -72,7 +72,7 @@ export function createLoaders(
         const rows = new Map(
           (await data.productStatsByIds(ids, { signal })).map((row) => [row.productId, row]),
         );
-        return ids.map((id) => rows.get(id) ?? { productId: id, unitsSold: 0, revenueCents: 0 });
+        return ids.map((id) => rows.get(id) ?? { productId: id, unitsSold: 0, revenueCents: '0' });
       },
     }),
     customer: createCachedLoader(cache, {

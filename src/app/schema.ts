@@ -5,13 +5,16 @@ import { type FlightStatsSnapshot, flightStatsSnapshot } from '../plugins/flight
 import CachePolicyPlugin from 'graphql-flight/pothos';
 import { forbidden, unauthenticated } from './auth.js';
 import { type AppContext, TTL } from './context.js';
-import type {
-  CustomerRow,
-  OrderRow,
-  ProductRow,
-  ProductStatsRow,
-  SalesSummaryRow,
-  WriteProgress,
+import {
+  type Cents,
+  type CustomerRow,
+  ORDER_QUANTITY_MAX,
+  type OrderRow,
+  PRICE_CENTS_MAX,
+  type ProductRow,
+  type ProductStatsRow,
+  type SalesSummaryRow,
+  type WriteProgress,
 } from './data/index.js';
 import { invalidateAfterWrite, pendingInvalidation, readsOf, typeTag } from 'graphql-flight/graphql';
 import {
@@ -22,11 +25,16 @@ import {
   TOP_PRODUCTS_KEY,
   TOP_PRODUCTS_MAX,
 } from './invalidation.js';
+import { CentsScalar } from './scalars.js';
 
 /** Most ids one `products` call may ask for (a bound on what one request can make the server load). */
 export const MAX_IDS = 100;
 /** Most tags and types one `invalidateCache` call may retire. */
 export const MAX_INVALIDATION_TAGS = 100;
+
+/** The description of every count that grows with the orders (issue 12). */
+const COUNT_NOTE =
+  'A Float, not an Int: a count over all orders passes 2^31 - 1 in time. Always an integer, exact up to 2^53 - 1 (centuries of orders).';
 
 export interface SchemaOptions {
   /** Whether `cache` field options take effect (default true). Off only to measure what they buy. */
@@ -37,7 +45,7 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
   const builder = new SchemaBuilder<{
     Context: AppContext;
     DefaultFieldNullability: false;
-    Scalars: { ID: { Input: string; Output: number } };
+    Scalars: { ID: { Input: string; Output: number }; Cents: { Input: Cents; Output: Cents } };
   }>({
     plugins: options.fieldCache === false ? [] : [CachePolicyPlugin],
     defaultFieldNullability: false,
@@ -47,15 +55,28 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
     },
   });
 
+  builder.addScalarType('Cents', CentsScalar);
+
   const ProductStats = builder.objectRef<ProductStatsRow>('ProductStats').implement({
-    fields: (t) => ({ unitsSold: t.exposeInt('unitsSold'), revenueCents: t.exposeInt('revenueCents') }),
+    description: "A product's sales over all orders.",
+    fields: (t) => ({
+      unitsSold: t.exposeFloat('unitsSold', {
+        description: `Units in all orders of the product. ${COUNT_NOTE}`,
+      }),
+      revenueCents: t.expose('revenueCents', {
+        type: 'Cents',
+        description: 'Sum of the totals of all orders of the product.',
+      }),
+    }),
   });
 
   const Product = builder.objectRef<ProductRow>('Product').implement({
     fields: (t) => ({
       id: t.exposeID('id'),
       name: t.exposeString('name'),
-      priceCents: t.exposeInt('priceCents'),
+      priceCents: t.exposeInt('priceCents', {
+        description: `The price in cents, 0 to ${PRICE_CENTS_MAX}: an Int, since updateProductPrice bounds it.`,
+      }),
       stats: t.field({
         type: ProductStats,
         // The productStats loader caches it; the hint lets whole responses be cached too.
@@ -78,7 +99,10 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
         },
       }),
       quantity: t.exposeInt('quantity'),
-      totalCents: t.exposeInt('totalCents'),
+      totalCents: t.expose('totalCents', {
+        type: 'Cents',
+        description: 'Quantity times the price the order was placed at (up to 10000000000).',
+      }),
       createdAt: t.exposeString('createdAt'),
     }),
   });
@@ -108,12 +132,14 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
   });
 
   const SalesSummary = builder.objectRef<SalesSummaryRow>('SalesSummary').implement({
+    description: 'All orders. Amounts are Cents (decimal strings), counts Floats: neither overflows.',
     fields: (t) => ({
-      orderCount: t.exposeInt('orderCount'),
-      revenueCents: t.exposeInt('revenueCents', {
-        description: 'Sum of all order totals, in cents. Int is 32-bit: fine for the demo data.',
+      orderCount: t.exposeFloat('orderCount', { description: `Orders placed. ${COUNT_NOTE}` }),
+      revenueCents: t.expose('revenueCents', { type: 'Cents', description: 'Sum of all order totals.' }),
+      averageOrderCents: t.expose('averageOrderCents', {
+        type: 'Cents',
+        description: 'revenueCents / orderCount, rounded half up, computed exactly; "0" without orders.',
       }),
-      averageOrderCents: t.exposeInt('averageOrderCents'),
     }),
   });
 
@@ -336,16 +362,17 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
       }),
       placeOrder: t.field({
         type: Order,
+        description: `Orders \`quantity\` (1 to ${ORDER_QUANTITY_MAX}) of a product at its current price, for the signed-in customer. Every argument is checked before anything is written, and every field of the result holds whatever the write can produce (totalCents is Cents), so the result never fails to serialise after the order is written.`,
         args: { productId: t.arg.id({ required: true }), quantity: t.arg.int({ required: true }) },
         resolve: async (_root, args, ctx, info) => {
           if (ctx.viewer === null) throw unauthenticated('placeOrder needs a signed-in customer');
+          // Validated here, before the data layer writes (which checks again): every accepted
+          // input gives a total that Cents holds, so nothing after the insert can fail.
+          const productId = parseId('productId', args.productId);
+          const quantity = boundedInt('quantity', args.quantity, 1, ORDER_QUANTITY_MAX);
           const order = await userErrors(
             ctx.data.placeOrder(
-              {
-                customerId: ctx.viewer.customerId,
-                productId: parseId('productId', args.productId),
-                quantity: args.quantity,
-              },
+              { customerId: ctx.viewer.customerId, productId, quantity },
               writeOptions(ctx, info),
             ),
           );
@@ -355,12 +382,14 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
       }),
       updateProductPrice: t.field({
         type: Product,
+        description: `Sets a product's price, \`priceCents\` 0 to ${PRICE_CENTS_MAX} (so an order totals at most ${PRICE_CENTS_MAX * ORDER_QUANTITY_MAX} cents). Operators only. Arguments are checked before anything is written; orders placed earlier keep their totals.`,
         args: { id: t.arg.id({ required: true }), priceCents: t.arg.int({ required: true }) },
         resolve: async (_root, args, ctx, info) => {
           if (!ctx.viewer?.operator) throw forbidden('updateProductPrice is for operators only');
           const id = parseId('id', args.id);
+          const priceCents = boundedInt('priceCents', args.priceCents, 0, PRICE_CENTS_MAX);
           const product = await userErrors(
-            ctx.data.updateProductPrice(id, args.priceCents, writeOptions(ctx, info)),
+            ctx.data.updateProductPrice(id, priceCents, writeOptions(ctx, info)),
           );
           if (product === null) throw notFound(`product ${id} does not exist`);
           await invalidateAfterPriceChange(ctx, product);

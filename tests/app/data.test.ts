@@ -18,12 +18,16 @@ const SMALL = { products: 50, customers: 40, orders: 2_000 };
  * salesSummary of the SMALL seed. Hard-coded, so both drivers (and every run) must produce the
  * same rows: the seed is deterministic arithmetic, not Math.random.
  */
-const SMALL_SUMMARY = { orderCount: 2_000, revenueCents: 8_233_700, averageOrderCents: 4_117 };
+const SMALL_SUMMARY = { orderCount: 2_000, revenueCents: '8233700', averageOrderCents: '4117' };
 
 /** The same for the default seed (1 000 products, 1 000 customers, 200 000 orders). */
-const DEFAULT_SUMMARY = { orderCount: 200_000, revenueCents: 788_688_997, averageOrderCents: 3_943 };
-/** GraphQL's Int is 32-bit; the schema exposes revenueCents as Int!, so the demo data must fit. */
-const GRAPHQL_INT_MAX = 2_147_483_647;
+const DEFAULT_SUMMARY = { orderCount: 200_000, revenueCents: '788688997', averageOrderCents: '3943' };
+
+/** An amount (Cents, a decimal string) plus cents, as Cents. */
+const plus = (cents: string, more: string | number) => String(BigInt(cents) + BigInt(more));
+/** `total / count` rounded half up, in bigint (the reference for averageOrderCents). */
+const halfUp = (total: string, count: number) =>
+  String((2n * BigInt(total) + BigInt(count)) / (2n * BigInt(count)));
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -172,12 +176,13 @@ describe.each(targets)('shop data on $label', ({ kind, databaseUrl }) => {
     const stats = await data.productStatsByIds([...range(1, 50), 51, 1]);
     expect(stats.map((row) => row.productId).sort((a, b) => a - b)).toEqual(range(1, 50));
     const summary = await data.salesSummary();
-    expect(stats.reduce((sum, row) => sum + row.revenueCents, 0)).toBe(summary.revenueCents);
+    expect(stats.reduce((sum, row) => plus(sum, row.revenueCents), '0')).toBe(summary.revenueCents);
     for (const row of stats) {
       expect(Object.keys(row).sort()).toEqual(['productId', 'revenueCents', 'unitsSold']);
-      expect(Number.isInteger(row.unitsSold) && Number.isInteger(row.revenueCents)).toBe(true);
+      expect(Number.isInteger(row.unitsSold)).toBe(true);
+      expect(row.revenueCents).toMatch(/^(0|[1-9][0-9]*)$/);
     }
-    expect(summary.averageOrderCents).toBe(Math.round(summary.revenueCents / summary.orderCount));
+    expect(summary.averageOrderCents).toBe(halfUp(summary.revenueCents, summary.orderCount));
   });
 
   it('ranks top products by units sold then id, agreeing with the per-product stats', async () => {
@@ -209,7 +214,7 @@ describe.each(targets)('shop data on $label', ({ kind, databaseUrl }) => {
         customerId: 1,
         productId: expect.any(Number),
         quantity: expect.any(Number),
-        totalCents: order.quantity * prices.get(order.productId)!.priceCents,
+        totalCents: String(order.quantity * prices.get(order.productId)!.priceCents),
         createdAt: expect.stringMatching(ISO),
       });
       expect(order.quantity >= 1 && order.quantity <= 5).toBe(true);
@@ -296,7 +301,7 @@ describe.each(targets)('shop data on $label', ({ kind, databaseUrl }) => {
       customerId: 3,
       productId: 7,
       quantity: 4,
-      totalCents: 4 * product!.priceCents,
+      totalCents: String(4 * product!.priceCents),
       createdAt: expect.stringMatching(ISO),
     });
     expect(order.id).toBeGreaterThan(SMALL.orders);
@@ -304,14 +309,18 @@ describe.each(targets)('shop data on $label', ({ kind, databaseUrl }) => {
     expect(order.createdAt > '2024-01-01T00:00:00.000Z').toBe(true);
 
     const orderCount = summary.orderCount + 1;
-    const revenueCents = summary.revenueCents + order.totalCents;
+    const revenueCents = plus(summary.revenueCents, order.totalCents);
     expect(await data.salesSummary()).toEqual({
       orderCount,
       revenueCents,
-      averageOrderCents: Math.round(revenueCents / orderCount),
+      averageOrderCents: halfUp(revenueCents, orderCount),
     });
     expect(await data.productStatsByIds([7])).toEqual([
-      { productId: 7, unitsSold: stats!.unitsSold + 4, revenueCents: stats!.revenueCents + order.totalCents },
+      {
+        productId: 7,
+        unitsSold: stats!.unitsSold + 4,
+        revenueCents: plus(stats!.revenueCents, order.totalCents),
+      },
     ]);
     const recent = await data.recentOrders(3, 5);
     expect(recent[0]).toEqual(order);
@@ -321,7 +330,7 @@ describe.each(targets)('shop data on $label', ({ kind, databaseUrl }) => {
   it('updates a price for later orders only, and answers null for an unknown product', async () => {
     const [product] = await data.productsByIds([9]);
     const first = await data.placeOrder({ customerId: 5, productId: 9, quantity: 2 });
-    expect(first.totalCents).toBe(2 * product!.priceCents);
+    expect(first.totalCents).toBe(String(2 * product!.priceCents));
 
     const before = data.queryCounts();
     const updated = await data.updateProductPrice(9, 12_345);
@@ -331,34 +340,54 @@ describe.each(targets)('shop data on $label', ({ kind, databaseUrl }) => {
     expect(sentBetween(before, data.queryCounts())).toEqual({ updateProductPrice: 2, productsByIds: 1 });
 
     const second = await data.placeOrder({ customerId: 5, productId: 9, quantity: 3 });
-    expect(second.totalCents).toBe(3 * 12_345);
+    expect(second.totalCents).toBe(String(3 * 12_345));
     const recent = await data.recentOrders(5, 2);
     expect(recent).toEqual([second, first]);
     expect(await data.updateProductPrice(9, 0)).toEqual({ id: 9, name: 'Product 9', priceCents: 0 });
   });
 
-  it('accepts a total beyond 32 bits: the largest quantity at the largest price', async () => {
+  it('accepts a total beyond 32 bits, the largest quantity at the largest price, and sums it exactly', async () => {
+    const [[statsBefore], summaryBefore] = await Promise.all([
+      data.productStatsByIds([11]),
+      data.salesSummary(),
+    ]);
     await data.updateProductPrice(11, 10_000_000);
     const order = await data.placeOrder({ customerId: 2, productId: 11, quantity: 1_000 });
-    expect(order.totalCents).toBe(10_000_000_000);
+    expect(order.totalCents).toBe('10000000000');
+    expect((await data.recentOrders(2, 1))[0]).toEqual(order);
     const [stats] = await data.productStatsByIds([11]);
-    expect(stats!.revenueCents).toBeGreaterThanOrEqual(10_000_000_000);
+    expect(stats).toEqual({
+      productId: 11,
+      unitsSold: statsBefore!.unitsSold + 1_000,
+      revenueCents: plus(statsBefore!.revenueCents, '10000000000'),
+    });
+    const summary = await data.salesSummary();
+    const revenueCents = plus(summaryBefore.revenueCents, '10000000000');
+    expect(BigInt(revenueCents)).toBeGreaterThan(2n ** 31n);
+    expect(summary).toEqual({
+      orderCount: summaryBefore.orderCount + 1,
+      revenueCents,
+      averageOrderCents: halfUp(revenueCents, summaryBefore.orderCount + 1),
+    });
+    expect((await data.topProducts(100)).find((row) => row.id === 11)?.revenueCents).toBe(
+      stats!.revenueCents,
+    );
   });
 
   it('reports zeros for a shop without orders, then counts its first order exactly', async () => {
     const empty = await open({ products: 3, customers: 2, orders: 0 });
-    expect(await empty.salesSummary()).toEqual({ orderCount: 0, revenueCents: 0, averageOrderCents: 0 });
+    expect(await empty.salesSummary()).toEqual({ orderCount: 0, revenueCents: '0', averageOrderCents: '0' });
     expect(await empty.productStatsByIds([3, 2, 1, 4])).toEqual(
-      expect.arrayContaining([1, 2, 3].map((productId) => ({ productId, unitsSold: 0, revenueCents: 0 }))),
+      expect.arrayContaining([1, 2, 3].map((productId) => ({ productId, unitsSold: 0, revenueCents: '0' }))),
     );
     const products = byId(await empty.productsByIds([1, 2, 3]));
     expect(await empty.topProducts(100)).toEqual(
-      products.map((p) => ({ ...p, unitsSold: 0, revenueCents: 0 })),
+      products.map((p) => ({ ...p, unitsSold: 0, revenueCents: '0' })),
     );
     expect(await empty.recentOrders(1, 50)).toEqual([]);
 
     const order = await empty.placeOrder({ customerId: 2, productId: 3, quantity: 3 });
-    const total = 3 * products[2]!.priceCents;
+    const total = String(3 * products[2]!.priceCents);
     expect(order).toMatchObject({ id: 1, customerId: 2, productId: 3, quantity: 3, totalCents: total });
     expect(await empty.salesSummary()).toEqual({
       orderCount: 1,
@@ -409,7 +438,6 @@ describe('the default seed on PGlite', () => {
       expect((await first.customersByIds(range(1, 1_001))).length).toBe(1_000);
       const summary = await first.salesSummary();
       expect(summary).toEqual(DEFAULT_SUMMARY);
-      expect(summary.revenueCents).toBeLessThan(GRAPHQL_INT_MAX);
       const top = await first.topProducts(10);
       // Skewed popularity: a clear leader, and no ties among the top ten.
       expect(top[0]!.unitsSold).toBeGreaterThan(2 * top[9]!.unitsSold);

@@ -20,7 +20,7 @@ export type PlaceOrderMutationVariables = Exact<{
 }>;
 
 
-export type PlaceOrderMutation = { placeOrder: { id: string, quantity: number, totalCents: number, product: { id: string } } };
+export type PlaceOrderMutation = { placeOrder: { id: string, quantity: number, totalCents: string, product: { id: string } } };
 
 export type UpdateProductPriceMutationVariables = Exact<{
   id: string | number;
@@ -42,26 +42,26 @@ export type ProductQueryVariables = Exact<{
 }>;
 
 
-export type ProductQuery = { product: { id: string, name: string, priceCents: number, stats: { unitsSold: number, revenueCents: number } } | null };
+export type ProductQuery = { product: { id: string, name: string, priceCents: number, stats: { unitsSold: number, revenueCents: string } } | null };
 
 export type TopProductsQueryVariables = Exact<{
   limit?: number | null | undefined;
 }>;
 
 
-export type TopProductsQuery = { topProducts: Array<{ id: string, name: string, priceCents: number, stats: { unitsSold: number, revenueCents: number } }> };
+export type TopProductsQuery = { topProducts: Array<{ id: string, name: string, priceCents: number, stats: { unitsSold: number, revenueCents: string } }> };
 
 export type SalesSummaryQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type SalesSummaryQuery = { salesSummary: { orderCount: number, revenueCents: number, averageOrderCents: number } };
+export type SalesSummaryQuery = { salesSummary: { orderCount: number, revenueCents: string, averageOrderCents: string } };
 
 export type ViewerQueryVariables = Exact<{
   limit?: number | null | undefined;
 }>;
 
 
-export type ViewerQuery = { viewer: { id: string, name: string, recentOrders: Array<{ id: string, quantity: number, totalCents: number, createdAt: string, product: { id: string, name: string } }> } | null };
+export type ViewerQuery = { viewer: { id: string, name: string, recentOrders: Array<{ id: string, quantity: number, totalCents: string, createdAt: string, product: { id: string, name: string } }> } | null };
 
 
 export const FlightStatsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"FlightStats"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"flightStats"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"inFlight"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"fingerprint"}},{"kind":"Field","name":{"kind":"Name","value":"waiters"}},{"kind":"Field","name":{"kind":"Name","value":"ageMs"}}]}},{"kind":"Field","name":{"kind":"Name","value":"started"}},{"kind":"Field","name":{"kind":"Name","value":"coalesced"}},{"kind":"Field","name":{"kind":"Name","value":"hits"}},{"kind":"Field","name":{"kind":"Name","value":"misses"}},{"kind":"Field","name":{"kind":"Name","value":"loads"}},{"kind":"Field","name":{"kind":"Name","value":"errors"}},{"kind":"Field","name":{"kind":"Name","value":"timeouts"}},{"kind":"Field","name":{"kind":"Name","value":"hitRatio"}},{"kind":"Field","name":{"kind":"Name","value":"store"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"healthy"}},{"kind":"Field","name":{"kind":"Name","value":"breaker"}},{"kind":"Field","name":{"kind":"Name","value":"errors"}}]}},{"kind":"Field","name":{"kind":"Name","value":"queries"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"statement"}},{"kind":"Field","name":{"kind":"Name","value":"count"}}]}},{"kind":"Field","name":{"kind":"Name","value":"operations"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"executed"}},{"kind":"Field","name":{"kind":"Name","value":"coalesced"}},{"kind":"Field","name":{"kind":"Name","value":"hits"}},{"kind":"Field","name":{"kind":"Name","value":"stored"}},{"kind":"Field","name":{"kind":"Name","value":"notModified"}}]}}]}}]}}]} as unknown as DocumentNode<FlightStatsQuery, FlightStatsQueryVariables>;

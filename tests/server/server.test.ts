@@ -132,11 +132,13 @@ describe(`the GraphQL server (${database})`, () => {
     const placed = await t.request(PlaceOrderDocument, { token, variables: { productId: '5', quantity: 3 } });
     expect(placed.body.errors).toBeUndefined();
     const order = placed.body.data!.placeOrder;
-    expect(order.totalCents).toBe(productBefore.priceCents * 3);
+    expect(order.totalCents).toBe(String(productBefore.priceCents * 3));
 
     const summaryAfter = (await t.request(SalesSummaryDocument)).body.data!.salesSummary;
     expect(summaryAfter.orderCount).toBe(summaryBefore.orderCount + 1);
-    expect(summaryAfter.revenueCents).toBe(summaryBefore.revenueCents + order.totalCents);
+    expect(summaryAfter.revenueCents).toBe(
+      String(BigInt(summaryBefore.revenueCents) + BigInt(order.totalCents)),
+    );
     const productAfter = (await t.request(ProductDocument, { variables: { id: '5' } })).body.data!.product!;
     expect(productAfter.stats.unitsSold).toBe(productBefore.stats.unitsSold + 3);
     const viewer = (await t.request(ViewerDocument, { token, variables: { limit: 3 } })).body.data!.viewer!;

@@ -40,7 +40,8 @@ export const MAX_SEED: Readonly<SeedSizes> = {
 /**
  * `total_cents` is bigint, not int: `placeOrder` accepts quantity up to 1 000 and a price up to
  * 10 000 000 cents, whose product (1e10) overflows int. sum(bigint) returns numeric, which the
- * readers convert like every other count; on 200k orders it costs the same as sum(int) (measured).
+ * readers convert exactly to Cents strings (money.ts); on 200k orders it costs the same as
+ * sum(int) (measured).
  */
 const TABLES = [
   `CREATE TABLE IF NOT EXISTS products (
@@ -86,9 +87,10 @@ const INDEXES = [
 ];
 
 /**
- * Prices 0.99 .. 24.99, spread by a prime stride: deterministic, not monotonic in the id. Kept low
- * so the default seed's total revenue (about 780 million cents) stays well inside GraphQL's 32-bit
- * Int, which the schema's `revenueCents: Int!` uses.
+ * Prices 0.99 .. 24.99, spread by a prime stride: deterministic, not monotonic in the id. The
+ * default seed's revenue is about 789 million cents; nothing depends on it staying small: the
+ * schema's amounts are `Cents` (decimal strings, exact at any size) since issue 12, because
+ * orders alone (544 of quantity 1 000 at these prices) pass GraphQL's 32-bit Int.
  */
 const SEED_PRODUCTS = `INSERT INTO products (id, name, price_cents)
   SELECT i, 'Product ' || i, 99 + ((i::bigint * 7919) % 25)::int * 100

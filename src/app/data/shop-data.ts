@@ -1,6 +1,7 @@
 import { InvalidOptionError } from 'graphql-flight';
 import { type Driver, openPglite, openPostgres, type StatementOptions } from './drivers.js';
 import { InvalidInputError, NotFoundError, ShopDataClosedError } from './errors.js';
+import { averageCents, type Cents, toCents, toCount } from './money.js';
 import { DEFAULT_SEED, MAX_SEED, type Row, SCHEMA_NAME, type SeedSizes } from './schema.js';
 
 export interface ProductRow {
@@ -9,23 +10,28 @@ export interface ProductRow {
   priceCents: number;
 }
 
+/** The most units one order may have (`placeOrder`'s `quantity` is 1..ORDER_QUANTITY_MAX). */
+export const ORDER_QUANTITY_MAX = 1_000;
+/** The highest price, in cents (`updateProductPrice`'s `priceCents` is 0..PRICE_CENTS_MAX). */
+export const PRICE_CENTS_MAX = 10_000_000;
+
 /** Sales of one product over all orders; zeros for a product nobody ordered. */
 export interface ProductStatsRow {
   productId: number;
   unitsSold: number;
-  revenueCents: number;
+  revenueCents: Cents;
 }
 
-/** All orders: count, revenue, and revenue / count rounded half up (0 when there are no orders). */
+/** All orders: count, revenue, and revenue / count rounded half up ("0" when there are no orders). */
 export interface SalesSummaryRow {
   orderCount: number;
-  revenueCents: number;
-  averageOrderCents: number;
+  revenueCents: Cents;
+  averageOrderCents: Cents;
 }
 
 export interface TopProductRow extends ProductRow {
   unitsSold: number;
-  revenueCents: number;
+  revenueCents: Cents;
 }
 
 export interface CustomerRow {
@@ -38,7 +44,8 @@ export interface OrderRow {
   customerId: number;
   productId: number;
   quantity: number;
-  totalCents: number;
+  /** quantity times the price the order was placed at: at most 1e10, and a Cents string like every amount. */
+  totalCents: Cents;
   /** ISO 8601 in UTC with milliseconds (`2024-01-01T00:00:00.000Z`); Postgres keeps microseconds. */
   createdAt: string;
 }
@@ -64,8 +71,12 @@ export interface PlaceOrderInput {
  * is back. The two writes run in a transaction of their own that commits only if the signal has
  * not aborted by then, and report their progress (`options.progress`).
  *
- * Numbers are JS numbers whatever the driver returns (pg gives bigint and numeric as strings):
- * sums are exact up to 2^53 cents, far beyond the seeded data.
+ * Amounts of money (revenue, averages, order totals) are `Cents`: canonical decimal strings,
+ * exact at any size, never a JS number on the way (pg gives bigint and numeric as strings, PGlite
+ * numeric as strings). Counts (orders, units sold) are JS numbers, exact: a count past 2^53 - 1
+ * is refused with a TypeError, never rounded. Ids and prices are JS numbers: int columns, except
+ * order ids (a bigint identity, counting up from 1), and prices are 0..PRICE_CENTS_MAX when
+ * written here.
  */
 export interface ShopData {
   readonly kind: 'pglite' | 'postgres';
@@ -240,6 +251,12 @@ const RECENT_ORDERS = `SELECT ${ORDER_COLUMNS}
  * It always returns one row: the two existence flags, and the order's columns (null when nothing
  * was inserted). The foreign keys still guard against a row deleted meanwhile (the shop deletes
  * none).
+ *
+ * The statement commits as it returns, so nothing after it may fail for a row it wrote (issue 12:
+ * an order reported as failed must not be committed). The total is `$3::int * price::bigint`, at
+ * most 1 000 x (2^31 - 1), far inside bigint: the insert cannot overflow. Every column it returns
+ * converts without a check that could throw: the total is Cents (any size), the quantity is the
+ * validated 1..1000, created_at is now().
  */
 const PLACE_ORDER = `WITH customer AS (
     SELECT id FROM customers WHERE id = $1
@@ -288,8 +305,8 @@ class SqlShopData implements ShopData {
     const rows = await this.#send('productStatsByIds', PRODUCT_STATS_BY_IDS, [wanted], options);
     return rows.map((row) => ({
       productId: num(row, 'product_id'),
-      unitsSold: num(row, 'units_sold'),
-      revenueCents: num(row, 'revenue_cents'),
+      unitsSold: count(row, 'units_sold'),
+      revenueCents: cents(row, 'revenue_cents'),
     }));
   }
 
@@ -298,20 +315,18 @@ class SqlShopData implements ShopData {
     const rows = await this.#send('topProducts', TOP_PRODUCTS, [limit], options);
     return rows.map((row) => ({
       ...product(row),
-      unitsSold: num(row, 'units_sold'),
-      revenueCents: num(row, 'revenue_cents'),
+      unitsSold: count(row, 'units_sold'),
+      revenueCents: cents(row, 'revenue_cents'),
     }));
   }
 
   async salesSummary(options?: StatementOptions): Promise<SalesSummaryRow> {
     const [row] = await this.#send('salesSummary', SALES_SUMMARY, [], options);
     if (row === undefined) throw new Error('salesSummary returned no row');
-    const orderCount = num(row, 'order_count');
-    const revenueCents = num(row, 'revenue_cents');
-    // Both are exact integers below 2^53, so the quotient is the correctly rounded double and a
-    // true .5 stays .5: Math.round gives half up, as SQL round() would for these positive values.
-    const averageOrderCents = orderCount === 0 ? 0 : Math.round(revenueCents / orderCount);
-    return { orderCount, revenueCents, averageOrderCents };
+    const orderCount = count(row, 'order_count');
+    const revenueCents = cents(row, 'revenue_cents');
+    // In bigint: a double quotient of a revenue past 2^53 would already be rounded.
+    return { orderCount, revenueCents, averageOrderCents: averageCents(revenueCents, orderCount) };
   }
 
   async customersByIds(ids: readonly number[], options?: StatementOptions): Promise<CustomerRow[]> {
@@ -333,7 +348,7 @@ class SqlShopData implements ShopData {
     const { customerId, productId, quantity } = input;
     const customerPossible = id('input.customerId', customerId);
     const productPossible = id('input.productId', productId);
-    integerIn('input.quantity', quantity, 1, 1_000);
+    integerIn('input.quantity', quantity, 1, ORDER_QUANTITY_MAX);
     if (!customerPossible) throw new NotFoundError('customer', customerId);
     if (!productPossible) throw new NotFoundError('product', productId);
     const [row] = await this.#send(
@@ -355,7 +370,7 @@ class SqlShopData implements ShopData {
     options?: StatementOptions,
   ): Promise<ProductRow | null> {
     const possible = id('id', productId);
-    integerIn('priceCents', priceCents, 0, 10_000_000);
+    integerIn('priceCents', priceCents, 0, PRICE_CENTS_MAX);
     if (!possible) return null;
     const [row] = await this.#send(
       'updateProductPrice',
@@ -428,9 +443,19 @@ function order(row: Row): OrderRow {
     customerId: num(row, 'customer_id'),
     productId: num(row, 'product_id'),
     quantity: num(row, 'quantity'),
-    totalCents: num(row, 'total_cents'),
+    totalCents: cents(row, 'total_cents'),
     createdAt: iso(row, 'created_at'),
   };
+}
+
+/** An amount-of-money column (bigint, or numeric from sum()) as exact Cents. */
+function cents(row: Row, column: string): Cents {
+  return toCents(row[column], `column ${column}`);
+}
+
+/** A count column (count(*), sum(int): int8) as an exact JS number. */
+function count(row: Row, column: string): number {
+  return toCount(row[column], `column ${column}`);
 }
 
 /** A numeric column as a JS number: pg sends int8 and numeric as strings, PGlite numeric too. */
