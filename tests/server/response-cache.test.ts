@@ -273,6 +273,12 @@ describe.skipIf(!redis)('the response cache shared through Redis by two servers'
   beforeAll(async () => {
     first = await startTestServer({ cache: createCache({ redisUrl: REDIS_URL, namespace }) });
     second = await startTestServer({ cache: createCache({ redisUrl: REDIS_URL, namespace }) });
+    // Seeding a server's PGlite blocks the event loop, which can time out its Redis connection
+    // (it reconnects): both caches are on Redis before the tests begin.
+    await first.server.cache.remember('warm-up', async () => 1);
+    await eventually(
+      async () => (await second.server.cache.fetch('warm-up', async () => 2)).source === 'store',
+    );
   });
   afterAll(async () => {
     await Promise.all([first?.close(), second?.close()]);
