@@ -1,12 +1,4 @@
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -138,6 +130,8 @@ describe('GraphiQL in headless Chromium, offline', () => {
   let profile: string;
   let context: BrowserContext | undefined;
   let page: Page;
+  /** The customer token the Headers test types in. */
+  let token = '';
   /** Requests to anywhere but the server: aborted, and each one fails the suite. */
   const outside: string[] = [];
 
@@ -152,7 +146,6 @@ describe('GraphiQL in headless Chromium, offline', () => {
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
     profile = mkdtempSync(join(tmpdir(), 'graphiql-chromium-'));
-    mkdirSync(profile, { recursive: true });
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
@@ -196,14 +189,17 @@ describe('GraphiQL in headless Chromium, offline', () => {
     }
   });
 
+  /** The tab named `name` (its title is the first operation's name). */
+  const tabOf = (name: string) => page.locator(`.graphiql-tab:has(> .graphiql-tab-button[title="${name}"])`);
+
   /**
    * Selects the tab named `name` from the keyboard and waits until it is the active one. (The tabs
    * can be dragged to reorder them: a click whose press and release come in the same instant, as
    * Playwright's do, does not select one.)
    */
   async function openTab(name: string): Promise<void> {
-    const tab = page.getByRole('tab').filter({ has: page.getByRole('button', { name, exact: true }) });
-    await tab.getByRole('button', { name, exact: true }).focus();
+    const tab = tabOf(name);
+    await tab.locator('.graphiql-tab-button').focus();
     await page.keyboard.press('Enter');
     await expect.poll(() => tab.getAttribute('aria-selected'), { timeout: 10_000 }).toBe('true');
   }
@@ -286,9 +282,37 @@ describe('GraphiQL in headless Chromium, offline', () => {
     await page.getByRole('button', { name: 'Headers', exact: true }).click();
     const headers = page.locator('.graphiql-editor-tool .graphiql-editor').last();
     await headers.click();
-    await page.keyboard.insertText(`{"Authorization": "Bearer ${await t.token(1)}"}`);
+    token = await t.token(1);
+    await page.keyboard.insertText(`{"Authorization": "Bearer ${token}"}`);
     await run();
     await expect.poll(() => result(), { timeout: 15_000 }).toMatch(/"viewer": \{\s*"id": "1"/);
     expect(outside).toEqual([]);
   });
+
+  it('keeps changed tabs across reloads but never the token; cleared site data brings the examples back', async () => {
+    const reload = async () => {
+      await page.reload({ waitUntil: 'load' });
+      await page.locator('.graphiql-query-editor').waitFor();
+    };
+    const tabNames = () => page.locator('.graphiql-tab .graphiql-tab-button').allTextContents();
+    const stored = () => page.evaluate(() => JSON.stringify({ ...window.localStorage }));
+    await page.locator('.graphiql-tab-add').click();
+    await expect
+      .poll(() => tabNames().then((names) => names.length), { timeout: 10_000 })
+      .toBe(TAB_NAMES.length + 1);
+    const changed = await tabNames();
+    const storedTabs = () =>
+      page.evaluate(
+        () => JSON.parse(window.localStorage.getItem('graphiql:tabState') ?? '{"tabs":[]}').tabs.length,
+      );
+    await expect.poll(storedTabs, { timeout: 10_000 }).toBe(TAB_NAMES.length + 1);
+    await reload();
+    await expect.poll(tabNames, { timeout: 10_000 }).toEqual(changed);
+    expect(await stored()).not.toContain(token);
+
+    await page.evaluate(() => window.localStorage.clear());
+    await reload();
+    await expect.poll(tabNames, { timeout: 10_000 }).toEqual(TAB_NAMES);
+    expect(outside).toEqual([]);
+  }, 60_000);
 });
