@@ -1,18 +1,14 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Kind, parse } from 'graphql';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createGraphiQLOptions,
-  exampleVariables,
-  GRAPHIQL_TITLE,
-  loadOperationTabs,
-  OPERATIONS_DIR,
-} from '../../src/graphiql.js';
+import { exampleVariables, GRAPHIQL_TITLE, loadOperationTabs, OPERATIONS_DIR } from '../../src/graphiql.js';
 import { startTestServer, TEST_SEED, type TestServer } from '../helpers/server.js';
 
 /** Debian's chromium (.ci/run installs it); CHROMIUM points elsewhere on another machine. */
@@ -93,17 +89,31 @@ describe('the GraphiQL options (src/graphiql.ts)', () => {
   });
 
   it('are read relative to the package, whatever the working directory (npm start runs dist/)', () => {
-    const cwd = process.cwd();
+    // A process of its own: OPERATIONS_DIR is fixed when the module loads.
+    const root = fileURLToPath(new URL('../../', import.meta.url));
     const elsewhere = mkdtempSync(join(tmpdir(), 'graphiql-cwd-'));
     try {
-      process.chdir(elsewhere);
-      expect(createGraphiQLOptions().defaultTabs).toHaveLength(OPERATION_FILES.length);
+      const child = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href,
+          '--input-type=module',
+          '-e',
+          `const m = await import(${JSON.stringify(pathToFileURL(join(root, 'src/graphiql.ts')).href)});
+           console.log(JSON.stringify({ dir: m.OPERATIONS_DIR, tabs: m.createGraphiQLOptions().defaultTabs.length }));`,
+        ],
+        { cwd: elsewhere, encoding: 'utf8', timeout: 30_000 },
+      );
+      expect(child.stderr).toBe('');
+      expect(JSON.parse(child.stdout)).toEqual({
+        dir: join(root, 'schema/operations/'),
+        tabs: OPERATION_FILES.length,
+      });
     } finally {
-      process.chdir(cwd);
       rmSync(elsewhere, { recursive: true, force: true });
     }
-    expect(existsSync(join(OPERATIONS_DIR, '..', 'schema.graphql'))).toBe(true);
-  });
+  }, 40_000);
 });
 
 describe('GraphiQL outside development', () => {
@@ -167,7 +177,7 @@ describe('GraphiQL in headless Chromium, offline', () => {
     await context.route('**/*', (route) => {
       const url = route.request().url();
       if (local(url)) return route.continue();
-      outside.push(url);
+      if (!outside.includes(url)) outside.push(url);
       return route.abort('internetdisconnected');
     });
     // Also every request the context sees, in case one is not routed (a worker's).
@@ -176,7 +186,16 @@ describe('GraphiQL in headless Chromium, offline', () => {
     });
     page = context.pages()[0] ?? (await context.newPage());
     await page.goto(`${origin}/graphql`, { waitUntil: 'load' });
-    await page.locator('.graphiql-query-editor').waitFor();
+    try {
+      await page.locator('.graphiql-query-editor').waitFor();
+    } catch (error) {
+      throw new Error(
+        `GraphiQL did not render; requests outside the server: ${outside.join(' ') || 'none'}`,
+        {
+          cause: error,
+        },
+      );
+    }
   }, 90_000);
 
   afterAll(async () => {
