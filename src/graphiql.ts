@@ -1,6 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { type DocumentNode, parse, type TypeNode } from 'graphql';
 import type { GraphiQLOptions } from 'graphql-yoga';
 
@@ -8,9 +7,13 @@ import type { GraphiQLOptions } from 'graphql-yoga';
  * GraphiQL served by the server itself (issue 12): `@graphql-yoga/render-graphiql` inlines
  * GraphiQL's scripts, styles, editor workers and favicon in the page, so it works offline and
  * behind a firewall (Yoga's default page loads them from a CDN). The page is about 9 MB, sent
- * once per visit; the server answers it only where GraphiQL is enabled (development).
+ * once per visit. The bundle (about 35 MB of heap once loaded) is imported on the first render,
+ * so a server without GraphiQL (production) never loads it.
  */
-export { renderGraphiQL };
+export async function renderGraphiQL(options: GraphiQLOptions): Promise<string> {
+  const bundle = await import('@graphql-yoga/render-graphiql');
+  return bundle.renderGraphiQL(options);
+}
 
 /**
  * The shop's example operations: schema/operations beside src/ and dist/, so `npm start`

@@ -25,6 +25,54 @@ const TAB_NAMES = OPERATION_FILES.map((file) => {
   return first?.kind === Kind.OPERATION_DEFINITION ? first.name?.value : undefined;
 });
 
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * Runs `body` in a fresh node process (tsx) whose working directory is an empty temporary one,
+ * with `m` bound to src/graphiql.ts and `globalThis.loadedBundle()` telling whether
+ * @graphql-yoga/render-graphiql has been resolved yet (a module resolve hook records it).
+ * Returns the JSON the body printed.
+ */
+function inFreshProcess(body: string): { result: unknown; loaded: boolean } {
+  const elsewhere = mkdtempSync(join(tmpdir(), 'graphiql-cwd-'));
+  try {
+    const log = join(elsewhere, 'resolved.log');
+    writeFileSync(log, '');
+    writeFileSync(
+      join(elsewhere, 'hooks.mjs'),
+      `import { appendFileSync } from 'node:fs';
+       export async function resolve(specifier, context, next) {
+         if (specifier.startsWith('@graphql-yoga/render-graphiql')) appendFileSync(${JSON.stringify(log)}, specifier + '\\n');
+         return next(specifier, context);
+       }`,
+    );
+    writeFileSync(
+      join(elsewhere, 'register.mjs'),
+      `import { register } from 'node:module';
+       import { readFileSync } from 'node:fs';
+       register(${JSON.stringify(pathToFileURL(join(elsewhere, 'hooks.mjs')).href)});
+       globalThis.loadedBundle = () => readFileSync(${JSON.stringify(log)}, 'utf8') !== '';`,
+    );
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        pathToFileURL(join(elsewhere, 'register.mjs')).href,
+        '--import',
+        pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href,
+        '--input-type=module',
+        '-e',
+        `const m = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'src/graphiql.ts')).href)});\n${body}`,
+      ],
+      { cwd: elsewhere, encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(child.stderr).toBe('');
+    return { result: JSON.parse(child.stdout), loaded: readFileSync(log, 'utf8') !== '' };
+  } finally {
+    rmSync(elsewhere, { recursive: true, force: true });
+  }
+}
+
 async function graphiqlPage(t: TestServer): Promise<Response> {
   return t.server.yoga.fetch('http://localhost/graphql', { headers: { accept: 'text/html' } });
 }
@@ -90,29 +138,20 @@ describe('the GraphiQL options (src/graphiql.ts)', () => {
 
   it('are read relative to the package, whatever the working directory (npm start runs dist/)', () => {
     // A process of its own: OPERATIONS_DIR is fixed when the module loads.
-    const root = fileURLToPath(new URL('../../', import.meta.url));
-    const elsewhere = mkdtempSync(join(tmpdir(), 'graphiql-cwd-'));
-    try {
-      const child = spawnSync(
-        process.execPath,
-        [
-          '--import',
-          pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href,
-          '--input-type=module',
-          '-e',
-          `const m = await import(${JSON.stringify(pathToFileURL(join(root, 'src/graphiql.ts')).href)});
-           console.log(JSON.stringify({ dir: m.OPERATIONS_DIR, tabs: m.createGraphiQLOptions().defaultTabs.length }));`,
-        ],
-        { cwd: elsewhere, encoding: 'utf8', timeout: 30_000 },
-      );
-      expect(child.stderr).toBe('');
-      expect(JSON.parse(child.stdout)).toEqual({
-        dir: join(root, 'schema/operations/'),
-        tabs: OPERATION_FILES.length,
-      });
-    } finally {
-      rmSync(elsewhere, { recursive: true, force: true });
-    }
+    const { result } = inFreshProcess(
+      'console.log(JSON.stringify({ dir: m.OPERATIONS_DIR, tabs: m.createGraphiQLOptions().defaultTabs.length }));',
+    );
+    expect(result).toEqual({ dir: join(ROOT, 'schema/operations/'), tabs: OPERATION_FILES.length });
+  }, 40_000);
+
+  it('loads the GraphiQL bundle on the first render only, so a server without GraphiQL never does', () => {
+    const { result, loaded } = inFreshProcess(`
+      m.createGraphiQLOptions();
+      const before = globalThis.loadedBundle();
+      const html = await m.renderGraphiQL({ title: 'T' });
+      console.log(JSON.stringify({ before, after: globalThis.loadedBundle(), title: html.includes('<title>T</title>') }));`);
+    expect(result).toEqual({ before: false, after: true, title: true });
+    expect(loaded).toBe(true);
   }, 40_000);
 });
 
