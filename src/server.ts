@@ -9,6 +9,7 @@ import { createCache, type FlightCache } from 'graphql-flight';
 import type { Config } from './config.js';
 import { createHardeningPlugins, executionSignal, resolveLimits } from './plugins/hardening.js';
 import { createMetrics } from './plugins/use-metrics.js';
+import { createGraphiQLOptions, renderGraphiQL } from './graphiql.js';
 import { OperationCoalescing, readsOf } from 'graphql-flight/graphql';
 
 /**
@@ -128,7 +129,9 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   const yoga = createYoga<Record<string, unknown>, AppContext>({
     schema,
     plugins,
-    graphiql: config.nodeEnv === 'development',
+    // Served by the server itself, with the shop's operations as tabs (src/graphiql.ts).
+    graphiql: config.nodeEnv === 'development' ? createGraphiQLOptions() : false,
+    renderGraphiQL,
     landingPage: false,
     // Unexpected errors reach clients as "Unexpected error." with no stack or message.
     maskedErrors: true,
