@@ -30,6 +30,8 @@ export interface Config {
   metricsPort: number | undefined;
   /** RESPONSE_CACHE: whether public query responses are cached whole (on unless set to `off`). */
   responseCache: boolean;
+  /** CACHE_MAX_BYTES: the memory tier's bound, by estimate (README, "Sizing memory"); unset: 64 MiB. */
+  cacheMaxBytes: number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -86,6 +88,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (responseCacheText !== 'on' && responseCacheText !== 'off') {
     throw new ConfigError('RESPONSE_CACHE', 'on or off', responseCacheText);
   }
+  const cacheMaxBytesText = nonEmpty(env.CACHE_MAX_BYTES);
+  if (cacheMaxBytesText !== undefined && !/^[1-9][0-9]{0,14}$/.test(cacheMaxBytesText)) {
+    throw new ConfigError('CACHE_MAX_BYTES', 'a positive integer (bytes)', cacheMaxBytesText);
+  }
   return {
     nodeEnv,
     port,
@@ -98,6 +104,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     limits: loadLimits(env),
     metricsPort,
     responseCache: responseCacheText === 'on',
+    cacheMaxBytes: cacheMaxBytesText === undefined ? undefined : Number(cacheMaxBytesText),
   };
 }
 

@@ -30,7 +30,7 @@ export const FLIGHT_DEADLINE_MARGIN_MS = 1_000;
 /** What createServer needs: the validated config, and for tests, a few overrides. */
 export interface ServerOptions {
   config: Pick<Config, 'nodeEnv' | 'redisUrl' | 'databaseUrl' | 'authSecret'> &
-    Partial<Pick<Config, 'databaseSchema' | 'metricsPort' | 'responseCache'>> &
+    Partial<Pick<Config, 'databaseSchema' | 'metricsPort' | 'responseCache' | 'cacheMaxBytes'>> &
     Partial<Pick<Config, 'tokenMaxLifetimeSeconds'>> & {
       /** Limits of the HTTP edge; each one absent takes its default (DEFAULT_LIMITS). */
       limits?: Partial<Config['limits']>;
@@ -80,6 +80,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       // A flight outlives the execution deadline a little, so a hung data source is answered by
       // the execution's 503 EXECUTION_TIMEOUT, never by a flight timeout before it.
       timeoutMs: limits.executionTimeoutMs + FLIGHT_DEADLINE_MARGIN_MS,
+      ...(config.cacheMaxBytes === undefined ? {} : { maxBytes: config.cacheMaxBytes }),
       ...(config.redisUrl === undefined
         ? {}
         : { redisUrl: config.redisUrl, secret: cacheKeySecret(config.authSecret) }),

@@ -37,6 +37,16 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads the memory tier bound from CACHE_MAX_BYTES (unset: the library default), and refuses a non-integer', () => {
+    expect(loadConfig({}).cacheMaxBytes).toBeUndefined();
+    expect(loadConfig({ CACHE_MAX_BYTES: '268435456' }).cacheMaxBytes).toBe(268_435_456);
+    for (const bad of ['0', '-1', '64MiB', '1e9', '1.5']) {
+      expect(() => loadConfig({ CACHE_MAX_BYTES: bad })).toThrow(
+        `CACHE_MAX_BYTES must be a positive integer (bytes); received "${bad}"`,
+      );
+    }
+  });
+
   it('reads every variable it knows', () => {
     const config = loadConfig({
       NODE_ENV: 'production',

@@ -114,6 +114,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
   total('cache_loads_total', 'Keys handed to a data source.', () => cache.loads);
   total('cache_load_errors_total', 'Keys whose load failed (never cached).', () => cache.errors);
   gauge('cache_entries', 'Entries in the memory tier.', () => cache.entries);
+  gauge('cache_bytes', "The memory tier's estimated bytes (at most CACHE_MAX_BYTES).", () => cache.bytes);
+  total(
+    'cache_evictions_total',
+    'Entries the memory tier evicted to stay within its bounds.',
+    () => cache.evictions,
+  );
 
   total(
     'store_errors_total',

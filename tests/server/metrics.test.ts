@@ -76,6 +76,9 @@ describe('/metrics, served to operators on the main listener', () => {
     expect(sample(text, 'graphql_flight_cache_coalesced_total')).toBe(stats.coalesced);
     expect(sample(text, 'graphql_flight_cache_loads_total')).toBe(stats.loads);
     expect(sample(text, 'graphql_flight_cache_entries')).toBe(stats.entries);
+    expect(stats.bytes).toBeGreaterThan(0);
+    expect(sample(text, 'graphql_flight_cache_bytes')).toBe(stats.bytes);
+    expect(sample(text, 'graphql_flight_cache_evictions_total')).toBe(stats.evictions);
     expect(sample(text, 'graphql_flight_flights_started_total')).toBe(stats.flights.started);
     expect(sample(text, 'graphql_flight_flights_in_flight')).toBe(0);
     expect(sample(text, 'graphql_flight_store_errors_total')).toBe(0);
@@ -217,6 +220,31 @@ describe('requests the front door answers itself', () => {
       expect(count('operation_type="query",status="200",cache="hit"')).toBe(1);
       expect(count('operation_type="query",status="200",cache="coalesced"')).toBe(1);
       expect(count('operation_type="query",status="503",cache="coalesced"')).toBe(1);
+    } finally {
+      await cache.close();
+    }
+  });
+});
+
+describe('the memory tier figures', () => {
+  it("report the tier's estimated bytes and its evictions, as sizing it needs (issue 12)", async () => {
+    const cache = createCache({ maxEntries: 2 });
+    try {
+      for (const key of ['a', 'b', 'c', 'd']) await cache.remember(key, async () => key.repeat(1_000));
+      const metrics = createMetrics({ cacheStats: () => cache.stats(), authorize: async () => true });
+      const yoga = createYoga({
+        schema: createSchema({ typeDefs: 'type Query { a: Int }' }),
+        plugins: [metrics.plugin],
+        logging: false,
+      });
+      const text = await (
+        await yoga.fetch('http://localhost/metrics', { headers: { authorization: 'Bearer operator' } })
+      ).text();
+      const stats = cache.stats();
+      expect(stats.evictions).toBe(2);
+      expect(stats.bytes).toBeGreaterThan(2 * 1_000);
+      expect(sample(text, 'graphql_flight_cache_evictions_total')).toBe(2);
+      expect(sample(text, 'graphql_flight_cache_bytes')).toBe(stats.bytes);
     } finally {
       await cache.close();
     }

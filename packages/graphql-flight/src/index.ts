@@ -27,6 +27,7 @@ export {
   type KeyPart,
   MAX_KEY_LENGTH,
 } from './cache/keys.js';
+export { estimateSize, MAX_ESTIMATE_STEPS } from './store/estimate-size.js';
 export { type BreakerState, StoreTimeoutError } from './store/store-guard.js';
 export {
   CacheClosedError,

@@ -43,9 +43,11 @@ export interface CacheOptions {
   /** Bound of the in-process memory tier, in entries (least recently used evicted). Default 10 000. */
   maxEntries?: number;
   /**
-   * Bound of the memory tier in bytes, by estimate: a string counts 64 + 2 bytes per UTF-16 unit,
-   * a value whose call passed `sizeOf` what that says (the response cache sizes a stored response
-   * by its body), any other value a nominal 256 bytes. Default 64 MiB.
+   * Bound of the memory tier in bytes, by an estimate of what it holds (see estimateSize): each
+   * value as walked (a string 1 byte a character when V8 keeps it one-byte, 2 otherwise, objects
+   * and arrays by their contents) or as its call's `sizeOf` says, plus per entry its key, ids
+   * (key and tags) and their index, and lru-cache's bookkeeping. Heap used grows by at most
+   * 1.25x this under a flood of distinct entries (README, "Sizing memory"). Default 64 MiB.
    */
   maxBytes?: number;
   /** TTL of a value when the call passes none, in milliseconds. Default 60 000. */
@@ -113,7 +115,8 @@ export interface RememberOptions<T = unknown> {
   shouldStore?: (value: T) => boolean;
   /**
    * The value's size in bytes for the memory tier's `maxBytes` bound, when the caller knows it
-   * (large objects). Default: a string 64 + 2 bytes per UTF-16 unit, anything else 256 bytes.
+   * better (values whose state the walk does not see: private fields, closures). Default:
+   * estimateSize, the value walked. The tier adds the entry's own overhead either way.
    */
   sizeOf?: (value: T) => number;
   /** Collects the ids of the value this call gets (hit, joined, read or loaded); see Reads. */
@@ -174,6 +177,10 @@ export interface CacheStats {
   storeErrors: number;
   /** Entries in the memory tier. */
   entries: number;
+  /** The memory tier's estimated bytes, entries and their index (bounded by `maxBytes`). */
+  bytes: number;
+  /** Entries the memory tier evicted to stay within `maxEntries` or `maxBytes`. */
+  evictions: number;
   /** Invalidations sent to Redis, failed (rejected, still re-sent) and queued now. */
   invalidations: InvalidationStats;
   store: { kind: 'memory' | 'redis'; breaker: BreakerState; skipped: number };
@@ -794,6 +801,8 @@ export class FlightCache {
       errors: this.#errors,
       storeErrors: store.errors,
       entries: this.#memory.size,
+      bytes: this.#memory.bytes,
+      evictions: this.#memory.evictions,
       invalidations: this.#queue?.stats() ?? { sent: 0, failed: 0, pending: 0 },
       store: { kind: this.#tier.kind, breaker: store.state, skipped: store.skipped },
       flights: this.#flight.stats(),
@@ -936,9 +945,12 @@ function loadedWith<T>(value: T, tagIds: readonly string[], inherits: Reads | un
   return loaded;
 }
 
-/** The ids a value is known by: its key's, then its tags'. */
+/**
+ * The ids a value is known by: its key's, then its tags'. An exact-length array (concat; a spread
+ * leaves up to 18 spare slots), as the memory tier's estimate counts it (issue 12).
+ */
 function idsOf(id: string, tagIds: readonly string[]): readonly string[] {
-  return tagIds.length === 0 ? [id] : [id, ...tagIds];
+  return tagIds.length === 0 ? [id] : [id].concat(tagIds);
 }
 
 function toError(reason: unknown): Error {

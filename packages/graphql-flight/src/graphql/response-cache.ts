@@ -43,10 +43,10 @@ interface Unstored {
 /** What one response flight produces: a stored response, or a result that answers its flight only. */
 type Flown = StoredResponse | Unstored;
 
+// A stored response is sized by the memory tier's estimate of what it holds (its body, one or
+// two bytes a character as V8 keeps it, and its ETag), so large responses bound it by bytes.
 const CACHE_OPTIONS = {
   shouldStore: (value: Flown) => !('unstored' in value),
-  // A stored response weighs its body (UTF-16), so large responses bound the memory tier by bytes.
-  sizeOf: (value: Flown) => ('body' in value ? 128 + 2 * value.body.length : 256),
 };
 
 /**

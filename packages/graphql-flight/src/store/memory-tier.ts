@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { ARRAY_HEADER, estimateSize, stringBytes } from './estimate-size.js';
 
 /** What the memory tier holds for a key: Keyv's envelope shape, so Keyv can use the tier as its store. */
 export interface Envelope<T = unknown> {
@@ -17,13 +18,16 @@ export interface MemoryTierOptions {
   /** Most entries kept; the least recently used goes first. */
   maxEntries: number;
   /**
-   * Most bytes kept, by `sizeOf`; the least recently used go first, and a single value larger
-   * than this is not kept at all. Absent: entries alone bound the tier.
+   * Most bytes kept, by estimate; the least recently used go first, and a single entry larger
+   * than this is not kept at all. An entry counts its value (`sizeOf`, or the size `set` was
+   * given) and what the tier holds for it: its key, the envelope, the ids and their index entries
+   * (see entryBytes), and each distinct id the index holds once (INDEX_ID_BYTES and the id).
+   * Absent: entries alone bound the tier.
    */
   maxBytes?: number;
   /**
-   * The size of a value whose `set` names none, in bytes. Default estimateSize (strings by their
-   * length, anything else at a nominal 256). Callers that know their values pass a size to `set`.
+   * The size of a value whose `set` names none, in bytes. Default estimateSize (what the value
+   * holds, walked). Callers that know their values better pass a size to `set`.
    */
   sizeOf?: (value: unknown) => number;
   /** Monotonic clock in milliseconds (tests inject one). */
@@ -43,23 +47,28 @@ export class MemoryTier {
   readonly #lru: LRUCache<string, Envelope>;
   /** Entries by the ids they carry; an entry leaves it when it leaves the tier (lru-cache's dispose). */
   readonly #byId = new Map<string, Set<string>>();
+  readonly #maxBytes: number | undefined;
+  readonly #sizeOf: (value: unknown) => number;
+  /** The bytes of the distinct ids #byId holds (each INDEX_ID_BYTES and its string), beyond the entries' own. */
+  #indexBytes = 0;
+  #evictions = 0;
 
   constructor(options: MemoryTierOptions) {
     const now = options.now;
-    const sizeOf = options.sizeOf ?? estimateSize;
+    this.#maxBytes = options.maxBytes;
+    this.#sizeOf = options.sizeOf ?? estimateSize;
     this.#lru = new LRUCache<string, Envelope>({
       max: options.maxEntries,
       // Entries without a TTL are allowed (ttl 0), but every write from the cache passes one.
       ttl: 0,
       allowStale: false,
       updateAgeOnGet: false,
-      dispose: (envelope, key) => this.#unindex(key, envelope.ids),
-      ...(options.maxBytes === undefined
-        ? {}
-        : {
-            maxSize: options.maxBytes,
-            sizeCalculation: (envelope: Envelope) => sizeOf(envelope.value),
-          }),
+      dispose: (envelope, key, reason) => {
+        if (reason === 'evict') this.#evictions++;
+        this.#unindex(key, envelope.ids);
+      },
+      // Every set passes its entry's size (see set), so lru-cache needs no sizeCalculation.
+      ...(options.maxBytes === undefined ? {} : { maxSize: options.maxBytes }),
       // lru-cache reads a start time of 0 as "no TTL start", so an injected clock is kept above 0.
       ...(now ? { perf: { now: () => now() + 1 }, ttlResolution: 0 } : {}),
     });
@@ -70,10 +79,20 @@ export class MemoryTier {
     return this.#lru.get(key);
   }
 
-  /** Keeps `envelope` for `ttlMs`; `size` (bytes) is its size, when the caller knows it better than sizeOf. */
+  /**
+   * Keeps `envelope` for `ttlMs`; `size` (bytes) is its value's size, when the caller knows it
+   * better than sizeOf (a size that is not a number >= 0 is ignored). With maxBytes, the entry
+   * counts that and entryBytes, and least recently used entries leave until the whole tier fits.
+   */
   set(key: string, envelope: Envelope, ttlMs?: number, size?: number): boolean {
     const ttl = ttlMs === undefined ? undefined : Math.ceil(ttlMs);
-    this.#lru.set(key, envelope, size === undefined ? { ttl } : { ttl, size: Math.max(1, Math.ceil(size)) });
+    if (this.#maxBytes === undefined) this.#lru.set(key, envelope, { ttl });
+    else {
+      const valueBytes = typeof size === 'number' && size >= 0 ? size : this.#sizeOf(envelope.value);
+      const bytes = Math.ceil(entryBytes(key, envelope.ids) + valueBytes);
+      // Past maxBytes (an infinite estimate included) lru-cache does not keep the entry at all.
+      this.#lru.set(key, envelope, { ttl, size: Math.min(bytes, this.#maxBytes + 1) });
+    }
     const ids = envelope.ids;
     // A replaced entry was unindexed by dispose, inside set; a value too large was not kept at all.
     if (ids !== undefined && this.#lru.peek(key) === envelope) {
@@ -82,11 +101,20 @@ export class MemoryTier {
         if (keys === undefined) {
           keys = new Set();
           this.#byId.set(id, keys);
+          this.#indexBytes += INDEX_ID_BYTES + stringBytes(id);
         }
         keys.add(key);
       }
     }
+    this.#trim();
     return true;
+  }
+
+  /** Evicts least recently used entries until the entries and the index fit in maxBytes. */
+  #trim(): void {
+    const max = this.#maxBytes;
+    if (max === undefined) return;
+    while (this.#lru.calculatedSize + this.#indexBytes > max && this.#lru.size > 0) this.#lru.pop();
   }
 
   /** Drops every entry that carries `id` (see Envelope.ids); resolves how many it dropped. */
@@ -95,8 +123,13 @@ export class MemoryTier {
     if (keys === undefined) return 0;
     let dropped = 0;
     for (const key of [...keys]) if (this.#lru.delete(key)) dropped++;
-    this.#byId.delete(id);
+    // Each deleted entry was unindexed (the id left with its last entry); nothing else names it.
+    this.#dropId(id);
     return dropped;
+  }
+
+  #dropId(id: string): void {
+    if (this.#byId.delete(id)) this.#indexBytes -= INDEX_ID_BYTES + stringBytes(id);
   }
 
   #unindex(key: string, ids: readonly string[] | undefined): void {
@@ -105,7 +138,7 @@ export class MemoryTier {
       const keys = this.#byId.get(id);
       if (keys === undefined) continue;
       keys.delete(key);
-      if (keys.size === 0) this.#byId.delete(id);
+      if (keys.size === 0) this.#dropId(id);
     }
   }
 
@@ -120,21 +153,46 @@ export class MemoryTier {
   clear(): void {
     this.#lru.clear();
     this.#byId.clear();
+    this.#indexBytes = 0;
   }
 
   /** Entries held, expired ones not yet swept included (bounded by maxEntries either way). */
   get size(): number {
     return this.#lru.size;
   }
+
+  /** The estimated bytes held, entries and index (see maxBytes); 0 without maxBytes. */
+  get bytes(): number {
+    return this.#maxBytes === undefined ? 0 : this.#lru.calculatedSize + this.#indexBytes;
+  }
+
+  /** Entries that left to make room (for maxEntries or maxBytes), since the tier was made. */
+  get evictions(): number {
+    return this.#evictions;
+  }
 }
 
 /**
- * A value's size in bytes, as the memory tier counts it by default: a string by its length
- * (UTF-16, 2 bytes a unit), anything else at a nominal 256. It bounds what grows with a client's
- * input (large strings) without walking every object that is cached; a caller storing large
- * objects tells their size (FlightCache's `sizeOf` option of remember).
+ * What the tier holds for one entry besides its value, in bytes (measured on Node 20, heap used
+ * after a full GC): lru-cache's bookkeeping of the key and the envelope object (ENTRY_BYTES), the
+ * key, the array of ids (FlightCache builds it exact), each id and its membership in the index. A distinct id's own Map entry and Set are counted apart, once, while the index holds it.
  */
-export function estimateSize(value: unknown): number {
-  if (typeof value === 'string') return 64 + 2 * value.length;
-  return 256;
+export function entryBytes(key: string, ids: readonly string[] | undefined): number {
+  let bytes = ENTRY_BYTES + stringBytes(key);
+  if (ids !== undefined) {
+    bytes += ARRAY_HEADER + 8 * ids.length;
+    for (const id of ids) bytes += stringBytes(id) + INDEX_MEMBER_BYTES;
+  }
+  return bytes;
 }
+
+/** lru-cache's Map entry and per-entry arrays, and the envelope `{ value, ids, seq }`. */
+export const ENTRY_BYTES = 144;
+/**
+ * One key in the Set of an id: its table entry and bucket (20 bytes a slot), in a table that, as
+ * entries come and go (a full tier evicting), holds one to three slots a live key (V8 leaves a
+ * deleted entry's slot until the table is rebuilt). Measured under eviction, heap used after GC.
+ */
+export const INDEX_MEMBER_BYTES = 56;
+/** A distinct id in the index: its Map entry and its Set (a small table). */
+export const INDEX_ID_BYTES = 160;

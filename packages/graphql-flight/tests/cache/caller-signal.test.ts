@@ -1,5 +1,5 @@
 import SchemaBuilder from '@pothos/core';
-import { createYoga } from 'graphql-yoga';
+import { createYoga, type Plugin } from 'graphql-yoga';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import CachePolicyPlugin from '../../src/graphql/pothos.js';
 import { createCache, type FlightCache, FlightTimeoutError } from '../../src/index.js';
@@ -104,7 +104,7 @@ describe("a caller's signal", () => {
       context: ({ request }) => ({ cache, signal: controllers[request.headers.get('x-call')!]!.signal }),
       plugins: [
         {
-          onExecute: ({ executeFn, setExecuteFn }) =>
+          onExecute: ({ executeFn, setExecuteFn }: Parameters<NonNullable<Plugin['onExecute']>>[0]) =>
             setExecuteFn((args) =>
               executeFn({ ...args, signal: (args.contextValue as { signal: AbortSignal }).signal } as never),
             ),

@@ -246,22 +246,23 @@ describe('bounded memory', () => {
   });
 
   it('keeps at most maxBytes of large values (by estimate), least recently used out first', async () => {
-    // Each 10,000-character string counts 64 + 20,000 bytes: three fit in 64 KB, four do not.
+    // Each 10,000-character string counts 10,016 bytes, and its entry about 500 more (key, ids,
+    // index): six fit in 64 KB, seven do not.
     cache = createCache({ maxBytes: 64_000 });
     const big = (label: string) => async () => label.repeat(10_000);
-    for (const label of ['a', 'b', 'c', 'd']) await cache.remember(label, big(label));
-    expect(cache.stats().entries).toBe(3);
+    for (const label of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) await cache.remember(label, big(label));
+    expect(cache.stats().entries).toBe(6);
+    expect(cache.stats().bytes).toBeLessThanOrEqual(64_000);
     const reload = vi.fn(big('a'));
     await cache.remember('a', reload); // evicted: loads again
-    await cache.remember('d', reload); // kept
+    await cache.remember('g', reload); // kept
     expect(reload).toHaveBeenCalledTimes(1);
 
     // A value larger than the whole bound is returned, and not kept.
-    const huge = vi.fn(async () => 'x'.repeat(40_000));
-    expect(await cache.remember('huge', huge)).toHaveLength(40_000);
+    const huge = vi.fn(async () => 'x'.repeat(70_000));
+    expect(await cache.remember('huge', huge)).toHaveLength(70_000);
     await cache.remember('huge', huge);
     expect(huge).toHaveBeenCalledTimes(2);
-    // Small values count a nominal 256 bytes each: entries, not bytes, bound them.
     expect(() => createCache({ maxBytes: 0 })).toThrow(
       'option "maxBytes" must be a positive integer; received 0',
     );
@@ -273,14 +274,14 @@ describe('bounded memory', () => {
     for (let i = 0; i < 200; i++) {
       await cache.remember(`response:${i}`, async () => ({ body: 'r'.repeat(20_000) }), { sizeOf });
     }
-    // 20,000-character bodies count 40,128 bytes each: at most 24 fit in 1 MB.
+    // Each counts the 40,128 bytes its caller says, and its entry about 500 more: 24 fit in 1 MB.
     expect(cache.stats().entries).toBe(24);
-    // Without a size, an object counts a nominal 256 bytes, whatever it holds.
+    // Without a size, an object counts what it holds (a one-byte body: about 20 KB).
     await cache.close();
     cache = createCache({ maxBytes: 1_000_000 });
     for (let i = 0; i < 200; i++)
       await cache.remember(`response:${i}`, async () => ({ body: 'r'.repeat(20_000) }));
-    expect(cache.stats().entries).toBe(200);
+    expect(cache.stats().entries).toBe(48);
   });
 });
 

@@ -1,4 +1,4 @@
-import { GraphQLInt, GraphQLObjectType, GraphQLSchema } from 'graphql';
+import { GraphQLInt, GraphQLObjectType, GraphQLSchema, GraphQLString } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { OperationCoalescing, useResponseCache } from '../../src/graphql/use-operation-coalescing.js';
@@ -65,6 +65,35 @@ describe('the stored bytes of one execution', () => {
     expect(after.misses).toBe(before.misses);
     // One peek, for the stored response (a response key carries no generation to look up).
     expect(after.peeks - before.peeks).toBe(1);
+  });
+});
+
+describe("a stored response's size in the memory tier (issue 12)", () => {
+  it('counts its body as V8 keeps it: an ASCII body at one byte a character, not two', async () => {
+    cache = createCache();
+    const text = 'a'.repeat(100_000);
+    const schema = new GraphQLSchema({
+      query: new GraphQLObjectType({
+        name: 'Query',
+        fields: {
+          text: {
+            type: GraphQLString,
+            extensions: { graphqlFlightCache: { ttlMs: 60_000 } },
+            resolve: () => text,
+          },
+        },
+      }),
+    });
+    const coalescing = new OperationCoalescing({ responseCache: { cache } });
+    const yoga = createYoga({ schema, plugins: [coalescing.plugin()], logging: false });
+    const response = await yoga.fetch('http://yoga/graphql?query=%7B%20text%20%7D');
+    expect(response.headers.get('x-cache')).toBe('MISS');
+    expect((await response.text()).length).toBe(100_000 + '{"data":{"text":""}}'.length);
+    expect(cache.stats().entries).toBe(1);
+    // The body (100 020 bytes), its ETag and expiry, the key, the tags and their index.
+    const bytes = cache.stats().bytes;
+    expect(bytes).toBeGreaterThan(100_020);
+    expect(bytes).toBeLessThan(102_000);
   });
 });
 
