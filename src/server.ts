@@ -9,6 +9,13 @@ import { createCache, type FlightCache } from 'graphql-flight';
 import type { Config } from './config.js';
 import { createHardeningPlugins, resolveLimits } from './plugins/hardening.js';
 import { createMetrics } from './plugins/use-metrics.js';
+import { useRateLimit } from './plugins/rate-limit.js';
+import {
+  DEFAULT_RATE_LIMIT,
+  MemoryRateLimiter,
+  type RateLimiter,
+  RedisRateLimiter,
+} from './plugins/rate-limiter.js';
 import { OperationCoalescing, readsOf } from 'graphql-flight/graphql';
 
 /**
@@ -23,7 +30,8 @@ export function cacheKeySecret(authSecret: Uint8Array): string {
 /** What createServer needs: the validated config, and for tests, a few overrides. */
 export interface ServerOptions {
   config: Pick<Config, 'nodeEnv' | 'redisUrl' | 'databaseUrl' | 'authSecret'> &
-    Partial<Pick<Config, 'databaseSchema' | 'metricsPort' | 'responseCache'>> & {
+    Partial<Pick<Config, 'databaseSchema' | 'metricsPort' | 'responseCache'>> &
+    Partial<Pick<Config, 'rateLimit'>> & {
       /** Limits of the HTTP edge; each one absent takes its default (DEFAULT_LIMITS). */
       limits?: Partial<Config['limits']>;
     };
@@ -33,6 +41,8 @@ export interface ServerOptions {
   cache?: FlightCache;
   /** Set false to ignore `cache` field options (the benchmark's baseline). Default true. */
   fieldCache?: boolean;
+  /** A mutation rate limiter to use instead of one built from the config (tests inject a clock). */
+  rateLimiter?: RateLimiter;
 }
 
 export interface Server {
@@ -46,7 +56,9 @@ export interface Server {
   data: ShopData;
   /** Identical concurrent query operations execute once, and public ones are cached whole (X-Cache). */
   coalescing: OperationCoalescing;
-  /** Closes the cache (and its Redis connection) and the database. Call after the HTTP server stopped. */
+  /** The mutation rate limiter (src/plugins/rate-limit.ts); undefined when the limit is off. */
+  rateLimiter: RateLimiter | undefined;
+  /** Closes the cache, the rate limiter (their Redis connections) and the database. Call after the HTTP server stopped. */
   close(): Promise<void>;
 }
 
@@ -101,6 +113,22 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       (await verifyViewer(authorization, config.authSecret))?.operator === true,
     separateListener: config.metricsPort !== undefined,
   });
+  // Mutations per viewer (issue 12): Redis makes the budgets fleet-wide, under the cache's namespace.
+  const rateLimit = config.rateLimit ?? DEFAULT_RATE_LIMIT;
+  const rateLimiter =
+    options.rateLimiter ??
+    (rateLimit === false
+      ? undefined
+      : config.redisUrl === undefined
+        ? new MemoryRateLimiter({ limit: rateLimit })
+        : new RedisRateLimiter({
+            limit: rateLimit,
+            url: config.redisUrl,
+            namespace: cache.namespace,
+            secret: cacheKeySecret(config.authSecret),
+            onStateChange: (message) => yoga.logger.warn(message),
+            onError: () => {},
+          }));
   const plugins: Array<Plugin | Plugin<AppContext>> = [
     coalescing.plugin(),
     ...createHardeningPlugins<AppContext>({
@@ -108,6 +136,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       production: config.nodeEnv === 'production',
     }),
     metrics.plugin,
+    ...(rateLimiter === undefined ? [] : [useRateLimit<AppContext>({ limiter: rateLimiter })]),
   ];
 
   const yoga = createYoga<Record<string, unknown>, AppContext>({
@@ -137,10 +166,11 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     cache,
     data,
     coalescing,
+    rateLimiter,
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.allSettled([cache.close(), data.close()]);
+      await Promise.allSettled([cache.close(), data.close(), rateLimiter?.close()]);
     },
   };
 }
