@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { setTimeout as wait } from 'node:timers/promises';
 import { createCache } from 'graphql-flight';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisRateLimiter } from '../../src/plugins/rate-limiter.js';
 import { cacheKeySecret } from '../../src/server.js';
 import { PlaceOrderDocument } from '../generated/graphql.js';
@@ -164,6 +164,27 @@ describe.skipIf(!enabled)('RedisRateLimiter', () => {
     expect(bucket.stats()).toEqual({ kind: 'redis', allowed: 2, refused: 2, fallbacks: 0 });
   });
 
+  it('never holds more than the burst, even in a bucket whose key outlived it', async () => {
+    const namespace = uniqueNamespace('rl');
+    const secret = 'a-secret-of-the-test-0123456789';
+    const bucket = await connected(
+      new RedisRateLimiter({ limit: { burst: 2, perSecond: 4 }, url: redis.url, namespace, secret }),
+    );
+    open.push(bucket);
+    const client = await rawClient(redis.url);
+    try {
+      // A theoretical arrival time 1,000 s in the past, in a key without expiry.
+      const [seconds] = await client.time();
+      const digest = createHmac('sha256', secret).update('r\0').update('k').digest('base64url').slice(0, 22);
+      await client.set(`${namespace}:{${digest}}:r`, String((Number(seconds) - 1_000) * 1_000_000));
+    } finally {
+      client.destroy();
+    }
+    expect(await bucket.consume('k', 2)).toEqual({ allowed: true });
+    expect((await bucket.consume('k', 1)).allowed).toBe(false);
+    expect(bucket.stats().fallbacks).toBe(0);
+  });
+
   it('limits each process on its own bucket while Redis is dead, answers at once, logs it once, and uses Redis again when it is back', async () => {
     const bucket = await connected(limiter({ burst: 3, perSecond: 0.01 }, { retryMs: 50 }));
     expect(await bucket.consume('k', 1)).toEqual({ allowed: true });
@@ -222,7 +243,8 @@ describe.skipIf(!enabled)('a server whose Redis is dead', () => {
     await redis?.stop();
   });
 
-  it('still answers every mutation, and still refuses the 21st of a burst', async () => {
+  it('still answers every mutation, still refuses the 21st of a burst, and logs the fault once', async () => {
+    const warn = vi.spyOn(t.server.yoga.logger, 'warn');
     const token = await t.token(3);
     const started = performance.now();
     const replies = await Promise.all(
@@ -234,5 +256,10 @@ describe.skipIf(!enabled)('a server whose Redis is dead', () => {
     expect(refused).toHaveLength(1);
     expect(refused[0]!.headers.get('retry-after')).toBe('100');
     expect(t.server.rateLimiter?.stats().fallbacks).toBe(21);
+    expect(warn.mock.calls.map(([message]) => message)).toEqual([
+      expect.stringMatching(
+        /^rate limit: Redis unavailable \(.+\); each process limits mutations on its own until it answers$/,
+      ),
+    ]);
   });
 });
