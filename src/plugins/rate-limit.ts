@@ -97,7 +97,9 @@ export function useRateLimit<TContext extends RateLimitContext>(options: RateLim
   /** Per request (batches): operations executed, those refused, and the longest Retry-After. */
   const requests = new WeakMap<Request, { executed: number; refused: number; retryAfter: number }>();
   return {
-    async onExecute({ args, setResultAndStopExecution }) {
+    // Synchronous for anything but a mutation: a query's execution starts in the same tick as
+    // without this plugin (the response cache's ordering relies on it).
+    onExecute({ args, setResultAndStopExecution }) {
       const context = args.contextValue as TContext & { request?: Request };
       let seen: { executed: number; refused: number; retryAfter: number } | undefined;
       if (context.request !== undefined) {
@@ -108,14 +110,15 @@ export function useRateLimit<TContext extends RateLimitContext>(options: RateLim
       const operation = getOperationAST(args.document, args.operationName);
       if (operation?.operation !== 'mutation') return;
       const cost = mutationCount(args.document, operation.selectionSet);
-      const decision = await limiter.consume(rateLimitKey(context), cost);
-      if (decision.allowed) return;
-      const error = rateLimited(limiter.limit, cost, decision.retryAfterMs);
-      if (seen !== undefined) {
-        seen.refused++;
-        seen.retryAfter = Math.max(seen.retryAfter, Number(error.extensions.retryAfter ?? 0));
-      }
-      setResultAndStopExecution({ errors: [error] });
+      return limiter.consume(rateLimitKey(context), cost).then((decision) => {
+        if (decision.allowed) return;
+        const error = rateLimited(limiter.limit, cost, decision.retryAfterMs);
+        if (seen !== undefined) {
+          seen.refused++;
+          seen.retryAfter = Math.max(seen.retryAfter, Number(error.extensions.retryAfter ?? 0));
+        }
+        setResultAndStopExecution({ errors: [error] });
+      });
     },
     onResponse({ request, response, setResponse, fetchAPI }) {
       const seen = requests.get(request);
