@@ -5,6 +5,7 @@
 
 import { DEFAULT_LIMITS, type HardeningLimits } from './plugins/hardening.js';
 import { DEFAULT_TOKEN_MAX_LIFETIME, parseDuration } from './app/auth.js';
+import { DEFAULT_RATE_LIMIT, type RateLimit } from './plugins/rate-limiter.js';
 
 export interface Config {
   nodeEnv: 'development' | 'production' | 'test';
@@ -32,6 +33,11 @@ export interface Config {
   responseCache: boolean;
   /** CACHE_MAX_BYTES: the memory tier's bound, by estimate (README, "Sizing memory"); unset: 64 MiB. */
   cacheMaxBytes: number | undefined;
+  /**
+   * RATE_LIMIT_BURST and RATE_LIMIT_PER_SECOND: each viewer's token bucket for mutations (default
+   * 20 at once, then 2 per second); false when either is `off`.
+   */
+  rateLimit: RateLimit | false;
 }
 
 export class ConfigError extends Error {
@@ -105,7 +111,31 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsPort,
     responseCache: responseCacheText === 'on',
     cacheMaxBytes: cacheMaxBytesText === undefined ? undefined : Number(cacheMaxBytesText),
+    rateLimit: loadRateLimit(env),
   };
+}
+
+/** RATE_LIMIT_BURST (an integer) and RATE_LIMIT_PER_SECOND (a decimal number); `off` in either disables the limit. */
+function loadRateLimit(env: Record<string, string | undefined>): RateLimit | false {
+  const burstText = nonEmpty(env.RATE_LIMIT_BURST);
+  const rateText = nonEmpty(env.RATE_LIMIT_PER_SECOND);
+  if (burstText === 'off' || rateText === 'off') return false;
+  const limit = { ...DEFAULT_RATE_LIMIT };
+  if (burstText !== undefined) {
+    const burst = Number(burstText);
+    if (!/^[0-9]+$/.test(burstText) || burst < 1 || burst > 1_000_000) {
+      throw new ConfigError('RATE_LIMIT_BURST', 'an integer from 1 to 1000000, or off', burstText);
+    }
+    limit.burst = burst;
+  }
+  if (rateText !== undefined) {
+    const perSecond = Number(rateText);
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(rateText) || perSecond < 0.001 || perSecond > 1_000_000) {
+      throw new ConfigError('RATE_LIMIT_PER_SECOND', 'a number from 0.001 to 1000000, or off', rateText);
+    }
+    limit.perSecond = perSecond;
+  }
+  return limit;
 }
 
 /** The variable of each limit; every one is a positive integer. */

@@ -10,6 +10,13 @@ import type { Config } from './config.js';
 import { createHardeningPlugins, executionSignal, resolveLimits } from './plugins/hardening.js';
 import { createMetrics } from './plugins/use-metrics.js';
 import { createGraphiQLOptions, renderGraphiQL } from './graphiql.js';
+import { useRateLimit } from './plugins/rate-limit.js';
+import {
+  DEFAULT_RATE_LIMIT,
+  MemoryRateLimiter,
+  type RateLimiter,
+  RedisRateLimiter,
+} from './plugins/rate-limiter.js';
 import { OperationCoalescing, readsOf } from 'graphql-flight/graphql';
 
 /**
@@ -31,7 +38,8 @@ export const FLIGHT_DEADLINE_MARGIN_MS = 1_000;
 export interface ServerOptions {
   config: Pick<Config, 'nodeEnv' | 'redisUrl' | 'databaseUrl' | 'authSecret'> &
     Partial<Pick<Config, 'databaseSchema' | 'metricsPort' | 'responseCache' | 'cacheMaxBytes'>> &
-    Partial<Pick<Config, 'tokenMaxLifetimeSeconds'>> & {
+    Partial<Pick<Config, 'tokenMaxLifetimeSeconds'>> &
+    Partial<Pick<Config, 'rateLimit'>> & {
       /** Limits of the HTTP edge; each one absent takes its default (DEFAULT_LIMITS). */
       limits?: Partial<Config['limits']>;
     };
@@ -41,6 +49,8 @@ export interface ServerOptions {
   cache?: FlightCache;
   /** Set false to ignore `cache` field options (the benchmark's baseline). Default true. */
   fieldCache?: boolean;
+  /** A mutation rate limiter to use instead of one built from the config (tests inject a clock). */
+  rateLimiter?: RateLimiter;
 }
 
 export interface Server {
@@ -54,7 +64,9 @@ export interface Server {
   data: ShopData;
   /** Identical concurrent query operations execute once, and public ones are cached whole (X-Cache). */
   coalescing: OperationCoalescing;
-  /** Closes the cache (and its Redis connection) and the database. Call after the HTTP server stopped. */
+  /** The mutation rate limiter (src/plugins/rate-limit.ts); undefined when the limit is off. */
+  rateLimiter: RateLimiter | undefined;
+  /** Closes the cache, the rate limiter (their Redis connections) and the database. Call after the HTTP server stopped. */
   close(): Promise<void>;
 }
 
@@ -118,6 +130,22 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     realm: BEARER_REALM,
     separateListener: config.metricsPort !== undefined,
   });
+  // Mutations per viewer (issue 12): Redis makes the budgets fleet-wide, under the cache's namespace.
+  const rateLimit = config.rateLimit ?? DEFAULT_RATE_LIMIT;
+  const rateLimiter =
+    options.rateLimiter ??
+    (rateLimit === false
+      ? undefined
+      : config.redisUrl === undefined
+        ? new MemoryRateLimiter({ limit: rateLimit })
+        : new RedisRateLimiter({
+            limit: rateLimit,
+            url: config.redisUrl,
+            namespace: cache.namespace,
+            secret: cacheKeySecret(config.authSecret),
+            onStateChange: (message) => yoga.logger.warn(message),
+            onError: () => {},
+          }));
   const plugins: Array<Plugin | Plugin<AppContext>> = [
     coalescing.plugin(),
     ...createHardeningPlugins<AppContext>({
@@ -125,6 +153,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       production: config.nodeEnv === 'production',
     }),
     metrics.plugin,
+    ...(rateLimiter === undefined ? [] : [useRateLimit<AppContext>({ limiter: rateLimiter })]),
   ];
 
   const yoga = createYoga<Record<string, unknown>, AppContext>({
@@ -165,10 +194,11 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     cache,
     data,
     coalescing,
+    rateLimiter,
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.allSettled([cache.close(), data.close()]);
+      await Promise.allSettled([cache.close(), data.close(), rateLimiter?.close()]);
     },
   };
 }

@@ -143,4 +143,26 @@ describe('loadConfig', () => {
     );
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow('AUTH_SECRET must be set');
   });
+
+  it('limits mutations to a burst of 20, then 2 per second, unless RATE_LIMIT_BURST or RATE_LIMIT_PER_SECOND say otherwise', () => {
+    expect(loadConfig({}).rateLimit).toEqual({ burst: 20, perSecond: 2 });
+    expect(loadConfig({ RATE_LIMIT_BURST: '5', RATE_LIMIT_PER_SECOND: '0.5' }).rateLimit).toEqual({
+      burst: 5,
+      perSecond: 0.5,
+    });
+    expect(loadConfig({ RATE_LIMIT_PER_SECOND: '100' }).rateLimit).toEqual({ burst: 20, perSecond: 100 });
+    expect(loadConfig({ RATE_LIMIT_BURST: 'off' }).rateLimit).toBe(false);
+    expect(loadConfig({ RATE_LIMIT_PER_SECOND: 'off' }).rateLimit).toBe(false);
+    for (const bad of ['0', '-1', '2.5', 'ten', '1000001']) {
+      expect(() => loadConfig({ RATE_LIMIT_BURST: bad })).toThrow(
+        `RATE_LIMIT_BURST must be an integer from 1 to 1000000, or off; received "${bad}"`,
+      );
+    }
+    for (const bad of ['0', '0.0001', '-2', '1e3', 'fast', '2000000']) {
+      expect(() => loadConfig({ RATE_LIMIT_PER_SECOND: bad })).toThrow(
+        `RATE_LIMIT_PER_SECOND must be a number from 0.001 to 1000000, or off; received "${bad}"`,
+      );
+    }
+    expect(() => loadConfig({ RATE_LIMIT_BURST: '0' })).toThrow(ConfigError);
+  });
 });

@@ -265,11 +265,12 @@ describe.skipIf(!enabled)('the Redis keys of two servers built from their config
         names.push(...keys);
       expect(names.length).toBeGreaterThan(5);
       for (const name of names) {
-        // The namespace, then `{seq}` or a 22-character digest as hash tag and one letter. A digest
-        // may hold "17" by chance; what matters is that nothing else is there.
+        // The namespace, then `{seq}` or a 22-character digest as hash tag and one letter (`r`: the
+        // rate-limit bucket of the customer's placeOrder). A digest may hold "17" by chance; what
+        // matters is that nothing else is there.
         const rest = name.slice(namespace.length + 1);
         expect(name.startsWith(`${namespace}:`)).toBe(true);
-        expect(rest).toMatch(/^(\{seq\}|\{[A-Za-z0-9_-]{22}\}:[vlt])$/);
+        expect(rest).toMatch(/^(\{seq\}|\{[A-Za-z0-9_-]{22}\}:[vltr])$/);
         expect(rest).not.toMatch(/Customer|recentOrders|viewer|field|loader|Product/);
       }
       // The digests are keyed by cacheKeySecret: the plain SHA-256 name of the same key, which

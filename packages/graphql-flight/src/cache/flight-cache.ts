@@ -739,6 +739,11 @@ export class FlightCache {
     return this.#seq;
   }
 
+  /** The namespace of this cache's Redis keys (`namespace`, default `gf`). */
+  get namespace(): string {
+    return this.#namespace;
+  }
+
   /**
    * How long another process may still serve a value after an invalidation whose message this
    * one never got: `localTtlMs` with Redis (its memory copies expire, and Redis's fences decide),
