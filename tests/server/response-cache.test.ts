@@ -271,8 +271,11 @@ describe.skipIf(!redis)('the response cache shared through Redis by two servers'
   let first: TestServer;
   let second: TestServer;
   beforeAll(async () => {
-    first = await startTestServer({ cache: createCache({ redisUrl: REDIS_URL, namespace }) });
-    second = await startTestServer({ cache: createCache({ redisUrl: REDIS_URL, namespace }) });
+    // Sharing is what is tested here, not Redis's deadline: a loaded machine must not turn a slow
+    // fill into a dropped one (the default 100 ms store deadline).
+    const options = { redisUrl: REDIS_URL, namespace, storeTimeoutMs: 2_000 };
+    first = await startTestServer({ cache: createCache(options) });
+    second = await startTestServer({ cache: createCache(options) });
     // Seeding a server's PGlite blocks the event loop, which can time out its Redis connection
     // (it reconnects): both caches are on Redis before the tests begin.
     await first.server.cache.remember('warm-up', async () => 1);
