@@ -9,6 +9,8 @@ import { createCache, type FlightCache } from 'graphql-flight';
 import type { Config } from './config.js';
 import { createHardeningPlugins, resolveLimits } from './plugins/hardening.js';
 import { createMetrics } from './plugins/use-metrics.js';
+import { createReadiness, type Readiness } from './plugins/readiness.js';
+import { createStoreLog, type LogLine } from './plugins/store-log.js';
 import { OperationCoalescing, readsOf } from 'graphql-flight/graphql';
 
 /**
@@ -20,10 +22,35 @@ export function cacheKeySecret(authSecret: Uint8Array): string {
   return createHmac('sha256', authSecret).update('graphql-flight cache key digests').digest('base64url');
 }
 
+/**
+ * The database could not be opened at start (unreachable, refused, or its setup failed). The
+ * message names it (host, port and database, never a password) and why; `cause` is the driver's error.
+ */
+export class DatabaseOpenError extends Error {
+  readonly code = 'E_DATABASE_OPEN';
+  constructor(databaseUrl: string | undefined, cause: unknown) {
+    let where = 'the embedded PGlite';
+    if (databaseUrl !== undefined) {
+      try {
+        const url = new URL(databaseUrl);
+        where = `PostgreSQL at ${url.hostname}:${url.port || '5432'}${url.pathname}`;
+      } catch {
+        where = 'PostgreSQL';
+      }
+    }
+    // An AggregateError (every address of a name refused) has an empty message, but a code.
+    const message = (cause instanceof Error ? cause.message : String(cause)).replace(/\s+/g, ' ').trim();
+    const code = (cause as { code?: unknown } | null)?.code;
+    super(`cannot open ${where}: ${message || (typeof code === 'string' ? code : 'failed')}`, { cause });
+    this.name = 'DatabaseOpenError';
+  }
+}
+
 /** What createServer needs: the validated config, and for tests, a few overrides. */
 export interface ServerOptions {
   config: Pick<Config, 'nodeEnv' | 'redisUrl' | 'databaseUrl' | 'authSecret'> &
-    Partial<Pick<Config, 'databaseSchema' | 'metricsPort' | 'responseCache'>> & {
+    Partial<Pick<Config, 'databaseSchema' | 'metricsPort' | 'responseCache'>> &
+    Partial<Pick<Config, 'cacheNamespace'>> & {
       /** Limits of the HTTP edge; each one absent takes its default (DEFAULT_LIMITS). */
       limits?: Partial<Config['limits']>;
     };
@@ -33,6 +60,12 @@ export interface ServerOptions {
   cache?: FlightCache;
   /** Set false to ignore `cache` field options (the benchmark's baseline). Default true. */
   fieldCache?: boolean;
+  /**
+   * Where operational lines go (store errors, rate-limited, and circuit-breaker changes; see
+   * src/plugins/store-log.ts). Default: the console (warn to stderr, info to stdout), silent when
+   * NODE_ENV=test.
+   */
+  log?: LogLine;
 }
 
 export interface Server {
@@ -46,6 +79,8 @@ export interface Server {
   data: ShopData;
   /** Identical concurrent query operations execute once, and public ones are cached whole (X-Cache). */
   coalescing: OperationCoalescing;
+  /** What /ready answers: the database's `SELECT 1` and Redis's PING (src/plugins/readiness.ts). */
+  readiness: Readiness;
   /** Closes the cache (and its Redis connection) and the database. Call after the HTTP server stopped. */
   close(): Promise<void>;
 }
@@ -62,13 +97,27 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     ...(config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl }),
     ...(config.databaseSchema === undefined ? {} : { schema: config.databaseSchema }),
     ...options.data,
+  }).catch((error: unknown) => {
+    throw new DatabaseOpenError(config.databaseUrl, error);
   });
+  const log: LogLine =
+    options.log ??
+    (config.nodeEnv === 'test'
+      ? () => {}
+      : (level, line) => (level === 'warn' ? console.warn(line) : console.log(line)));
+  const storeLog = createStoreLog({ log });
   const cache =
     options.cache ??
     createCache(
       config.redisUrl === undefined
         ? {}
-        : { redisUrl: config.redisUrl, secret: cacheKeySecret(config.authSecret) },
+        : {
+            redisUrl: config.redisUrl,
+            secret: cacheKeySecret(config.authSecret),
+            namespace: config.cacheNamespace ?? 'gf',
+            onStoreError: (error) => storeLog.error(error),
+            onStoreStateChange: (change) => storeLog.stateChange(change),
+          },
     );
   const fingerprintSecret = randomBytes(32);
 
@@ -109,6 +158,10 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     }),
     metrics.plugin,
   ];
+  // /ready, beside Yoga's /health (liveness). Last, so the metrics listener's 404 for any other
+  // path comes first: readiness is served on PORT only.
+  const readiness = createReadiness({ data, cache, lastStoreError: () => storeLog.lastError });
+  plugins.push(readiness.plugin);
 
   const yoga = createYoga<Record<string, unknown>, AppContext>({
     schema,
@@ -137,9 +190,11 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     cache,
     data,
     coalescing,
+    readiness,
     async close() {
       if (closed) return;
       closed = true;
+      storeLog.close();
       await Promise.allSettled([cache.close(), data.close()]);
     },
   };

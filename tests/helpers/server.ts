@@ -39,6 +39,8 @@ export async function startTestServer(
     fieldCache?: boolean;
     /** Overrides of the test config (limits, NODE_ENV, ...). */
     config?: Partial<ServerOptions['config']>;
+    /** Where the server's operational lines go (createServer's `log`); default: nowhere. */
+    log?: ServerOptions['log'];
   } = {},
 ): Promise<TestServer> {
   const schema = DATABASE_URL === undefined ? undefined : `t_server_${randomBytes(4).toString('hex')}`;
@@ -54,6 +56,7 @@ export async function startTestServer(
     data: { seed: TEST_SEED, ...(schema === undefined ? {} : { schema }) },
     ...(options.cache === undefined ? {} : { cache: options.cache }),
     ...(options.fieldCache === undefined ? {} : { fieldCache: options.fieldCache }),
+    ...(options.log === undefined ? {} : { log: options.log }),
   });
   return {
     server,
