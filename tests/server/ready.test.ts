@@ -137,6 +137,20 @@ describe.skipIf(!enabled)('/ready and the log when Redis dies and comes back', (
       { timeout: 10_000, interval: 100 },
     );
     expect((await t.server.yoga.fetch('http://localhost/health')).status).toBe(200);
+    // What else an operator sees meanwhile: flightStats and /metrics.
+    const operator = await t.token(1, { operator: true });
+    const stats = await t.request('{ flightStats { store { kind healthy breaker } } }', { token: operator });
+    expect(stats.body.data).toEqual({
+      flightStats: { store: { kind: 'redis', healthy: false, breaker: 'open' } },
+    });
+    const metrics = await (
+      await t.server.yoga.fetch('http://localhost/metrics', {
+        headers: { authorization: `Bearer ${operator}` },
+      })
+    ).text();
+    expect(metrics).toContain('graphql_flight_store_breaker_state{kind="redis",state="open"} 1');
+    expect(metrics).toMatch(/^graphql_flight_store_errors_total [1-9]/m);
+    expect(metrics).toMatch(/^graphql_flight_fleet_fallbacks_total [1-9]/m);
     expect(lines).toContain(
       'warn redis circuit open: store calls failed in a row; calls skip Redis and values load from the database (this process only) until a probe answers',
     );

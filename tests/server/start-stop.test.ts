@@ -4,7 +4,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { verifyViewer } from '../../src/app/auth.js';
 import { freePort } from '../../packages/graphql-flight/tests/helpers/redis.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -66,6 +68,17 @@ function run(command: string, args: string[], options: { cwd: string; env: Recor
   };
 }
 
+/** Waits (bounded) until `text` is in the run's output; fails at once if the process exited. */
+async function until(run: Run, text: string | RegExp, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  const found = () => (typeof text === 'string' ? run.output.includes(text) : text.test(run.output));
+  while (!found()) {
+    if (run.child.exitCode !== null) throw new Error(`exited with ${run.child.exitCode}: ${run.output}`);
+    if (performance.now() > deadline) throw new Error(`not seen in ${timeoutMs} ms: ${text}\n${run.output}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** src/main.ts under tsx, as the server suites start it, from `cwd`. */
 function main(cwd: string, env: Record<string, string>): Run {
   return run(process.execPath, ['--conditions=@graphql-flight/source', '--import', TSX, MAIN], { cwd, env });
@@ -85,13 +98,12 @@ describe('npm start under a supervisor', () => {
     const port = await freePort();
     // Exactly what the README says to run; its prestart builds first, which takes a while.
     const npm = run('npm', ['start'], { cwd: ROOT, env: { PORT: String(port), NODE_ENV: 'development' } });
-    const started = `graphql-flight on http://localhost:${port}/graphql`;
-    const deadline = performance.now() + 240_000;
-    while (!npm.output.includes(started)) {
-      if (npm.child.exitCode !== null) throw new Error(`npm start exited: ${npm.output}`);
-      if (performance.now() > deadline) throw new Error(`npm start not serving in 240 s: ${npm.output}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await until(npm, `graphql-flight on http://localhost:${port}/graphql`, 240_000);
+    expect(npm.output).toMatch(
+      new RegExp(
+        `graphql-flight on http://localhost:${port}/graphql \\(pglite, memory cache\\), listening on (\\[::\\]|0\\.0\\.0\\.0):${port} \\(every interface\\)\n`,
+      ),
+    );
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
     // npm runs the script through sh, which `exec` replaced with node: node is npm's own child.
     const children = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(npm.child.pid)], {
@@ -115,6 +127,76 @@ describe('npm start under a supervisor', () => {
       if (alive(nodePid)) process.kill(nodePid, 'SIGKILL');
     }
   }, 300_000);
+});
+
+describe('src/main.ts with a Redis that does not answer, and a request that outlives the grace period', () => {
+  it('says so at start, and exits 1 when a request is still running after the grace period', async () => {
+    const [port, closed, metricsPort] = [await freePort(), await freePort(), await freePort()];
+    const server = main(ROOT, {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      METRICS_PORT: String(metricsPort),
+      NODE_ENV: 'development',
+      REDIS_URL: `redis://127.0.0.1:${closed}`,
+    });
+    await until(server, `graphql-flight on http://127.0.0.1:${port}/graphql`, 120_000);
+    // The start line does not claim a healthy Redis, and a warning says what that means.
+    expect(server.stdout).toContain(
+      `graphql-flight on http://127.0.0.1:${port}/graphql (pglite, redis cache: not answering), listening on 127.0.0.1:${port}\n`,
+    );
+    expect(server.stdout).toContain(
+      `metrics on http://127.0.0.1:${metricsPort}/metrics, listening on 127.0.0.1:${metricsPort}, no token\n`,
+    );
+    expect(server.stderr).toMatch(
+      /redis does not answer \(.+\): values load from the database in this process until it does; \/ready answers 503\n/,
+    );
+    expect(server.stderr).toContain(
+      `redis store error (ECONNREFUSED): connect ECONNREFUSED 127.0.0.1:${closed}`,
+    );
+    expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(503);
+
+    // A request whose body never comes keeps its connection busy (REQUEST_TIMEOUT_MS is 30 s).
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.on('error', () => {});
+    socket.write(
+      'POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+    );
+    try {
+      const signalled = performance.now();
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toEqual({ code: 1, signal: null });
+      const waited = performance.now() - signalled;
+      expect(waited).toBeGreaterThanOrEqual(GRACE_MS - 100);
+      expect(waited).toBeLessThan(GRACE_MS + 5_000);
+      expect(server.output).toContain('SIGTERM: finishing in-flight requests');
+      expect(server.stderr).toContain(`shutdown took longer than ${GRACE_MS} ms; exiting`);
+      expect(server.output).not.toContain('stopped\n');
+    } finally {
+      socket.destroy();
+    }
+  }, 180_000);
+});
+
+describe('npm run token', () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('signs with the AUTH_SECRET of .env in its working directory too', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gf-token-'));
+    const secret = 'a-secret-from-the-dotenv-file-0123456789';
+    writeFileSync(join(dir, '.env'), `AUTH_SECRET=${secret}\n`);
+    const token = run(
+      process.execPath,
+      ['--conditions=@graphql-flight/source', '--import', TSX, join(ROOT, 'scripts/token.ts'), '7'],
+      { cwd: dir, env: {} },
+    );
+    expect(await token.exited).toEqual({ code: 0, signal: null });
+    const viewer = await verifyViewer(`Bearer ${token.stdout.trim()}`, new TextEncoder().encode(secret));
+    expect(viewer).toEqual({ customerId: 7, operator: false });
+  });
 });
 
 describe('what the server prints when it cannot start', () => {
