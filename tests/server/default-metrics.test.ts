@@ -8,7 +8,7 @@ describe("/metrics: prom-client's default process and Node.js metrics", () => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startTestServer();
-  });
+  }, 90_000);
   afterAll(async () => {
     await t?.close();
   });
