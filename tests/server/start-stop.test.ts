@@ -84,6 +84,31 @@ function main(cwd: string, env: Record<string, string>): Run {
   return run(process.execPath, ['--conditions=@graphql-flight/source', '--import', TSX, MAIN], { cwd, env });
 }
 
+/** The processes below `root` (children, theirs, ...), from ps. */
+function descendantsOf(root: number): Array<{ pid: number; ppid: number; args: string }> {
+  const table = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,args='], { encoding: 'utf8' })
+    .split('\n')
+    .flatMap((line) => {
+      const match = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line);
+      return match === null
+        ? []
+        : [{ pid: Number(match[1]), ppid: Number(match[2]), args: (match[3] ?? '').trim() }];
+    });
+  const found: Array<{ pid: number; ppid: number; args: string }> = [];
+  const parents = new Set([root]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const entry of table) {
+      if (parents.has(entry.ppid) && !parents.has(entry.pid)) {
+        parents.add(entry.pid);
+        found.push(entry);
+        grew = true;
+      }
+    }
+  }
+  return found;
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -104,15 +129,16 @@ describe('npm start under a supervisor', () => {
         `graphql-flight on http://localhost:${port}/graphql \\(pglite, memory cache\\), listening on (\\[::\\]|0\\.0\\.0\\.0):${port} \\(every interface\\)\n`,
       ),
     );
-    expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
-    // npm runs the script through sh, which `exec` replaced with node: node is npm's own child.
-    const children = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(npm.child.pid)], {
-      encoding: 'utf8',
-    });
-    const node = /^\s*(\d+)\s+node dist\/main\.js\s*$/m.exec(children);
-    expect(node, children).not.toBeNull();
-    const nodePid = Number(node?.[1]);
+    // Every process npm started, so that none is left behind whatever happens below.
+    const descendants = descendantsOf(npm.child.pid ?? -1);
     try {
+      expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+      // npm runs the script through sh, which `exec` replaced with node: node is npm's own child.
+      const node = descendants.find(
+        (entry) => entry.ppid === npm.child.pid && entry.args === 'node dist/main.js',
+      );
+      expect(node, JSON.stringify(descendants)).toBeDefined();
+      const nodePid = node?.pid ?? -1;
       const signalled = performance.now();
       process.kill(npm.child.pid ?? -1, 'SIGTERM');
       const exit = await npm.exited;
@@ -123,8 +149,8 @@ describe('npm start under a supervisor', () => {
       expect(npm.output).toContain('SIGTERM: finishing in-flight requests');
       expect(npm.output).toContain('stopped');
     } finally {
-      // Without the exec, node outlives npm: never leave it behind.
-      if (alive(nodePid)) process.kill(nodePid, 'SIGKILL');
+      // Without the exec, node outlives npm: never leave it (or its shell) behind.
+      for (const { pid } of descendants) if (alive(pid)) process.kill(pid, 'SIGKILL');
     }
   }, 300_000);
 });
