@@ -3,6 +3,10 @@
  * variable and what it must be.
  */
 
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { parseEnv } from 'node:util';
 import { DEFAULT_LIMITS, type HardeningLimits } from './plugins/hardening.js';
 import { DEFAULT_TOKEN_MAX_LIFETIME, parseDuration } from './app/auth.js';
 import { DEFAULT_RATE_LIMIT, type RateLimit } from './plugins/rate-limiter.js';
@@ -10,6 +14,8 @@ import { DEFAULT_RATE_LIMIT, type RateLimit } from './plugins/rate-limiter.js';
 export interface Config {
   nodeEnv: 'development' | 'production' | 'test';
   port: number;
+  /** HOST: the address PORT listens on (an IP address or a hostname); unset: every interface. */
+  host: string | undefined;
   /** Redis to share the cache through; unset: the bounded in-process memory tier. */
   redisUrl: string | undefined;
   /** PostgreSQL to use; unset: an embedded PGlite seeded with the demo data. */
@@ -29,6 +35,13 @@ export interface Config {
    * Unset: /metrics is served on PORT to operators only (a bearer token with the operator role).
    */
   metricsPort: number | undefined;
+  /** METRICS_HOST: the address METRICS_PORT listens on; default 127.0.0.1 (loopback only). */
+  metricsHost: string;
+  /**
+   * CACHE_NAMESPACE: the prefix of every Redis key and the fleet's channel (default `gf`): two
+   * deployments on one Redis keep apart with two namespaces.
+   */
+  cacheNamespace: string;
   /** RESPONSE_CACHE: whether public query responses are cached whole (on unless set to `off`). */
   responseCache: boolean;
   /** CACHE_MAX_BYTES: the memory tier's bound, by estimate (README, "Sizing memory"); unset: 64 MiB. */
@@ -48,15 +61,75 @@ export class ConfigError extends Error {
   }
 }
 
+/** A `.env` file that cannot be read, or with a line that is not `NAME=value`. */
+export class EnvFileError extends Error {
+  readonly code = 'E_ENV_FILE';
+  constructor(path: string, detail: string) {
+    super(`${path}: ${detail}`);
+    this.name = 'EnvFileError';
+  }
+}
+
 /** Public on purpose: it only exists so `npm start` works on a fresh clone. Refused in production. */
 export const DEVELOPMENT_SECRET = 'graphql-flight-development-secret-not-for-production';
 
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+/**
+ * The process's variables: `.env` in `dir` (default: the working directory), if there is one,
+ * under process.env: a variable set in the environment, even to the empty string, wins over the
+ * file. Throws EnvFileError for a file that cannot be read or has a malformed line.
+ */
+export function environment(dir: string = process.cwd()): Record<string, string | undefined> {
+  return { ...readEnvFile(join(dir, '.env')), ...process.env };
+}
+
+/**
+ * The variables of a `.env` file (Node's own parser, `util.parseEnv`, as `node --env-file` reads
+ * it), or undefined when there is no such file. That parser skips what it cannot read, so a
+ * line with a typo (`PORT 4000`) would silently set nothing (or join the next line's name):
+ * every line must first be blank, a `#` comment, or `NAME=value` (`export NAME=value` too), with a
+ * quoted value allowed to span lines until its closing quote.
+ */
+export function readEnvFile(path: string): Record<string, string> | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    throw new EnvFileError(path, `cannot be read (${code ?? String(error)})`);
+  }
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = (lines[i] ?? '').trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const assignment = /^(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=(.*)$/.exec(line);
+    if (assignment === null) throw new EnvFileError(path, `line ${i + 1} is not NAME=value`);
+    const value = (assignment[1] ?? '').trim();
+    const quote = value[0];
+    if ((quote === '"' || quote === "'" || quote === '`') && value.indexOf(quote, 1) < 0) {
+      let end = i + 1;
+      while (end < lines.length && !(lines[end] ?? '').includes(quote)) end++;
+      if (end === lines.length)
+        throw new EnvFileError(path, `line ${i + 1} opens a ${quote} quote it never closes`);
+      i = end;
+    }
+  }
+  const parsed: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parseEnv(text))) if (value !== undefined) parsed[name] = value;
+  return parsed;
+}
+
+/**
+ * The configuration from `env`; by default the process's own variables and `.env` (see
+ * environment). Throws ConfigError naming the first variable that is wrong.
+ */
+export function loadConfig(env: Record<string, string | undefined> = environment()): Config {
   const nodeEnv = env.NODE_ENV ?? 'development';
   if (nodeEnv !== 'development' && nodeEnv !== 'production' && nodeEnv !== 'test') {
     throw new ConfigError('NODE_ENV', 'development, production or test', nodeEnv);
   }
   const port = portNumber('PORT', env.PORT ?? '4000');
+  const host = hostName('HOST', nonEmpty(env.HOST));
   const redisUrl = nonEmpty(env.REDIS_URL);
   if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
     throw new ConfigError('REDIS_URL', 'a redis:// or rediss:// URL', redacted(redisUrl));
@@ -90,6 +163,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (metricsPort === port) {
     throw new ConfigError('METRICS_PORT', `a port other than PORT (${port})`, String(metricsPortText));
   }
+  const metricsHost = hostName('METRICS_HOST', nonEmpty(env.METRICS_HOST)) ?? '127.0.0.1';
+  const cacheNamespace = nonEmpty(env.CACHE_NAMESPACE) ?? 'gf';
+  // The rule createCache applies to its `namespace` option (tests/config.test.ts holds them together).
+  if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(cacheNamespace)) {
+    throw new ConfigError(
+      'CACHE_NAMESPACE',
+      'lowercase letters, digits, _ and - (at most 64, starting with a letter or digit)',
+      cacheNamespace,
+    );
+  }
   const responseCacheText = nonEmpty(env.RESPONSE_CACHE) ?? 'on';
   if (responseCacheText !== 'on' && responseCacheText !== 'off') {
     throw new ConfigError('RESPONSE_CACHE', 'on or off', responseCacheText);
@@ -101,6 +184,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     nodeEnv,
     port,
+    host,
     redisUrl,
     databaseUrl,
     databaseSchema,
@@ -109,6 +193,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     tokenMaxLifetimeSeconds,
     limits: loadLimits(env),
     metricsPort,
+    metricsHost,
+    cacheNamespace,
     responseCache: responseCacheText === 'on',
     cacheMaxBytes: cacheMaxBytesText === undefined ? undefined : Number(cacheMaxBytesText),
     rateLimit: loadRateLimit(env),
@@ -180,6 +266,18 @@ function portNumber(variable: string, text: string): number {
     throw new ConfigError(variable, 'a port number from 1 to 65535', text);
   }
   return port;
+}
+
+/** An IP address (v4, or v6 without brackets) or a hostname (RFC 1123 labels); undefined stays so. */
+function hostName(variable: string, text: string | undefined): string | undefined {
+  if (text === undefined || isIP(text) !== 0) return text;
+  // Digits and dots that are no IPv4 address (999.1.1.1) are a mistake, not a hostname.
+  if (/^[0-9.]+$/.test(text)) throw new ConfigError(variable, 'an IP address or a hostname', text);
+  const label = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+  if (text.length > 253 || !text.split('.').every((part) => label.test(part))) {
+    throw new ConfigError(variable, 'an IP address or a hostname', text);
+  }
+  return text;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -17,6 +17,8 @@ import {
   type RateLimiter,
   RedisRateLimiter,
 } from './plugins/rate-limiter.js';
+import { createReadiness, type Readiness } from './plugins/readiness.js';
+import { createStoreLog, type LogLine } from './plugins/store-log.js';
 import { OperationCoalescing, readsOf } from 'graphql-flight/graphql';
 
 /**
@@ -34,12 +36,37 @@ export function cacheKeySecret(authSecret: Uint8Array): string {
  */
 export const FLIGHT_DEADLINE_MARGIN_MS = 1_000;
 
+/**
+ * The database could not be opened at start (unreachable, refused, or its setup failed). The
+ * message names it (host, port and database, never a password) and why; `cause` is the driver's error.
+ */
+export class DatabaseOpenError extends Error {
+  readonly code = 'E_DATABASE_OPEN';
+  constructor(databaseUrl: string | undefined, cause: unknown) {
+    let where = 'the embedded PGlite';
+    if (databaseUrl !== undefined) {
+      try {
+        const url = new URL(databaseUrl);
+        where = `PostgreSQL at ${url.hostname}:${url.port || '5432'}${url.pathname}`;
+      } catch {
+        where = 'PostgreSQL';
+      }
+    }
+    // An AggregateError (every address of a name refused) has an empty message, but a code.
+    const message = (cause instanceof Error ? cause.message : String(cause)).replace(/\s+/g, ' ').trim();
+    const code = (cause as { code?: unknown } | null)?.code;
+    super(`cannot open ${where}: ${message || (typeof code === 'string' ? code : 'failed')}`, { cause });
+    this.name = 'DatabaseOpenError';
+  }
+}
+
 /** What createServer needs: the validated config, and for tests, a few overrides. */
 export interface ServerOptions {
   config: Pick<Config, 'nodeEnv' | 'redisUrl' | 'databaseUrl' | 'authSecret'> &
     Partial<Pick<Config, 'databaseSchema' | 'metricsPort' | 'responseCache' | 'cacheMaxBytes'>> &
     Partial<Pick<Config, 'tokenMaxLifetimeSeconds'>> &
-    Partial<Pick<Config, 'rateLimit'>> & {
+    Partial<Pick<Config, 'rateLimit'>> &
+    Partial<Pick<Config, 'cacheNamespace'>> & {
       /** Limits of the HTTP edge; each one absent takes its default (DEFAULT_LIMITS). */
       limits?: Partial<Config['limits']>;
     };
@@ -51,6 +78,12 @@ export interface ServerOptions {
   fieldCache?: boolean;
   /** A mutation rate limiter to use instead of one built from the config (tests inject a clock). */
   rateLimiter?: RateLimiter;
+  /**
+   * Where operational lines go (store errors, rate-limited, and circuit-breaker changes; see
+   * src/plugins/store-log.ts). Default: the console (warn to stderr, info to stdout), silent when
+   * NODE_ENV=test.
+   */
+  log?: LogLine;
 }
 
 export interface Server {
@@ -66,6 +99,8 @@ export interface Server {
   coalescing: OperationCoalescing;
   /** The mutation rate limiter (src/plugins/rate-limit.ts); undefined when the limit is off. */
   rateLimiter: RateLimiter | undefined;
+  /** What /ready answers: the database's `SELECT 1` and Redis's PING (src/plugins/readiness.ts). */
+  readiness: Readiness;
   /** Closes the cache, the rate limiter (their Redis connections) and the database. Call after the HTTP server stopped. */
   close(): Promise<void>;
 }
@@ -85,7 +120,15 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     statementTimeoutMs: limits.executionTimeoutMs,
     ...(config.databaseSchema === undefined ? {} : { schema: config.databaseSchema }),
     ...options.data,
+  }).catch((error: unknown) => {
+    throw new DatabaseOpenError(config.databaseUrl, error);
   });
+  const log: LogLine =
+    options.log ??
+    (config.nodeEnv === 'test'
+      ? () => {}
+      : (level, line) => (level === 'warn' ? console.warn(line) : console.log(line)));
+  const storeLog = createStoreLog({ log });
   const cache =
     options.cache ??
     createCache({
@@ -95,7 +138,13 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       ...(config.cacheMaxBytes === undefined ? {} : { maxBytes: config.cacheMaxBytes }),
       ...(config.redisUrl === undefined
         ? {}
-        : { redisUrl: config.redisUrl, secret: cacheKeySecret(config.authSecret) }),
+        : {
+            redisUrl: config.redisUrl,
+            secret: cacheKeySecret(config.authSecret),
+            namespace: config.cacheNamespace ?? 'gf',
+            onStoreError: (error) => storeLog.error(error),
+            onStoreStateChange: (change) => storeLog.stateChange(change),
+          }),
     });
   const fingerprintSecret = randomBytes(32);
   // Every reader of a token applies the same policy: the context, the response cache, /metrics.
@@ -155,6 +204,10 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     metrics.plugin,
     ...(rateLimiter === undefined ? [] : [useRateLimit<AppContext>({ limiter: rateLimiter })]),
   ];
+  // /ready, beside Yoga's /health (liveness). Last, so the metrics listener's 404 for any other
+  // path comes first: readiness is served on PORT only.
+  const readiness = createReadiness({ data, cache, lastStoreError: () => storeLog.lastError });
+  plugins.push(readiness.plugin);
 
   const yoga = createYoga<Record<string, unknown>, AppContext>({
     schema,
@@ -195,9 +248,11 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     data,
     coalescing,
     rateLimiter,
+    readiness,
     async close() {
       if (closed) return;
       closed = true;
+      storeLog.close();
       await Promise.allSettled([cache.close(), data.close(), rateLimiter?.close()]);
     },
   };

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { getOperationAST } from 'graphql';
 import type { FetchAPI, Plugin } from 'graphql-yoga';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { CacheStats } from 'graphql-flight';
 import type { OperationStats } from 'graphql-flight/graphql';
 
@@ -39,6 +39,12 @@ export interface MetricsOptions {
   graphqlEndpoint?: string;
   /** Histogram buckets of the request duration, in seconds. */
   buckets?: number[];
+  /**
+   * prom-client's default process and Node.js metrics (`process_cpu_seconds_total`,
+   * `process_resident_memory_bytes`, `nodejs_heap_size_used_bytes`, `nodejs_eventloop_lag_seconds`,
+   * GC durations, ...), unprefixed as dashboards expect them, on this plugin's registry. Default true.
+   */
+  defaultMetrics?: boolean;
 }
 
 const PREFIX = 'graphql_flight_';
@@ -74,6 +80,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const endpoint = options.endpoint ?? '/metrics';
   const graphqlEndpoint = options.graphqlEndpoint ?? '/graphql';
   const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const startedAt = new WeakMap<Request, number>();
   const operationTypes = new WeakMap<Request, string>();
 

@@ -41,6 +41,8 @@ export async function startTestServer(
     config?: Partial<ServerOptions['config']>;
     /** A mutation rate limiter instead of the config's (createServer's rateLimiter). */
     rateLimiter?: ServerOptions['rateLimiter'];
+    /** Where the server's operational lines go (createServer's `log`); default: nowhere. */
+    log?: ServerOptions['log'];
   } = {},
 ): Promise<TestServer> {
   const schema = DATABASE_URL === undefined ? undefined : `t_server_${randomBytes(4).toString('hex')}`;
@@ -57,6 +59,7 @@ export async function startTestServer(
     ...(options.cache === undefined ? {} : { cache: options.cache }),
     ...(options.fieldCache === undefined ? {} : { fieldCache: options.fieldCache }),
     ...(options.rateLimiter === undefined ? {} : { rateLimiter: options.rateLimiter }),
+    ...(options.log === undefined ? {} : { log: options.log }),
   });
   return {
     server,

@@ -116,6 +116,12 @@ export interface ShopData {
    * counted. A new object on each call.
    */
   queryCounts(): Record<string, number>;
+  /**
+   * `SELECT 1`, for readiness checks: resolves when the database answers, rejects with the
+   * driver's error. Not a shop statement (not in queryCounts). No deadline of its own: the caller
+   * bounds its wait (src/plugins/readiness.ts).
+   */
+  ping(): Promise<void>;
   /** Closes the database (PGlite) or the pool (Postgres). Idempotent; later calls reject with E_DATA_CLOSED. */
   close(): Promise<void>;
 }
@@ -384,6 +390,11 @@ class SqlShopData implements ShopData {
 
   queryCounts(): Record<string, number> {
     return { ...this.#counts };
+  }
+
+  async ping(): Promise<void> {
+    if (this.#closing !== undefined) throw new ShopDataClosedError();
+    await this.#driver.query('SELECT 1', []);
   }
 
   close(): Promise<void> {

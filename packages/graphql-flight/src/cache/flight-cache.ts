@@ -79,6 +79,12 @@ export interface CacheOptions {
   fleet?: false | FleetOptions;
   /** Called with every store error or missed deadline (for logs); it must not throw. */
   onStoreError?: (error: unknown) => void;
+  /**
+   * Called on every change of the store's circuit breaker: closed to open (`breakerThreshold`
+   * consecutive failures), open to half-open (a probe let through after `breakerCooldownMs`),
+   * half-open to closed (the probe answered) or back to open; for logs, it must not throw.
+   */
+  onStoreStateChange?: (change: { from: BreakerState; to: BreakerState }) => void;
   /** Monotonic clock for the memory tier's TTLs, in milliseconds (tests inject one). */
   now?: () => number;
 }
@@ -308,6 +314,7 @@ export class FlightCache {
       failureThreshold: positiveInteger('breakerThreshold', options.breakerThreshold ?? 5),
       cooldownMs: positiveMs('breakerCooldownMs', options.breakerCooldownMs ?? 2_000),
       onError: onStoreError,
+      onStateChange: options.onStoreStateChange,
     });
     if (options.redisUrl !== undefined) {
       if (typeof options.redisUrl !== 'string' || !/^rediss?:\/\//.test(options.redisUrl)) {
@@ -813,6 +820,17 @@ export class FlightCache {
       flights: this.#flight.stats(),
       fleet: this.#tier.fleetStats(),
     };
+  }
+
+  /**
+   * Whether the shared store answers: one PING to Redis, a store call like any other (under
+   * `storeTimeoutMs` and the circuit: while the circuit is open it resolves false without a call,
+   * and after the cooldown it is the probe whose answer closes the circuit). Resolves false on
+   * any failure, never rejects; true without Redis; false after close().
+   */
+  async ping(): Promise<boolean> {
+    if (this.#closed) return false;
+    return this.#tier.ping();
   }
 
   /** Stops accepting calls, drops queued invalidations, and closes the store connection. */

@@ -66,6 +66,8 @@ export interface TierStrategy {
   ): Array<Promise<TierFetch<T>>>;
   /** Invalidates in the shared store and tells every process; false when it did not acknowledge. */
   invalidate(keyIds: readonly string[], tagIds: readonly string[]): Promise<boolean>;
+  /** Whether the shared store answers a PING under the store guard (true without one). */
+  ping(): Promise<boolean>;
   /** Closes the store connection. */
   close(): Promise<void>;
   fleetStats(): FleetStats;
@@ -119,6 +121,10 @@ export class MemoryStrategy implements TierStrategy {
   }
 
   async invalidate(): Promise<boolean> {
+    return true;
+  }
+
+  async ping(): Promise<boolean> {
     return true;
   }
 
@@ -201,6 +207,10 @@ export class RedisStrategy implements TierStrategy {
 
   invalidate(keyIds: readonly string[], tagIds: readonly string[]): Promise<boolean> {
     return this.#fleet.invalidate(keyIds, tagIds);
+  }
+
+  ping(): Promise<boolean> {
+    return this.#fleet.ping();
   }
 
   async close(): Promise<void> {

@@ -590,6 +590,11 @@ export class FleetLease {
     return true;
   }
 
+  /** One PING under the store guard: true when Redis answered it (see FlightCache.ping). */
+  async ping(): Promise<boolean> {
+    return (await this.#guarded(() => this.#client.ping())) !== FAILED;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     for (const mailboxes of this.#mailboxes.values())

@@ -9,6 +9,11 @@ export interface StoreGuardOptions {
   cooldownMs: number;
   /** Called with every failure (error or deadline), for logging; must not throw. */
   onError?: (error: unknown) => void;
+  /**
+   * Called on every change of the circuit's state (closed to open, open to half-open when a probe
+   * is let through, half-open to closed or back to open), after the change; must not throw.
+   */
+  onStateChange?: (change: { from: BreakerState; to: BreakerState }) => void;
 }
 
 export interface StoreGuardStats {
@@ -106,14 +111,14 @@ export class StoreGuard {
     if (this.#state === 'open' && performance.now() - this.#openedAt < this.#options.cooldownMs) return false;
     // Cooldown over (or already half-open): exactly one probe at a time.
     if (this.#probing) return false;
-    this.#state = 'half-open';
     this.#probing = true;
+    this.#enter('half-open');
     return true;
   }
 
   #succeed(): void {
     this.#failures = 0;
-    this.#state = 'closed';
+    this.#enter('closed');
   }
 
   #fail(error: unknown, outsideCircuit: boolean): void {
@@ -123,12 +128,24 @@ export class StoreGuard {
       this.#failures++;
       if (this.#state === 'half-open' || this.#failures >= this.#options.failureThreshold) {
         if (this.#state !== 'open') this.#opened++;
-        this.#state = 'open';
         this.#openedAt = performance.now();
+        this.#enter('open');
       }
     }
     try {
       this.#options.onError?.(error);
+    } catch {
+      // a logging hook cannot break the request path
+    }
+  }
+
+  /** Moves the circuit to `to`, and tells onStateChange when that is a change. */
+  #enter(to: BreakerState): void {
+    const from = this.#state;
+    if (from === to) return;
+    this.#state = to;
+    try {
+      this.#options.onStateChange?.({ from, to });
     } catch {
       // a logging hook cannot break the request path
     }

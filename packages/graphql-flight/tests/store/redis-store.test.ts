@@ -231,6 +231,35 @@ describe.skipIf(!enabled)('FlightCache when its Redis fails', () => {
     await untilStored([valueKey('faults', 'thawed')], redis.url);
   });
 
+  it('answers ping() while Redis answers and not while it is dead; reports each breaker change; ping is the probe that closes it', async () => {
+    const changes: string[] = [];
+    const cache = open({ onStoreStateChange: ({ from, to }) => changes.push(`${from}->${to}`) });
+    await expect(cache.ping()).resolves.toBe(true);
+    await redis.kill();
+    // breakerThreshold 3: three failed pings open the circuit; the next is skipped (no call).
+    for (let i = 0; i < 3; i++) await expect(cache.ping()).resolves.toBe(false);
+    expect(cache.stats().store.breaker).toBe('open');
+    expect(changes).toEqual(['closed->open']);
+    const skipped = cache.stats().store.skipped;
+    await expect(cache.ping()).resolves.toBe(false);
+    expect(cache.stats().store.skipped).toBe(skipped + 1);
+
+    await redis.restart();
+    // After the 200 ms cooldown a ping is the probe, and its answer closes the circuit.
+    await eventually(() => cache.ping());
+    expect(cache.stats().store.breaker).toBe('closed');
+    expect(changes.at(-2)).toBe('open->half-open');
+    expect(changes.at(-1)).toBe('half-open->closed');
+    await cache.close();
+    await expect(cache.ping()).resolves.toBe(false);
+  });
+
+  it('answers ping() true without Redis', async () => {
+    const cache = createCache();
+    await expect(cache.ping()).resolves.toBe(true);
+    await cache.close();
+  });
+
   it('starts and serves when no Redis answers at all, without crashing on connection errors', async () => {
     const port = await freePort();
     const errors: unknown[] = [];

@@ -84,4 +84,46 @@ describe('StoreGuard deadline', () => {
     await expect(g.run(async () => 'back', null)).resolves.toBe('back');
     expect(g.stats().state).toBe('closed');
   });
+
+  it('tells onStateChange of every change of the circuit, once each, in order', async () => {
+    const changes: string[] = [];
+    const g = new StoreGuard({
+      timeoutMs: 100,
+      failureThreshold: 2,
+      cooldownMs: 1_000,
+      onStateChange: ({ from, to }) => changes.push(`${from}->${to}`),
+    });
+    const failing = () => Promise.reject(new Error('ECONNREFUSED'));
+    await g.run(failing, null);
+    expect(changes).toEqual([]);
+    await g.run(failing, null);
+    expect(changes).toEqual(['closed->open']);
+    await g.run(failing, null); // skipped while open: no change
+    now += 1_000;
+    await g.run(failing, null); // the probe fails
+    expect(changes).toEqual(['closed->open', 'open->half-open', 'half-open->open']);
+    now += 1_000;
+    await g.run(async () => 'back', null);
+    await g.run(async () => 'again', null); // closed stays closed: no change
+    expect(changes).toEqual([
+      'closed->open',
+      'open->half-open',
+      'half-open->open',
+      'open->half-open',
+      'half-open->closed',
+    ]);
+  });
+
+  it('keeps working when onStateChange throws', async () => {
+    const g = new StoreGuard({
+      timeoutMs: 100,
+      failureThreshold: 1,
+      cooldownMs: 1_000,
+      onStateChange: () => {
+        throw new Error('a broken logger');
+      },
+    });
+    await expect(g.run(() => Promise.reject(new Error('down')), 'fallback')).resolves.toBe('fallback');
+    expect(g.stats().state).toBe('open');
+  });
 });
