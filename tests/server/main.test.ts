@@ -27,7 +27,9 @@ describe('the server process (src/main.ts)', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
       await expect
-        .poll(() => output, { timeout: 20_000, interval: 50 })
+        // Seeding the full demo data in PGlite takes seconds on a quiet machine, nearer a minute on a
+        // loaded one: a hang watchdog only.
+        .poll(() => output, { timeout: 60_000, interval: 50 })
         .toContain(`http://localhost:${port}/graphql`);
       expect(output).toContain('(pglite, memory cache)');
 
@@ -58,5 +60,5 @@ describe('the server process (src/main.ts)', () => {
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
-  }, 40_000);
+  }, 90_000);
 });
