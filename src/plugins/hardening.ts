@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { ServerOptions as HttpServerOptions } from 'node:http';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
@@ -298,6 +299,9 @@ export function useExecutionDeadline<TContext extends HardeningContext>(timeoutM
         const controller = new AbortController();
         const signal =
           args.signal === undefined ? controller.signal : AbortSignal.any([args.signal, controller.signal]);
+        // Every cached field and loader batch of the execution listens to it while it waits (and
+        // stops when it is answered): many at once is normal, not a leak.
+        setMaxListeners(0, signal);
         const writes: Writes = { writing: 0, committing: 0, committed: 0 };
         if (typeof args.contextValue === 'object' && args.contextValue !== null) {
           executions.set(args.contextValue, { signal, writes });

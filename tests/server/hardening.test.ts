@@ -77,6 +77,23 @@ describe('the hardened server with the default limits', () => {
     vi.restoreAllMocks();
   });
 
+  it('lets many cached fields of one operation wait on its deadline without a listener-leak warning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      // Fifteen aliases of one cached field: fifteen calls wait on the execution's signal at once.
+      const fields = Array.from({ length: 15 }, (_, i) => `s${i}: salesSummary { orderCount }`).join(' ');
+      const reply = await t.post({ query: `{ ${fields} }` });
+      expect(reply.status).toBe(200);
+      // Node emits the warning on the next turn.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+
   it('refuses 16 aliases (the limit is 15), counted through fragments and repeated spreads, before any resolver runs', async () => {
     const before = footprint(t.server);
     for (const query of [
