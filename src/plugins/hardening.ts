@@ -42,8 +42,9 @@ export interface HardeningLimits {
   /** MAX_BODY_BYTES: request body size; a larger one is a 413 before it is parsed. */
   maxBodyBytes: number;
   /** EXECUTION_TIMEOUT_MS: an operation's execution deadline; past it the client gets a 503
-   * `EXECUTION_TIMEOUT` error and the executor starts no further resolver. Resolvers already running
-   * finish in the background (a mutation past its deadline may still commit). */
+   * `EXECUTION_TIMEOUT` error and the executor starts no further resolver; the execution's signal
+   * aborts, so loads nobody waits for stop and a write not yet committing is rolled back (see
+   * useExecutionDeadline). */
   executionTimeoutMs: number;
   /** REQUEST_TIMEOUT_MS: node:http `requestTimeout`, the time a client has to send a whole request. */
   requestTimeoutMs: number;

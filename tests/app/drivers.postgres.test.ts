@@ -52,6 +52,25 @@ describe('stopping statements on PostgreSQL', () => {
     await expect.poll(() => sleeping(marker), { timeout: 3_000, interval: 20 }).toBe(0);
   });
 
+  it('lets a statement waiting for a pooled connection leave at once when its signal aborts', async () => {
+    // The pool's 10 connections are busy for 2 s; one more statement waits in the pool's queue.
+    let sleepersDone = false;
+    const sleepers = Promise.all(
+      Array.from({ length: 10 }, () => driver.query('SELECT pg_sleep(2)', [])),
+    ).finally(() => {
+      sleepersDone = true;
+    });
+    await expect.poll(() => sleeping('pg_sleep(2)'), { timeout: 5_000 }).toBe(10);
+    const controller = new AbortController();
+    const waiting = driver.query('SELECT 1', [], { signal: controller.signal });
+    const reason = new Error('the caller left');
+    controller.abort(reason);
+    await expect(waiting).rejects.toBe(reason);
+    // It left before any connection was free for it.
+    expect(sleepersDone).toBe(false);
+    await sleepers;
+  });
+
   it('ends a statement that runs past statement_timeout', async () => {
     await expect(strict.query('SELECT pg_sleep(3)', [])).rejects.toMatchObject({ code: '57014' });
   });

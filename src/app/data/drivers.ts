@@ -47,6 +47,9 @@ export interface Driver {
  */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
 
+/** The shortest wait for a pooled connection, whatever the statement timeout (connecting takes time). */
+const MIN_CONNECT_TIMEOUT_MS = 5_000;
+
 /**
  * Key pair of the advisory lock that serialises setup: a constant class ("gf" and layer 5) and
  * the hash of the schema name, so opens of one schema wait for each other while different
@@ -88,6 +91,7 @@ export async function openPglite(seed: SeedSizes, schema: string | undefined): P
       inTurn(options?.signal, () =>
         db.transaction(async (tx) => {
           options?.progress?.('writing');
+          options?.signal?.throwIfAborted();
           const { rows } = await tx.query<Row>(sql, params as unknown[]);
           // Aborted meanwhile: throwing rolls the transaction back.
           options?.signal?.throwIfAborted();
@@ -120,6 +124,9 @@ export async function openPostgres(
     connectionString: databaseUrl,
     // Sent at connection start: no statement of the pool can run longer, seeding excepted (below).
     statement_timeout: statementTimeoutMs,
+    // Nor can a wait for a connection (in the pool's queue, or a connect that a frozen server
+    // never answers) outlast it: abandoned waits do not pile up during an outage.
+    connectionTimeoutMillis: Math.max(statementTimeoutMs, MIN_CONNECT_TIMEOUT_MS),
     ...(schema === undefined ? {} : { options: `-c search_path=${quoteSchema(schema)}` }),
   });
   // An idle pooled client whose connection drops emits 'error' on the pool; unhandled it would
@@ -192,12 +199,7 @@ async function onConnection(
   signal: AbortSignal | undefined,
   work: (client: pg.PoolClient) => Promise<{ rows: Row[] }>,
 ): Promise<Row[]> {
-  signal?.throwIfAborted();
-  const client = await pool.connect();
-  if (signal?.aborted) {
-    client.release();
-    throw signal.reason;
-  }
+  const client = await connection(pool, signal);
   let onAbort = () => {};
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => {
@@ -218,6 +220,33 @@ async function onConnection(
     throw error;
   } finally {
     signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * A connection of the pool, or the signal's reason as soon as it aborts: a caller that gave up
+ * does not wait for a connection, and the one the pool hands over later goes straight back. (The
+ * pool's `connectionTimeoutMillis` bounds the wait of the pool's own queue.)
+ */
+async function connection(pool: pg.Pool, signal: AbortSignal | undefined): Promise<pg.PoolClient> {
+  if (signal === undefined) return pool.connect();
+  signal.throwIfAborted();
+  const connecting = pool.connect();
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+  });
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await Promise.race([connecting, aborted]);
+  } catch (error) {
+    connecting.then(
+      (client) => client.release(),
+      () => {},
+    );
+    throw error;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
 }
 
