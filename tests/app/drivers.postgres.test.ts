@@ -53,21 +53,21 @@ describe('stopping statements on PostgreSQL', () => {
   });
 
   it('lets a statement waiting for a pooled connection leave at once when its signal aborts', async () => {
-    // The pool's 10 connections are busy for 2 s; one more statement waits in the pool's queue.
-    let sleepersDone = false;
-    const sleepers = Promise.all(
-      Array.from({ length: 10 }, () => driver.query('SELECT pg_sleep(2)', [])),
-    ).finally(() => {
-      sleepersDone = true;
-    });
-    await expect.poll(() => sleeping('pg_sleep(2)'), { timeout: 5_000 }).toBe(10);
+    // The pool's 10 connections are busy for 3 s; one more statement waits in the pool's queue.
+    const sleepers = Promise.all(Array.from({ length: 10 }, () => driver.query('SELECT pg_sleep(3)', [])));
+    await expect.poll(() => sleeping('pg_sleep(3)'), { timeout: 5_000 }).toBe(10);
     const controller = new AbortController();
     const waiting = driver.query('SELECT 1', [], { signal: controller.signal });
+    const settled = waiting.then(
+      () => performance.now(),
+      () => performance.now(),
+    );
     const reason = new Error('the caller left');
+    const abortedAt = performance.now();
     controller.abort(reason);
     await expect(waiting).rejects.toBe(reason);
-    // It left before any connection was free for it.
-    expect(sleepersDone).toBe(false);
+    // At once, not when a connection comes free (some 3 s later): a watchdog margin of 1.5 s.
+    expect((await settled) - abortedAt).toBeLessThan(1_500);
     await sleepers;
   });
 
