@@ -11,7 +11,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
-import type { FlightCache, RememberOptions } from '../cache/flight-cache.js';
+import type { FlightCache, Reads, RememberOptions } from '../cache/flight-cache.js';
 import type { KeyPart } from '../cache/keys.js';
 import { InvalidOptionError, ValueTooDeepError } from '../errors.js';
 import { argumentsKeyPart, defaultKeyParts, fieldKeyEncoder } from './field-key.js';
@@ -131,17 +131,30 @@ export function cachedResolver<TContext>(
     }
     if (!dynamic && shared === undefined) shared = fixedOptions(info.schema, info.returnType);
     const callOptions = dynamic ? optionsOf(parent, args, context, info) : shared!;
-    const reads = readsOf(context);
-    const signal = signalOf(info);
-    const withReads = reads === undefined ? callOptions : { ...callOptions, readInto: reads };
     return options
       .cache(context)
       .remember(
         keyOf(viewer, parts),
         async (flightSignal) => resolver(parent, args, context, withSignal(info, flightSignal)),
-        signal === undefined ? withReads : { ...withReads, signal },
+        perCall(callOptions, readsOf(context), signalOf(info)),
       );
   };
+}
+
+/**
+ * A call's options: the field's, with this execution's reads and signal where it has them. One
+ * object at most per call (every call of a cached field makes one, hit or miss).
+ */
+function perCall(
+  shared: RememberOptions,
+  reads: Reads | undefined,
+  signal: AbortSignal | undefined,
+): RememberOptions {
+  if (reads === undefined && signal === undefined) return shared;
+  const call: RememberOptions = { ...shared };
+  if (reads !== undefined) call.readInto = reads;
+  if (signal !== undefined) call.signal = signal;
+  return call;
 }
 
 /**
