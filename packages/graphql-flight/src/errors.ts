@@ -130,3 +130,11 @@ export function positiveMs(option: string, value: unknown): number {
   }
   return value;
 }
+
+/** `value` if it is a finite number of milliseconds >= 0; else InvalidOptionError naming `option`. */
+export function nonNegativeMs(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidOptionError(option, 'a finite number of milliseconds >= 0', value);
+  }
+  return value;
+}

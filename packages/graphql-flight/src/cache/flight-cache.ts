@@ -3,20 +3,24 @@ import {
   InvalidOptionError,
   LoadFailedError,
   LoadUndefinedError,
+  nonNegativeMs,
   positiveMs,
 } from '../errors.js';
 import type { FleetOptions, FleetStats } from '../fleet/redis-lease.js';
 import { SingleFlight, type SingleFlightStats } from '../flight/single-flight.js';
-import { MemoryTier } from '../store/memory-tier.js';
+import { type Envelope, MemoryTier, type Windows } from '../store/memory-tier.js';
 import { connectRedis } from '../store/redis-store.js';
 import { type BreakerState, StoreGuard } from '../store/store-guard.js';
 import { InvalidationQueue, type InvalidationStats } from './invalidation-queue.js';
 import { type CacheKey, encodeKey } from './keys.js';
 import {
   type BatchKey,
+  type FetchMode,
+  type Lifetime,
   type Loaded,
   MemoryStrategy,
   RedisStrategy,
+  type StoreFound,
   type TierFetch,
   type TierStrategy,
 } from './tiers.js';
@@ -87,6 +91,16 @@ export interface CacheOptions {
   onStoreStateChange?: (change: { from: BreakerState; to: BreakerState }) => void;
   /** Monotonic clock for the memory tier's TTLs, in milliseconds (tests inject one). */
   now?: () => number;
+  /**
+   * The wait between refresh attempts of one key after a failure (see `staleIfErrorMs`): from
+   * `initialMs`, doubled with each failure up to `maxMs`. Default 100 and 1 000, so an origin that
+   * is back is seen within about a second.
+   */
+  refreshBackoff?: { initialMs?: number; maxMs?: number };
+  /** Called with the error of every failed background refresh (for logs); it must not throw. */
+  onRefreshError?: (error: unknown) => void;
+  /** XFetch's random numbers, in [0, 1) (tests seed it). Default Math.random. */
+  random?: () => number;
 }
 
 /** A value's tags: fixed, or computed from the loaded value. */
@@ -105,9 +119,40 @@ export class Reads {
   unsequenced = false;
 }
 
-export interface RememberOptions<T = unknown> {
+/**
+ * How long a value is fresh, and what callers get after that (README, "Freshness"). All in
+ * milliseconds; the windows count from the end of `ttlMs`, and a value is kept until the later one ends.
+ */
+export interface Freshness {
   /** How long the value stays fresh, in milliseconds. Default: the cache's `defaultTtlMs`. */
   ttlMs?: number;
+  /**
+   * After `ttlMs`, for this long: a caller gets the stale value at once, without waiting for any
+   * load, and one refresh of the key runs in the background (with Redis: one for the fleet).
+   */
+  staleWhileRevalidateMs?: number;
+  /**
+   * After `ttlMs`, for this long: while refreshes fail, the stale value is served instead of the
+   * error (counted, and reported to `onRefreshError`). Attempts are throttled: one at a time, and
+   * after a failure none before the backoff (`refreshBackoff`) has passed.
+   */
+  staleIfErrorMs?: number;
+  /**
+   * Past the revalidate window, inside the error window, when the origin is not known to fail: a
+   * caller waits this long for the load, then gets the stale value (the load goes on and fills).
+   * Absent: it waits for the load (and gets the stale value if the load fails).
+   */
+  softTimeoutMs?: number;
+  /**
+   * Probabilistic early refresh (XFetch: Vattani, Chierichetti and Lowenstein, VLDB 2015): a fresh
+   * hit starts one background refresh when `now - delta * beta * ln(random())` reaches the end of
+   * `ttlMs`, `delta` being how long the value's load took. So a hot key is refreshed before it
+   * expires. `beta` (default 1) > 1 refreshes earlier, < 1 later.
+   */
+  earlyRefresh?: { beta?: number };
+}
+
+export interface RememberOptions<T = unknown> extends Freshness {
   /**
    * Tags of the value (an entity `Product:42`, a coordinate, anything): `invalidate({ tags })`
    * retires every value carrying one of them, everywhere. A list, or a function of the loaded value.
@@ -146,14 +191,20 @@ export interface RememberManyOptions<T = unknown, K = CacheKey> extends Omit<Rem
 export interface Invalidation {
   keys?: readonly CacheKey[];
   tags?: readonly string[];
+  /**
+   * A soft purge: entries with a revalidate window are marked stale instead of retired (served
+   * within that window, counted from now, while one refresh runs); entries without one are
+   * retired. No load begun before it is kept after it either way. Default false: retired.
+   */
+  soft?: boolean;
 }
 
 /**
  * Where a value came from: this process's memory tier, a flight another call started that
- * loaded it, the shared store (Redis, read by this call's flight or one it joined), or this
- * call's own load.
+ * loaded it, the shared store (Redis, read by this call's flight or one it joined), this
+ * call's own load, or a stale value (past its `ttlMs`, inside a window of Freshness).
  */
-export type ValueSource = 'memory' | 'joined' | 'store' | 'loaded';
+export type ValueSource = 'memory' | 'joined' | 'store' | 'loaded' | 'stale';
 
 /** What `fetch` resolves: the value, and where it came from. */
 export interface Fetched<T> {
@@ -179,6 +230,16 @@ export interface CacheStats {
   loads: number;
   /** Keys whose load failed (a throw, a rejection, a per-key Error, or `undefined`). Never cached. */
   errors: number;
+  /** Calls (per key) answered with a stale value: a revalidate window, a soft purge, an error window. */
+  staleHits: number;
+  /** Background refreshes this process started (for stale hits and early refreshes). */
+  refreshes: number;
+  /** Of `refreshes`, those XFetch started before the value expired. */
+  earlyRefreshes: number;
+  /** Background refreshes that failed (each counted in `errors` too). */
+  refreshFailures: number;
+  /** Of `staleHits`, calls answered stale because a load failed, the origin was failing or the soft timeout passed. */
+  staleIfErrorServes: number;
   /** Shared-store calls that failed or missed their deadline. */
   storeErrors: number;
   /** Entries in the memory tier. */
@@ -268,6 +329,22 @@ export class FlightCache {
   #storeHits = 0;
   #loads = 0;
   #errors = 0;
+  #staleHits = 0;
+  #refreshes = 0;
+  #earlyRefreshes = 0;
+  #refreshFailures = 0;
+  #staleIfErrorServes = 0;
+  /**
+   * Per key that has windows: when its next refresh may start (after a failure: the backoff;
+   * with Redis, while another process holds its refresh: that lease's end), and its failures in a
+   * row. A key leaves it with its next successful load; bounded like the memory tier.
+   */
+  readonly #refreshState = new Map<string, { failures: number; nextAt: number }>();
+  readonly #maxEntries: number;
+  readonly #backoffInitialMs: number;
+  readonly #backoffMaxMs: number;
+  readonly #onRefreshError: (error: unknown) => void;
+  readonly #random: () => number;
 
   constructor(options: CacheOptions = {}) {
     this.#namespace = options.namespace ?? 'gf';
@@ -279,6 +356,18 @@ export class FlightCache {
       );
     }
     const maxEntries = positiveInteger('maxEntries', options.maxEntries ?? 10_000);
+    this.#maxEntries = maxEntries;
+    this.#backoffInitialMs = positiveMs('refreshBackoff.initialMs', options.refreshBackoff?.initialMs ?? 100);
+    this.#backoffMaxMs = positiveMs('refreshBackoff.maxMs', options.refreshBackoff?.maxMs ?? 1_000);
+    if (this.#backoffMaxMs < this.#backoffInitialMs) {
+      throw new InvalidOptionError(
+        'refreshBackoff.maxMs',
+        'at least refreshBackoff.initialMs',
+        this.#backoffMaxMs,
+      );
+    }
+    this.#onRefreshError = options.onRefreshError ?? (() => {});
+    this.#random = options.random ?? Math.random;
     this.#defaultTtlMs = positiveMs('defaultTtlMs', options.defaultTtlMs ?? 60_000);
     const localTtlMs = positiveMs('localTtlMs', options.localTtlMs ?? 1_000);
     this.#localTtlMs = localTtlMs;
@@ -327,7 +416,7 @@ export class FlightCache {
         onError: onStoreError,
       });
       const queue = new InvalidationQueue({
-        send: (keyIds, tagIds) => this.#tier.invalidate(keyIds, tagIds),
+        send: (hard, soft) => this.#tier.invalidate(hard, soft),
         timeoutMs: invalidationTimeoutMs,
         maxPendingIds,
       });
@@ -341,7 +430,7 @@ export class FlightCache {
         // A fence outlives any load that may have begun before it: the flight's deadline, twice.
         fenceTtlMs: fenceTtl(this.#flight.timeoutMs),
         // Another process invalidated: this process stops serving and keeping those ids too.
-        onInvalidated: (ids) => this.#retire(ids),
+        onInvalidated: (ids, soft) => this.#retire(ids, soft),
         onResubscribed: () => this.#retireAll(),
         isPending: (id) => queue.isPending(id),
         onError: onStoreError,
@@ -369,16 +458,19 @@ export class FlightCache {
     if (typeof k !== 'string') return k;
     const hit = this.#memory.get(k);
     if (hit !== undefined) {
-      this.#hits++;
-      if (options?.readInto !== undefined) readInto(options.readInto, hit.ids, hit.seq);
-      return Promise.resolve(hit.value as T);
+      if (hit.w === undefined || this.#freshHit(k, hit.w, load, options)) {
+        this.#hits++;
+        if (options?.readInto !== undefined) readInto(options.readInto, hit.ids, hit.seq);
+        return Promise.resolve(hit.value as T);
+      }
+      return this.#notFresh(k, hit, load, options).then(valueOfFetched);
     }
     return this.#rememberMiss(k, load, options).then(valueOfFetched);
   }
 
   /**
    * `remember`, and where the value came from (see ValueSource): a response cache tells a hit
-   * from its own execution and from one it joined.
+   * from its own execution and from one it joined, and a stale value from a fresh one.
    */
   fetch<T>(
     key: CacheKey,
@@ -389,9 +481,12 @@ export class FlightCache {
     if (typeof k !== 'string') return k;
     const hit = this.#memory.get(k);
     if (hit !== undefined) {
-      this.#hits++;
-      if (options?.readInto !== undefined) readInto(options.readInto, hit.ids, hit.seq);
-      return Promise.resolve({ value: hit.value as T, source: 'memory' });
+      if (hit.w === undefined || this.#freshHit(k, hit.w, load, options)) {
+        this.#hits++;
+        if (options?.readInto !== undefined) readInto(options.readInto, hit.ids, hit.seq);
+        return Promise.resolve({ value: hit.value as T, source: 'memory' });
+      }
+      return this.#notFresh(k, hit, load, options).then(publicFetched);
     }
     return this.#rememberMiss(k, load, options).then(publicFetched);
   }
@@ -399,13 +494,13 @@ export class FlightCache {
   /**
    * The value of `key` if this process's memory tier holds it fresh, else undefined: no flight,
    * no shared-store read, no waiting (the response cache's hit path). Found, it counts as a peek,
-   * not a hit (`stats().peeks`).
+   * not a hit (`stats().peeks`). A stale value (past its `ttlMs`) is not found.
    * Throws InvalidKeyError for a key `remember` would reject.
    */
   peek<T>(key: CacheKey): T | undefined {
     if (this.#closed) return undefined;
     const hit = this.#memory.get(encodeKey(key));
-    if (hit === undefined) return undefined;
+    if (hit === undefined || (hit.w !== undefined && this.#clock() >= hit.w.freshUntil)) return undefined;
     this.#peeks++;
     return hit.value as T;
   }
@@ -420,16 +515,167 @@ export class FlightCache {
     }
   }
 
+  /**
+   * Whether a hit that has windows is still fresh. A fresh one starts one early refresh when
+   * XFetch says so: `now - delta * beta * ln(random())` has reached the end of its freshness.
+   */
+  #freshHit<T>(
+    k: string,
+    w: Windows,
+    load: (signal: AbortSignal) => Promise<T>,
+    options: RememberOptions<T> | undefined,
+  ): boolean {
+    const now = this.#clock();
+    if (now >= w.freshUntil) return false;
+    const early = options?.earlyRefresh;
+    if (early !== undefined) {
+      const beta = early.beta ?? 1;
+      if (now - w.delta * beta * Math.log(this.#random()) >= w.freshUntil)
+        this.#refresh(k, w, load, options, true);
+    }
+    return true;
+  }
+
+  /**
+   * A hit past its freshness. Inside its revalidate window, or inside its error window while the
+   * origin fails: the stale value at once, and one refresh in the background (throttled). Else
+   * (error window, origin not known to fail): a load, with the stale value as its fallback.
+   */
+  #notFresh<T>(
+    k: string,
+    hit: Envelope,
+    load: (signal: AbortSignal) => Promise<T>,
+    options: RememberOptions<T> | undefined,
+  ): Promise<Flown<T>> {
+    const w = hit.w!;
+    const now = this.#clock();
+    const failing = this.#refreshState.size > 0 && (this.#refreshState.get(k)?.failures ?? 0) > 0;
+    if (now < w.staleUntil || (failing && now < w.errorUntil)) {
+      this.#refresh(k, w, load, options, false);
+      return Promise.resolve(this.#servedStale<T>(hit, options?.readInto, now >= w.staleUntil));
+    }
+    return this.#rememberMiss(k, load, options);
+  }
+
+  /** A stale hit's answer, counted. */
+  #servedStale<T>(hit: Envelope, reads: Reads | undefined, becauseOfError: boolean): Flown<T> {
+    this.#staleHits++;
+    if (becauseOfError) this.#staleIfErrorServes++;
+    if (reads !== undefined) readInto(reads, hit.ids, hit.seq);
+    return { value: hit.value as T, source: 'stale', ids: hit.ids ?? [], seq: hit.seq };
+  }
+
+  /**
+   * Starts one refresh of `k` in the background (nobody waits on it), unless a flight of the key
+   * is running already (it fills), or the key's backoff after a failure (or another process's
+   * refresh) has not passed. With Redis it takes the key's lease: one refresh for the fleet.
+   */
+  #refresh<T>(
+    k: string,
+    w: Windows,
+    load: (signal: AbortSignal) => Promise<T>,
+    options: RememberOptions<T> | undefined,
+    early: boolean,
+  ): void {
+    if (this.#closed) return;
+    const fk = this.#flightKey(k);
+    if (this.#flight.isInFlight(fk)) return;
+    const now = this.#clock();
+    const state = this.#refreshState.size > 0 ? this.#refreshState.get(k) : undefined;
+    if (state !== undefined && now < state.nextAt) return;
+    let life: Lifetime;
+    let fixedTagIds: readonly string[] | undefined;
+    try {
+      life = this.#lifetimeOf(options);
+      if (typeof load !== 'function') throw new InvalidOptionError('load', 'a function', load);
+      fixedTagIds = this.#fixedTagIds(options?.tags);
+    } catch (error) {
+      this.#onRefreshError(error);
+      return;
+    }
+    this.#refreshes++;
+    if (early) this.#earlyRefreshes++;
+    // A value in Redis with more life left than this copy was written after it: a refresh landed.
+    const minPttl = Math.max(life.swrMs, life.sieMs) + Math.max(0, w.freshUntil - now) + 1;
+    const refresh: RefreshMode = { minPttl, early };
+    this.#flight
+      .join(fk, (signal) => this.#fill(k, load, life, options, fixedTagIds, signal, refresh))
+      .result.catch(() => {}); // counted and reported where it failed (#failed)
+  }
+
+  /** A load of a key that has windows failed: its next refresh waits out the backoff. */
+  #failed(k: string, error: unknown, refresh: RefreshMode | undefined): void {
+    const state = this.#refreshState.get(k) ?? { failures: 0, nextAt: 0 };
+    state.failures++;
+    state.nextAt =
+      this.#clock() + Math.min(this.#backoffMaxMs, this.#backoffInitialMs * 2 ** (state.failures - 1));
+    this.#track(k, state);
+    if (refresh !== undefined) {
+      this.#refreshFailures++;
+      this.#onRefreshError(error);
+    }
+  }
+
+  #track(k: string, state: { failures: number; nextAt: number }): void {
+    this.#refreshState.delete(k);
+    this.#refreshState.set(k, state);
+    if (this.#refreshState.size > this.#maxEntries) {
+      this.#refreshState.delete(this.#refreshState.keys().next().value!);
+    }
+  }
+
+  /**
+   * `pending`, or, when it fails (or `softTimeoutMs` passes first), the stale value of `k` if the
+   * memory tier holds one inside its error window.
+   */
+  #orStale<T>(
+    k: string,
+    pending: Promise<Flown<T>>,
+    options: RememberOptions<T> | undefined,
+  ): Promise<Flown<T>> {
+    const stale = (): Flown<T> | undefined => {
+      const held = this.#memory.get(k);
+      const w = held?.w;
+      const now = this.#clock();
+      if (w === undefined || now < w.freshUntil || now >= w.errorUntil) return undefined;
+      return this.#servedStale<T>(held!, options?.readInto, true);
+    };
+    const settled = pending.catch((error: unknown) => {
+      const fallback = stale();
+      if (fallback === undefined) throw error;
+      return fallback;
+    });
+    const softTimeoutMs = options?.softTimeoutMs;
+    if (softTimeoutMs === undefined) return settled;
+    return new Promise<Flown<T>>((resolve, reject) => {
+      // Past it the caller gets the stale value; the load goes on, and fills.
+      const timer = setTimeout(() => {
+        const fallback = stale();
+        if (fallback !== undefined) resolve(fallback);
+      }, softTimeoutMs);
+      settled.then(
+        (fetched) => {
+          clearTimeout(timer);
+          resolve(fetched);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
   #rememberMiss<T>(
     k: string,
     load: (signal: AbortSignal) => Promise<T>,
     options: RememberOptions<T> | undefined,
   ): Promise<Flown<T>> {
     this.#misses++;
-    let ttlMs: number;
+    let life: Lifetime;
     let fixedTagIds: readonly string[] | undefined;
     try {
-      ttlMs = this.#ttlOf(options);
+      life = this.#lifetimeOf(options);
       if (typeof load !== 'function') throw new InvalidOptionError('load', 'a function', load);
       fixedTagIds = this.#fixedTagIds(options?.tags);
     } catch (error) {
@@ -437,24 +683,41 @@ export class FlightCache {
     }
     const joined = this.#flight.join(
       this.#flightKey(k),
-      (signal) => this.#fill(k, load, ttlMs, options, fixedTagIds, signal),
+      (signal) => this.#fill(k, load, life, options, fixedTagIds, signal, undefined),
       callerSignal(options),
     );
     const reads = options?.readInto;
-    if (!joined.shared)
-      return reads === undefined ? joined.result : joined.result.then((f) => read(reads, f));
-    this.#coalesced++;
-    return joined.result.then((fetched) => asJoined(reads === undefined ? fetched : read(reads, fetched)));
+    let result = joined.result;
+    if (joined.shared) this.#coalesced++;
+    if (life.swrMs > 0 || life.sieMs > 0) {
+      // A value its flight read from Redis inside its revalidate window is stale: a refresh starts.
+      result = result.then((fetched) => {
+        if (fetched.source === 'stale') {
+          this.#staleHits++;
+          const w = this.#memory.get(k)?.w;
+          if (w !== undefined) this.#refresh(k, w, load, options, false);
+        }
+        return fetched;
+      });
+      if (life.sieMs > 0) result = this.#orStale(k, result, options);
+    }
+    if (!joined.shared) return reads === undefined ? result : result.then((f) => read(reads, f));
+    return result.then((fetched) => asJoined(reads === undefined ? fetched : read(reads, fetched)));
   }
 
-  /** The body of one flight for `remember`. */
+  /**
+   * The body of one flight for `remember`: the shared store, else the load. A refresh (`refresh`)
+   * loads whatever the store holds, unless the store holds a value fresher than the stale one
+   * (another process refreshed it) or another process is refreshing it (the stale value answers).
+   */
   async #fill<T>(
     k: string,
     load: (signal: AbortSignal) => Promise<T>,
-    ttlMs: number,
+    life: Lifetime,
     options: RememberOptions<T> | undefined,
     fixedTagIds: readonly string[] | undefined,
     signal: AbortSignal,
+    refresh: RefreshMode | undefined,
   ): Promise<Flown<T>> {
     const id = this.#tier.keyId(k);
     // A value that inherits is not known by its own ids alone: any invalidation may concern it.
@@ -463,6 +726,7 @@ export class FlightCache {
     const run = this.#begin(k, known, signal);
     const shouldStore = options?.shouldStore;
     const tags = options?.tags;
+    const windowed = life.swrMs > 0 || life.sieMs > 0;
     let storable = true;
     // Where the latest load began in this process's sequence (a leader may load again when Redis
     // shows its first load was overtaken): what a later invalidation is checked against.
@@ -481,22 +745,66 @@ export class FlightCache {
         tagIds = fixedTagIds ?? this.#tagIds((tags as (value: T) => readonly string[])(value));
       } catch (error) {
         this.#errors++;
+        if (windowed) this.#failed(k, error, refresh);
         throw error;
       }
       // Asked once, right after the load: whether this value may be stored at all.
       storable = shouldStore?.(value) !== false;
-      return loadedWith(value, tagIds, options?.inherits);
+      const loaded = loadedWith(value, tagIds, options?.inherits);
+      loaded.delta = this.#clock() - startedAt;
+      return loaded;
     };
     try {
       const keep = (loaded: Loaded<T>) => storable && this.#current(started, id, loaded.tagIds, signal);
-      const fetched = await this.#tier.fetch(k, id, ttlMs, loadOnce, signal, keep);
+      // A value past its revalidate window is loaded (by one process), not served as found; the
+      // stale copy seen on the way is kept here as the fallback if the load fails.
+      const mode: FetchMode<T> = {
+        minPttl: refresh?.minPttl ?? (life.sieMs > life.swrMs ? life.sieMs - life.swrMs : -1),
+        refresh: refresh !== undefined,
+        ...(life.sieMs > 0
+          ? {
+              onStale: (found: StoreFound<T>) =>
+                void this.#keep(
+                  k,
+                  started,
+                  startedAt,
+                  idsOf(id, found.tagIds),
+                  found,
+                  life,
+                  options?.sizeOf,
+                  signal,
+                ),
+              backoff: { initialMs: this.#backoffInitialMs, maxMs: this.#backoffMaxMs },
+            }
+          : {}),
+      };
+      let fetched = await this.#tier.fetch(k, id, life, loadOnce, signal, keep, mode);
+      if ('held' in fetched) {
+        // Another process is refreshing the key: look again shortly (or when its value lands).
+        this.#track(k, {
+          failures: this.#refreshState.get(k)?.failures ?? 0,
+          nextAt: this.#clock() + Math.min(fetched.held, HELD_RECHECK_MS),
+        });
+        const stale = this.#memory.get(k);
+        if (stale !== undefined)
+          return { value: stale.value as T, source: 'stale', ids: stale.ids ?? [id], seq: stale.seq };
+        fetched = (await this.#tier.fetch(k, id, life, loadOnce, signal, keep, {
+          minPttl: -1,
+          refresh: false,
+        })) as TierFetch<T>;
+      }
+      if (this.#refreshState.size > 0 && fetched.source === 'loaded') this.#refreshState.delete(k);
       const ids = idsOf(id, fetched.tagIds);
       const seq = fetched.seq;
       if (fetched.source === 'store') this.#storeHits++;
       else if (!storable || fetched.retired === true)
         return { value: fetched.value, source: 'loaded', ids, seq };
-      this.#keep(run.k, started, startedAt, ids, fetched, ttlMs, options?.sizeOf, signal);
-      return { value: fetched.value, source: fetched.source, ids, seq };
+      const w = this.#keep(run.k, started, startedAt, ids, fetched, life, options?.sizeOf, signal);
+      const source =
+        fetched.source === 'store' && w !== undefined && this.#clock() >= w.freshUntil
+          ? 'stale'
+          : fetched.source;
+      return { value: fetched.value, source, ids, seq };
     } finally {
       this.#end(run);
     }
@@ -505,25 +813,48 @@ export class FlightCache {
   /**
    * Writes a fetched value to the memory tier, if no invalidation of its key or tags came since
    * its load began and its flight is live. The check and the write are one synchronous step.
+   * Returns the windows it was kept with (undefined: none, or not kept).
    */
   #keep<T>(
     k: string,
     started: number,
     startedAt: number,
     ids: readonly string[],
-    fetched: { value: T; tagIds: readonly string[]; pttl?: number; seq?: number },
-    ttlMs: number,
+    fetched: StoreFound<T> | TierFetch<T>,
+    life: Lifetime,
     sizeOf: ((value: T) => number) | undefined,
     signal: AbortSignal,
-  ): void {
+  ): Windows | undefined {
+    // A value read from Redis has its writer's windows, and what is left of its life there.
+    const swr = fetched.life?.swrMs ?? life.swrMs;
+    const sie = fetched.life?.sieMs ?? life.sieMs;
+    const grace = Math.max(swr, sie);
+    const lifeLeft = fetched.pttl ?? life.ttlMs + grace;
     // A value about to expire in Redis (PTTL 0) is not kept: a TTL of 0 would mean no expiry.
     // With Redis, a copy lives `localTtlMs` from when its data was read, not from now: an
     // invalidation whose message is lost came after that at the earliest, so the bound holds
     // from the invalidation however long the load took.
-    const age = this.#tier.kind === 'redis' ? this.#clock() - startedAt : 0;
-    const localTtl = this.#tier.localTtl(ttlMs, fetched.pttl) - age;
-    if (localTtl <= 0 || !this.#current(started, ids[0]!, fetched.tagIds, signal)) return;
-    this.#memory.set(k, { value: fetched.value, ids, seq: fetched.seq }, localTtl, sizeOf?.(fetched.value));
+    const now = this.#clock();
+    const age = this.#tier.kind === 'redis' ? now - startedAt : 0;
+    const localTtl = this.#tier.localTtl(lifeLeft) - age;
+    if (localTtl <= 0 || !this.#current(started, ids[0]!, fetched.tagIds, signal)) return undefined;
+    let w: Windows | undefined;
+    if (grace > 0 || life.early) {
+      const freshUntil = now - age + lifeLeft - grace;
+      w = {
+        freshUntil,
+        staleUntil: freshUntil + swr,
+        errorUntil: freshUntil + sie,
+        delta: fetched.delta ?? 0,
+      };
+    }
+    this.#memory.set(
+      k,
+      { value: fetched.value, ids, seq: fetched.seq, w },
+      localTtl,
+      sizeOf?.(fetched.value),
+    );
+    return w;
   }
 
   /**
@@ -544,10 +875,10 @@ export class FlightCache {
     options?: RememberManyOptions<T, K>,
   ): Promise<Array<T | Error>> {
     if (this.#closed) return Promise.reject(new CacheClosedError());
-    let ttlMs: number;
+    let life: Lifetime;
     let fixedTagIds: readonly string[] | undefined;
     try {
-      ttlMs = this.#ttlOf(options);
+      life = this.#lifetimeOf(options);
       if (!Array.isArray(keys)) throw new InvalidOptionError('keys', 'an array of keys', keys);
       if (typeof loadMany !== 'function') throw new InvalidOptionError('loadMany', 'a function', loadMany);
       fixedTagIds = this.#fixedTagIds(options?.tags);
@@ -572,10 +903,26 @@ export class FlightCache {
       if (pending === undefined) {
         const hit = this.#memory.get(k);
         if (hit !== undefined) {
-          this.#hits++;
-          if (reads !== undefined) readInto(reads, hit.ids, hit.seq);
-          results[i] = hit.value as T;
-          continue;
+          const w = hit.w;
+          if (w === undefined) {
+            this.#hits++;
+            if (reads !== undefined) readInto(reads, hit.ids, hit.seq);
+            results[i] = hit.value as T;
+            continue;
+          }
+          const one = oneOf(key, loadMany, options);
+          if (this.#freshHit(k, w, one.load, one.options)) {
+            this.#hits++;
+            if (reads !== undefined) readInto(reads, hit.ids, hit.seq);
+            results[i] = hit.value as T;
+            continue;
+          }
+          const now = this.#clock();
+          if (now < w.staleUntil || ((this.#refreshState.get(k)?.failures ?? 0) > 0 && now < w.errorUntil)) {
+            this.#refresh(k, w, one.load, one.options, false);
+            results[i] = this.#servedStale<T>(hit, reads, now >= w.staleUntil).value;
+            continue;
+          }
         }
         this.#misses++;
         const joined = this.#flight.join<Flown<T>>(
@@ -594,6 +941,19 @@ export class FlightCache {
         );
         if (joined.shared) this.#coalesced++;
         pending = joined.result;
+        if (life.swrMs > 0 || life.sieMs > 0) {
+          const one = oneOf(key, loadMany, options);
+          // Read from Redis inside its revalidate window: stale, and a refresh starts.
+          pending = pending.then((fetched) => {
+            if (fetched.source === 'stale') {
+              this.#staleHits++;
+              const w = this.#memory.get(k)?.w;
+              if (w !== undefined) this.#refresh(k, w, one.load, one.options, false);
+            }
+            return fetched;
+          });
+          if (life.sieMs > 0) pending = this.#orStale(k, pending, one.options);
+        }
         byKey.set(k, pending);
       }
       waits.push(
@@ -608,7 +968,7 @@ export class FlightCache {
         ),
       );
     }
-    if (leaders.length > 0) this.#fillMany(leaders, loadMany, ttlMs, options, fixedTagIds);
+    if (leaders.length > 0) this.#fillMany(leaders, loadMany, life, options, fixedTagIds);
     return Promise.all(waits).then(() => results);
   }
 
@@ -616,10 +976,11 @@ export class FlightCache {
   #fillMany<K, T>(
     leaders: Leader<K, T>[],
     loadMany: LoadMany<K, T>,
-    ttlMs: number,
+    life: Lifetime,
     options: RememberManyOptions<T, K> | undefined,
     fixedTagIds: readonly string[] | undefined,
   ): void {
+    const windowed = life.swrMs > 0 || life.sieMs > 0;
     const tags = options?.tags;
     const storable = new Set<number>();
     // Per key, where its latest load began (see #fill's `started`).
@@ -653,8 +1014,10 @@ export class FlightCache {
         }
       } catch (error) {
         this.#errors += which.length;
+        if (windowed) for (const i of which) this.#failed(leaders[i]!.k, error, undefined);
         throw error;
       }
+      const delta = this.#clock() - startedAt[which[0]!]!;
       return which.map((i, j) => {
         const value = values[j];
         const leader = leaders[i]!;
@@ -664,16 +1027,20 @@ export class FlightCache {
           const tagIds =
             fixedTagIds ?? this.#tagIds((tags as (key: K, value: T) => readonly string[])(leader.key, value));
           if (options?.shouldStore?.(value) !== false) storable.add(i);
-          return loadedWith(value, tagIds, options?.inherits);
+          const loaded = loadedWith(value, tagIds, options?.inherits);
+          loaded.delta = delta;
+          if (windowed && this.#refreshState.size > 0) this.#refreshState.delete(leader.k);
+          return loaded;
         } catch (error) {
           this.#errors++;
+          if (windowed) this.#failed(leader.k, error, undefined);
           return toError(error);
         }
       });
     };
     let fetches: Array<Promise<TierFetch<T>>>;
     try {
-      fetches = this.#tier.fetchMany(batch, ttlMs, load);
+      fetches = this.#tier.fetchMany(batch, life, load);
     } catch (error) {
       // Unexpected (a bug or a store adapter throwing synchronously): nobody is left hanging.
       for (const leader of leaders) {
@@ -687,19 +1054,21 @@ export class FlightCache {
         (fetched) => {
           if (fetched.source === 'store') this.#storeHits++;
           const ids = idsOf(leader.id, fetched.tagIds);
+          let source: ValueSource = fetched.source;
           if (fetched.source === 'store' || (storable.has(i) && fetched.retired !== true)) {
-            this.#keep(
+            const w = this.#keep(
               leader.k,
               starts[i]!,
               startedAt[i]!,
               ids,
               fetched,
-              ttlMs,
+              life,
               options?.sizeOf,
               leader.signal,
             );
+            if (source === 'store' && w !== undefined && this.#clock() >= w.freshUntil) source = 'stale';
           }
-          leader.result.resolve({ value: fetched.value, source: fetched.source, ids, seq: fetched.seq });
+          leader.result.resolve({ value: fetched.value, source, ids, seq: fetched.seq });
         },
         (error: unknown) => leader.result.reject(error),
       ).finally(() => this.#end(leader.run));
@@ -722,14 +1091,15 @@ export class FlightCache {
     if (typeof what !== 'object' || what === null) {
       throw new InvalidOptionError('invalidate', 'an object with keys and/or tags', what);
     }
-    const { keys = [], tags = [] } = what;
+    const { keys = [], tags = [], soft = false } = what;
     if (!Array.isArray(keys)) throw new InvalidOptionError('keys', 'an array of cache keys', keys);
+    if (typeof soft !== 'boolean') throw new InvalidOptionError('soft', 'a boolean', soft);
     const ks = keys.map((key) => encodeKey(key));
     const keyIds = ks.map((k) => this.#tier.keyId(k));
     const tagIds = this.#tagIds(tags);
     if (keyIds.length + tagIds.length === 0) return;
-    this.#retire([...keyIds, ...tagIds]);
-    if (this.#queue !== undefined) await this.#queue.submit(keyIds, tagIds);
+    this.#retire([...keyIds, ...tagIds], soft);
+    if (this.#queue !== undefined) await this.#queue.submit(keyIds, tagIds, soft);
   }
 
   /** The deadline of a flight, in milliseconds (the `timeoutMs` option, or its `flight`'s). */
@@ -769,7 +1139,7 @@ export class FlightCache {
    * This process forgets the ids: entries carrying them leave the memory tier, flights that may
    * hold them are no longer joined, and loads begun before now never keep their values.
    */
-  #retire(ids: readonly string[]): void {
+  #retire(ids: readonly string[], soft = false): void {
     const seq = ++this.#seq;
     if (this.#runs.size > 0) {
       for (const id of ids) this.#invalidatedAt.set(id, seq);
@@ -782,7 +1152,11 @@ export class FlightCache {
       }
       if (this.#invalidatedAt.size > 4_096) this.#prune();
     }
-    for (const id of ids) this.#memory.invalidate(id);
+    if (!soft) for (const id of ids) this.#memory.invalidate(id);
+    else {
+      const now = this.#clock();
+      for (const id of ids) this.#memory.soften(id, now);
+    }
   }
 
   /**
@@ -811,6 +1185,11 @@ export class FlightCache {
       storeHits: this.#storeHits,
       loads: this.#loads,
       errors: this.#errors,
+      staleHits: this.#staleHits,
+      refreshes: this.#refreshes,
+      earlyRefreshes: this.#earlyRefreshes,
+      refreshFailures: this.#refreshFailures,
+      staleIfErrorServes: this.#staleIfErrorServes,
       storeErrors: store.errors,
       entries: this.#memory.size,
       bytes: this.#memory.bytes,
@@ -844,6 +1223,29 @@ export class FlightCache {
 
   #ttlOf(options: { ttlMs?: number } | undefined): number {
     return options?.ttlMs === undefined ? this.#defaultTtlMs : positiveMs('ttlMs', options.ttlMs);
+  }
+
+  /** A call's freshness, checked (see Freshness). */
+  #lifetimeOf(options: Freshness | undefined): Lifetime {
+    const ttlMs = this.#ttlOf(options);
+    if (options === undefined) return { ttlMs, swrMs: 0, sieMs: 0, early: false };
+    const { staleWhileRevalidateMs, staleIfErrorMs, softTimeoutMs, earlyRefresh } = options;
+    const swrMs =
+      staleWhileRevalidateMs === undefined
+        ? 0
+        : nonNegativeMs('staleWhileRevalidateMs', staleWhileRevalidateMs);
+    const sieMs = staleIfErrorMs === undefined ? 0 : nonNegativeMs('staleIfErrorMs', staleIfErrorMs);
+    if (softTimeoutMs !== undefined) positiveMs('softTimeoutMs', softTimeoutMs);
+    if (earlyRefresh !== undefined) {
+      if (typeof earlyRefresh !== 'object' || earlyRefresh === null) {
+        throw new InvalidOptionError('earlyRefresh', 'an object { beta }', earlyRefresh);
+      }
+      const beta = earlyRefresh.beta;
+      if (beta !== undefined && (typeof beta !== 'number' || !Number.isFinite(beta) || beta <= 0)) {
+        throw new InvalidOptionError('earlyRefresh.beta', 'a positive, finite number', beta);
+      }
+    }
+    return { ttlMs, swrMs, sieMs, early: earlyRefresh !== undefined };
   }
 
   /** The ids of a fixed list of tags (checked now), or undefined when the tags are a function. */
@@ -904,6 +1306,15 @@ export class FlightCache {
     for (const run of this.#runs) oldest = Math.min(oldest, run.start);
     for (const [id, seq] of this.#invalidatedAt) if (seq <= oldest) this.#invalidatedAt.delete(id);
   }
+}
+
+/** How soon a key another process is refreshing is looked at again in Redis (its new value, or its lease gone). */
+const HELD_RECHECK_MS = 50;
+
+/** A background refresh: what a value in Redis must have left to be taken as already refreshed, and why it runs. */
+interface RefreshMode {
+  minPttl: number;
+  early: boolean;
 }
 
 /** How long a fence is kept in Redis: twice the flight's deadline, at least a minute, at most a day. */
@@ -974,6 +1385,22 @@ function loadedWith<T>(value: T, tagIds: readonly string[], inherits: Reads | un
  */
 function idsOf(id: string, tagIds: readonly string[]): readonly string[] {
   return tagIds.length === 0 ? [id] : [id].concat(tagIds);
+}
+
+/** One key of a batch as `remember` would take it (a background refresh of that key alone). */
+function oneOf<T, K>(
+  key: K,
+  loadMany: LoadMany<K, T>,
+  options: RememberManyOptions<T, K> | undefined,
+): { load: (signal: AbortSignal) => Promise<T>; options: RememberOptions<T> | undefined } {
+  const load = async (signal: AbortSignal): Promise<T> => {
+    const [result] = await loadMany([key], signal);
+    if (result instanceof Error) throw result;
+    return result as T;
+  };
+  const tags = options?.tags;
+  if (typeof tags !== 'function') return { load, options: options as RememberOptions<T> | undefined };
+  return { load, options: { ...options, tags: (value: T) => tags(key, value) } };
 }
 
 function toError(reason: unknown): Error {

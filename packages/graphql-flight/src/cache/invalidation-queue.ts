@@ -1,7 +1,14 @@
 import { CacheClosedError, InvalidationFailedError } from '../errors.js';
 
-/** Sends one invalidation (the union of everything queued) to the shared store; true when acknowledged. */
-export type SendInvalidation = (keyIds: readonly string[], tagIds: readonly string[]) => Promise<boolean>;
+import type { InvalidationIds } from '../fleet/redis-lease.js';
+
+export type { InvalidationIds };
+
+/**
+ * Sends one invalidation (the union of everything queued: retired ids, and soft-purged ids that
+ * are not retired too) to the shared store; true when acknowledged.
+ */
+export type SendInvalidation = (hard: InvalidationIds, soft: InvalidationIds) => Promise<boolean>;
 
 export interface InvalidationQueueOptions {
   send: SendInvalidation;
@@ -26,6 +33,8 @@ export interface InvalidationStats {
 interface Entry {
   keyIds: readonly string[];
   tagIds: readonly string[];
+  /** A soft purge (see Invalidation.soft). */
+  soft: boolean;
   settled: boolean;
   resolve(): void;
   reject(error: unknown): void;
@@ -64,7 +73,7 @@ export class InvalidationQueue {
   }
 
   /** Resolves once the store acknowledged the invalidation; rejects at the deadline (still queued). */
-  submit(keyIds: readonly string[], tagIds: readonly string[]): Promise<void> {
+  submit(keyIds: readonly string[], tagIds: readonly string[], soft = false): Promise<void> {
     if (this.#closed) return Promise.reject(new CacheClosedError());
     // Refused only when others already wait (one invalidation alone, however large, is sent in
     // chunks), so a refusal always leaves a queue whose drain clears the overflow.
@@ -88,6 +97,7 @@ export class InvalidationQueue {
       const entry: Entry = {
         keyIds,
         tagIds,
+        soft,
         settled: false,
         resolve,
         reject,
@@ -113,7 +123,8 @@ export class InvalidationQueue {
 
   /**
    * Keeps the queue short however long Redis stays away: the entries whose callers were already
-   * answered (their deadline passed) become one entry with the union of their ids.
+   * answered (their deadline passed) become one entry with the union of their ids (a retirement:
+   * soft purges merged there are sent as retirements, which is stronger, never weaker).
    */
   #compact(): void {
     if (this.#entries.length < 64) return;
@@ -129,6 +140,7 @@ export class InvalidationQueue {
     const merged: Entry = {
       keyIds: [...keyIds],
       tagIds: [...tagIds],
+      soft: false,
       settled: true,
       resolve: () => {},
       reject: () => {},
@@ -165,13 +177,21 @@ export class InvalidationQueue {
         const round = this.#entries.slice();
         const keyIds = new Set<string>();
         const tagIds = new Set<string>();
+        const softKeyIds = new Set<string>();
+        const softTagIds = new Set<string>();
         for (const entry of round) {
-          for (const id of entry.keyIds) keyIds.add(id);
-          for (const id of entry.tagIds) tagIds.add(id);
+          for (const id of entry.keyIds) (entry.soft ? softKeyIds : keyIds).add(id);
+          for (const id of entry.tagIds) (entry.soft ? softTagIds : tagIds).add(id);
         }
         let acknowledged = false;
         try {
-          acknowledged = await this.#options.send([...keyIds], [...tagIds]);
+          acknowledged = await this.#options.send(
+            { keyIds: [...keyIds], tagIds: [...tagIds] },
+            {
+              keyIds: [...softKeyIds].filter((id) => !keyIds.has(id)),
+              tagIds: [...softTagIds].filter((id) => !tagIds.has(id)),
+            },
+          );
         } catch {
           acknowledged = false;
         }

@@ -1,12 +1,17 @@
 import {
   type BatchKey,
   type BatchLoad,
+  type FetchMode,
   type FleetDependencies,
   type FleetFetch,
+  type FleetFound,
   FleetLease,
   type FleetOptions,
   type FleetStats,
   fleetStats,
+  type Held,
+  type InvalidationIds,
+  type Lifetime,
   type Loaded,
   whenAllAborted,
 } from '../fleet/redis-lease.js';
@@ -14,7 +19,9 @@ import { RedisKeys } from '../store/redis-keys.js';
 import type { RedisConnection } from '../store/redis-store.js';
 import type { StoreGuard } from '../store/store-guard.js';
 
-export type { BatchKey, BatchLoad, Loaded };
+export type { BatchKey, BatchLoad, FetchMode, Held, InvalidationIds, Lifetime, Loaded };
+/** A servable value found in the shared store (a stale one, handed to FetchMode.onStale). */
+export type StoreFound<T> = FleetFound<T>;
 
 /** Where a tier's value came from: the shared store, or the load this flight ran. */
 export type TierSource = 'store' | 'loaded';
@@ -30,6 +37,10 @@ export interface TierFetch<T> {
   seq?: number;
   /** Redis kept refusing its fill: it answers its callers and is kept nowhere. */
   retired?: boolean;
+  /** For `store`: the windows it was written with (see Lifetime). */
+  life?: { swrMs: number; sieMs: number };
+  /** How long its load took, in ms. */
+  delta?: number;
 }
 
 /**
@@ -47,25 +58,33 @@ export interface TierStrategy {
   readonly kind: 'memory' | 'redis';
   keyId(k: string): string;
   tagId(tag: string): string;
-  /** How long a value read or written now stays in this process's memory tier. */
-  localTtl(ttlMs: number, pttl?: number): number;
-  /** One key's flight beyond the memory tier: the shared store, else `load` (written when kept). */
+  /** How long a value with `lifeMs` left, read or written now, stays in this process's memory tier. */
+  localTtl(lifeMs: number): number;
+  /**
+   * One key's flight beyond the memory tier: the shared store, else `load` (written when kept).
+   * `mode` says which stored values are served as found, and whether this is a refresh (which
+   * resolves `held` when another process is refreshing the key). Without a shared store it loads.
+   */
   fetch<T>(
     k: string,
     id: string,
-    ttlMs: number,
+    life: Lifetime,
     load: () => Promise<Loaded<T>>,
     signal: AbortSignal,
     keep: (loaded: Loaded<T>) => boolean,
-  ): Promise<TierFetch<T>>;
+    mode: FetchMode<T>,
+  ): Promise<TierFetch<T> | Held>;
   /** A batch's flights: the shared store for all, one `loadMany` for the keys still missing. */
   fetchMany<T>(
     batch: ReadonlyArray<BatchKey<T>>,
-    ttlMs: number,
+    life: Lifetime,
     loadMany: BatchLoad<T>,
   ): Array<Promise<TierFetch<T>>>;
-  /** Invalidates in the shared store and tells every process; false when it did not acknowledge. */
-  invalidate(keyIds: readonly string[], tagIds: readonly string[]): Promise<boolean>;
+  /**
+   * Invalidates in the shared store and tells every process (`soft`: marks stale instead, see
+   * Invalidation.soft); false when it did not acknowledge.
+   */
+  invalidate(hard: InvalidationIds, soft: InvalidationIds): Promise<boolean>;
   /** Whether the shared store answers a PING under the store guard (true without one). */
   ping(): Promise<boolean>;
   /** Closes the store connection. */
@@ -86,23 +105,23 @@ export class MemoryStrategy implements TierStrategy {
     return `t\0${tag}`;
   }
 
-  localTtl(ttlMs: number): number {
-    return ttlMs;
+  localTtl(lifeMs: number): number {
+    return lifeMs;
   }
 
   async fetch<T>(
     _k: string,
     _id: string,
-    _ttlMs: number,
+    _life: Lifetime,
     load: () => Promise<Loaded<T>>,
   ): Promise<TierFetch<T>> {
     const loaded = await load();
-    return { value: loaded.value, tagIds: loaded.tagIds, source: 'loaded' };
+    return { value: loaded.value, tagIds: loaded.tagIds, source: 'loaded', delta: loaded.delta };
   }
 
   fetchMany<T>(
     batch: ReadonlyArray<BatchKey<T>>,
-    _ttlMs: number,
+    _life: Lifetime,
     loadMany: BatchLoad<T>,
   ): Array<Promise<TierFetch<T>>> {
     // Keys whose waiters all left (or whose deadline passed) are not loaded at all.
@@ -116,7 +135,7 @@ export class MemoryStrategy implements TierStrategy {
       if (j < 0) throw key.signal.reason;
       const loaded = (await loading)[j]!;
       if (loaded instanceof Error) throw loaded;
-      return { value: loaded.value, tagIds: loaded.tagIds, source: 'loaded' as const };
+      return { value: loaded.value, tagIds: loaded.tagIds, source: 'loaded' as const, delta: loaded.delta };
     });
   }
 
@@ -182,31 +201,33 @@ export class RedisStrategy implements TierStrategy {
     return this.#keys.tagId(tag);
   }
 
-  localTtl(ttlMs: number, pttl?: number): number {
-    return Math.min(pttl ?? ttlMs, ttlMs, this.#localTtlMs);
+  localTtl(lifeMs: number): number {
+    return Math.min(lifeMs, this.#localTtlMs);
   }
 
   async fetch<T>(
     k: string,
     id: string,
-    ttlMs: number,
+    life: Lifetime,
     load: () => Promise<Loaded<T>>,
     signal: AbortSignal,
     keep: (loaded: Loaded<T>) => boolean,
-  ): Promise<TierFetch<T>> {
-    return tierFetch(await this.#fleet.fetch(k, id, ttlMs, load, signal, keep));
+    mode: FetchMode<T>,
+  ): Promise<TierFetch<T> | Held> {
+    const fetched = await this.#fleet.fetch(k, id, life, load, signal, keep, mode);
+    return 'held' in fetched ? fetched : tierFetch(fetched);
   }
 
   fetchMany<T>(
     batch: ReadonlyArray<BatchKey<T>>,
-    ttlMs: number,
+    life: Lifetime,
     loadMany: BatchLoad<T>,
   ): Array<Promise<TierFetch<T>>> {
-    return this.#fleet.fetchMany(batch, ttlMs, loadMany).map((pending) => pending.then(tierFetch));
+    return this.#fleet.fetchMany(batch, life, loadMany).map((pending) => pending.then(tierFetch));
   }
 
-  invalidate(keyIds: readonly string[], tagIds: readonly string[]): Promise<boolean> {
-    return this.#fleet.invalidate(keyIds, tagIds);
+  invalidate(hard: InvalidationIds, soft: InvalidationIds): Promise<boolean> {
+    return this.#fleet.invalidate(hard, soft);
   }
 
   ping(): Promise<boolean> {
@@ -225,6 +246,7 @@ export class RedisStrategy implements TierStrategy {
 
 /** A fleet fetch as the tier reports it: from Redis it is `store`, any load of this process `loaded`. */
 function tierFetch<T>(fetched: FleetFetch<T>): TierFetch<T> {
-  const { value, tagIds, pttl, seq, retired } = fetched;
-  return { value, tagIds, source: fetched.source === 'redis' ? 'store' : 'loaded', pttl, seq, retired };
+  const { value, tagIds, pttl, seq, retired, life, delta } = fetched;
+  const source = fetched.source === 'redis' ? 'store' : 'loaded';
+  return { value, tagIds, source, pttl, seq, retired, life, delta };
 }

@@ -63,6 +63,76 @@ export interface Loaded<T> {
   floor?: number;
   /** Made from a value whose sequence is unknown (loaded while Redis failed): never written to Redis. */
   localOnly?: boolean;
+  /** How long its load took, in ms (stored with it, for early refreshes). */
+  delta?: number;
+}
+
+/**
+ * How long a value lives (issue 13): fresh for `ttlMs`, then servable stale for its revalidate
+ * window `swrMs` and its error window `sieMs`; Redis holds it for `ttlMs` and the longer window.
+ */
+export interface Lifetime {
+  ttlMs: number;
+  swrMs: number;
+  sieMs: number;
+  /** Early refreshes asked (XFetch): the value keeps its load time. */
+  early: boolean;
+}
+
+/** A value found in Redis, servable: what its record says, and its PTTL there. */
+export interface FleetFound<T> {
+  value: T;
+  tagIds: readonly string[];
+  seq: number;
+  /** Its PTTL in Redis; a soft-purged value's is cut to its windows (stale from the read on). */
+  pttl: number;
+  /** The windows it was written with. */
+  life: { swrMs: number; sieMs: number };
+  delta: number;
+}
+
+/** How a fetch treats a value it finds (see FlightCache's freshness). */
+export interface FetchMode<T> {
+  /**
+   * A value with at most this PTTL left is not served as found: it is loaded (with the lease)
+   * and handed to `onStale`, the fallback of callers if the load fails. -1: any value is served.
+   */
+  minPttl: number;
+  /** A background refresh: a lease another process holds is not waited for (`held`). */
+  refresh: boolean;
+  onStale?: (found: FleetFound<T>) => void;
+  /** A failed load of a value with an error window marks the lease for this long (see FAILED_MARK). */
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+/** Ids of keys and of tags to invalidate. */
+export interface InvalidationIds {
+  keyIds: readonly string[];
+  tagIds: readonly string[];
+}
+
+/** A refresh found another process refreshing the key: its lease has `held` ms left. */
+export interface Held {
+  held: number;
+}
+
+/**
+ * The fleet's refreshes of this key are failing: its last attempt failed, and the next may not
+ * start for `retryInMs` (the backoff, kept in Redis so it holds for the fleet). Callers with a
+ * stale value get it; the others the error.
+ */
+export class RefreshThrottledError extends FlightError {
+  readonly retryInMs: number;
+  constructor(key: string, retryInMs: number) {
+    super(
+      'E_LOAD_FAILED',
+      `the fleet's refreshes of key "${key}" are failing; next attempt in ${retryInMs} ms`,
+      {
+        key,
+      },
+    );
+    this.retryInMs = retryInMs;
+  }
 }
 
 export interface FleetFetch<T> {
@@ -79,6 +149,10 @@ export interface FleetFetch<T> {
   seq?: number;
   /** Redis kept refusing its fill (invalidated again and again): it answers its callers, kept nowhere. */
   retired?: boolean;
+  /** For `redis`: the windows it was written with. */
+  life?: { swrMs: number; sieMs: number };
+  /** How long its load took, in ms. */
+  delta?: number;
 }
 
 /** One key of a batch: its encoded key, its id, its flight's signal, and its keep check. */
@@ -103,15 +177,48 @@ type Outcome = 'filled' | 'failed' | 'released' | 'invalidated';
 const OUTCOMES: Record<string, Outcome> = { f: 'filled', x: 'failed', r: 'released' };
 
 /**
- * Read the value; on a miss take the lease if nobody holds it (ARGV[1] '' : no lease, read only).
- * Returns {1, record, pttl} | {2} (lease won, or no lease asked) | {3, leasePttl} (held by another).
+ * Read the value; on a miss (no value, or one with at most ARGV[3] ms left: past its revalidate
+ * window, or a refresh's) take the lease if nobody holds it (ARGV[1] '' : no lease, read only).
+ * A lease `f|<failures>|<not before>` marks failed loads of a key with an error window: while a
+ * value is there it is not taken before that time (Redis's clock), so the fleet's attempts keep
+ * one backoff apart; after it, or with no value left, it is taken over.
+ * Returns {1, record, pttl, soft state?} | {2, failures, pttl, record?} (lease won, or no lease asked) |
+ * {3, leasePttl, pttl, record?} (held by another) | {4, retryIn, pttl, record} (failing, throttled).
  */
 const GET_OR_LEASE = `
 local value = redis.call('GET', KEYS[1])
-if value then return {1, value, redis.call('PTTL', KEYS[1])} end
-if ARGV[1] == '' then return {2} end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2} end
-return {3, redis.call('PTTL', KEYS[2])}`;
+local pttl = -2
+if value then
+  pttl = redis.call('PTTL', KEYS[1])
+  if pttl > tonumber(ARGV[3]) then return {1, value, pttl, redis.call('GET', KEYS[3])} end
+end
+if ARGV[1] == '' then return {2, 0, pttl, value} end
+local lease = redis.call('GET', KEYS[2])
+if lease and string.sub(lease, 1, 2) == 'f|' then
+  local failures, notBefore = string.match(lease, '^f|(%d+)|(%d+)$')
+  local t = redis.call('TIME')
+  local left = tonumber(notBefore) - (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+  if value and left > 0 then return {4, left, pttl, value} end
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+  return {2, tonumber(failures), pttl, value}
+end
+if not lease and redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2, 0, pttl, value} end
+return {3, redis.call('PTTL', KEYS[2]), pttl, value}`;
+
+/**
+ * A load of a key with an error window failed: if the lease is still ours, it becomes the mark
+ * `f|<failures ARGV[2]>|<not before>` (Redis's time plus the backoff ARGV[3]), kept ARGV[4] ms,
+ * and waiters are told it failed.
+ */
+const MARK_FAILED = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('SET', KEYS[1], 'f|' .. ARGV[2] .. '|' .. (now + tonumber(ARGV[3])), 'PX', ARGV[4])
+  redis.call('PUBLISH', ARGV[5], 'x|' .. ARGV[6])
+  return 1
+end
+return 0`;
 
 /**
  * Write the value only if the key was not invalidated after the load began (its fence is not
@@ -132,6 +239,18 @@ if ours and redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
 if ours then redis.call('DEL', KEYS[2]) end
 redis.call('PUBLISH', ARGV[5], 'f|' .. ARGV[6])
+return 1`;
+
+/**
+ * Soft-purge a key or tag at sequence ARGV[1] (KEYS[1] its soft state): values loaded before it
+ * are stale when read. It lives as long as what it marks may (KEYS[2]: the key's value, or the
+ * tag's state, which outlives its values), and at least ARGV[2] ms.
+ */
+const SOFTEN = `
+local ttl = math.max(redis.call('PTTL', KEYS[2]), tonumber(ARGV[2]))
+local seq = redis.call('GET', KEYS[1])
+if not seq or tonumber(ARGV[1]) > tonumber(seq) then redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+else redis.call('PEXPIRE', KEYS[1], ttl, 'GT') end
 return 1`;
 
 /** Give the lease up (load failed or abandoned) and tell the waiters why. */
@@ -215,6 +334,8 @@ return redis.call('GET', KEYS[1])`;
 
 const SCRIPTS = [
   GET_OR_LEASE,
+  MARK_FAILED,
+  SOFTEN,
   FILL,
   RELEASE,
   EXTEND,
@@ -246,8 +367,8 @@ export interface FleetDependencies {
   lease: boolean;
   /** How long a key's or tag's fence outlives the invalidation that set it: past any load running then. */
   fenceTtlMs: number;
-  /** Ids another process invalidated (this process's own invalidations are not echoed). */
-  onInvalidated: (ids: string[]) => void;
+  /** Ids another process invalidated, or soft-purged (this process's own are not echoed). */
+  onInvalidated: (ids: string[], soft: boolean) => void;
   /**
    * The subscriber connection came back after it was lost: messages sent meanwhile are lost, so
    * this process drops what it holds from before (its memory tier, its flights).
@@ -350,11 +471,12 @@ export class FleetLease {
   async fetch<T>(
     k: string,
     id: string,
-    ttlMs: number,
+    life: Lifetime,
     load: () => Promise<Loaded<T>>,
     signal: AbortSignal,
     keep: (loaded: Loaded<T>) => boolean,
-  ): Promise<FleetFetch<T>> {
+    mode: FetchMode<T> = ANY_VALUE as FetchMode<T>,
+  ): Promise<FleetFetch<T> | Held> {
     const leaseId = this.#deps.lease ? `${process.pid}:${randomUUID()}` : '';
     const mailbox: Mailbox = { pending: undefined, wake: undefined };
     // Listen before the first read, so a fill that lands between our read and our wait is not missed.
@@ -362,6 +484,19 @@ export class FleetLease {
     let waited = false;
     let delay = this.#pollMinMs;
     let attempts = 0;
+    // A soft-purged value found is loaded (see below): the lease is asked whatever the value.
+    let forced = false;
+    // A stale value seen on the way is handed to the caller once (its fallback).
+    let staleSeen = false;
+    const stale = async (raw: unknown, pttl: unknown): Promise<void> => {
+      if (staleSeen || mode.onStale === undefined || typeof raw !== 'string') return;
+      const soft = await this.#guarded(() => this.#client.get(this.#keys.soft(id)));
+      if (soft === FAILED) return;
+      const found = await this.#served<T>(id, raw, soft);
+      if (found === FAILED || found === undefined) return;
+      staleSeen = true;
+      mode.onStale({ ...found, pttl: servablePttl(found, Number(pttl)) });
+    };
     try {
       for (;;) {
         signal.throwIfAborted();
@@ -369,27 +504,40 @@ export class FleetLease {
         if (this.#deps.isPending(id)) return await this.#fallback(load);
         const reply = await this.#eval(
           GET_OR_LEASE,
-          [this.#keys.value(id), this.#keys.lease(id)],
-          [leaseId, String(this.#leaseTtlMs)],
+          [this.#keys.value(id), this.#keys.lease(id), this.#keys.soft(id)],
+          [leaseId, String(this.#leaseTtlMs), String(forced ? FORCED : mode.minPttl)],
         );
         if (reply === FAILED) return await this.#fallback(load);
-        const [kind, first, second] = reply as [number, string | number, number];
+        const [kind, first, second, raw] = reply as [number, string | number, number, string | null];
         if (kind === 1) {
-          const found = await this.#served<T>(id, String(first));
+          const found = await this.#served<T>(id, String(first), raw);
           if (found === FAILED) return await this.#fallback(load);
-          if (found !== undefined) return { ...found, source: 'redis', pttl: Number(second) };
-          continue;
+          if (found === undefined) continue;
+          // Soft-purged: served stale (a refresh follows), unless this is that refresh, or it has
+          // no revalidate window to be served in: then it is loaded like a miss.
+          if (found.soft && (mode.refresh || found.life.swrMs === 0)) {
+            forced = true;
+            continue;
+          }
+          return { ...found, source: 'redis', pttl: servablePttl(found, Number(second)) };
         }
+        if (kind === 4) {
+          await stale(raw, second);
+          throw new RefreshThrottledError(k, Number(first));
+        }
+        if (kind === 3 && mode.refresh) return { held: Math.max(0, Number(first)) };
+        await stale(raw, second);
         if (kind === 2) {
           if (this.#deps.lease) {
             this.#stats.leasesWon++;
             if (waited) this.#stats.takeovers++;
           }
-          const led = await this.#lead(id, leaseId, ttlMs, load, signal, keep);
+          const failures = Number(first) || 0;
+          const led = await this.#lead(id, leaseId, life, load, signal, keep, mode, failures);
           if (led.overtaken && ++attempts < MAX_ATTEMPTS) continue;
           // Still overtaken after the last attempt: it answers this flight, and is kept nowhere.
-          const { value, tagIds } = led.loaded;
-          return { value, tagIds, source: 'loaded', seq: led.seq, retired: led.overtaken };
+          const { value, tagIds, delta } = led.loaded;
+          return { value, tagIds, source: 'loaded', seq: led.seq, retired: led.overtaken, delta };
         }
         if (!waited) {
           waited = true;
@@ -421,11 +569,11 @@ export class FleetLease {
    */
   fetchMany<T>(
     batch: ReadonlyArray<BatchKey<T>>,
-    ttlMs: number,
+    life: Lifetime,
     loadMany: BatchLoad<T>,
   ): Array<Promise<FleetFetch<T>>> {
     const results = batch.map(() => deferred<FleetFetch<T>>());
-    void this.#fetchMany(batch, ttlMs, loadMany, results).catch((error: unknown) => {
+    void this.#fetchMany(batch, life, loadMany, results).catch((error: unknown) => {
       for (const result of results) result.reject(error);
     });
     return results.map((result) => result.promise);
@@ -433,7 +581,7 @@ export class FleetLease {
 
   async #fetchMany<T>(
     batch: ReadonlyArray<BatchKey<T>>,
-    ttlMs: number,
+    life: Lifetime,
     loadMany: BatchLoad<T>,
     results: Array<Deferred<FleetFetch<T>>>,
   ): Promise<void> {
@@ -444,8 +592,9 @@ export class FleetLease {
         if (loaded instanceof Error) throw loaded;
         return loaded!;
       };
-      this.fetch(key.k, key.id, ttlMs, load, key.signal, key.keep).then(
-        results[i]!.resolve,
+      // Any value is served as found (ANY_VALUE), so this fetch is never `held`.
+      this.fetch(key.k, key.id, life, load, key.signal, key.keep).then(
+        (fetched) => results[i]!.resolve(fetched as FleetFetch<T>),
         results[i]!.reject,
       );
     };
@@ -456,8 +605,8 @@ export class FleetLease {
           ? FAILED
           : this.#eval(
               GET_OR_LEASE,
-              [this.#keys.value(key.id), this.#keys.lease(key.id)],
-              [leaseIds[i]!, String(this.#leaseTtlMs)],
+              [this.#keys.value(key.id), this.#keys.lease(key.id), this.#keys.soft(key.id)],
+              [leaseIds[i]!, String(this.#leaseTtlMs), '-1'],
             ),
       ),
     );
@@ -466,16 +615,17 @@ export class FleetLease {
     await Promise.all(
       replies.map(async (reply, i) => {
         if (reply === FAILED) return local.push(i);
-        const [kind, first, second] = reply as [number, string | number, number];
+        const [kind, first, second, soft] = reply as [number, string | number, number, string | null];
         if (kind === 2) {
           if (this.#deps.lease) this.#stats.leasesWon++;
           return won.push(i);
         }
         if (kind === 3) return one(i);
-        const found = await this.#served<T>(batch[i]!.id, String(first));
+        const found = await this.#served<T>(batch[i]!.id, String(first), soft);
         if (found === FAILED) return local.push(i);
-        if (found === undefined) return one(i);
-        results[i]!.resolve({ ...found, source: 'redis', pttl: Number(second) });
+        // Gone, or soft-purged with no revalidate window to be served in: loaded alone.
+        if (found === undefined || (found.soft && found.life.swrMs === 0)) return one(i);
+        results[i]!.resolve({ ...found, source: 'redis', pttl: servablePttl(found, Number(second)) });
       }),
     );
     won.sort((a, b) => a - b);
@@ -531,7 +681,7 @@ export class FleetLease {
         if (!isFenced) {
           return results[i]!.resolve({ value: result.value, tagIds: result.tagIds, source: 'fallback' });
         }
-        const wrote = await this.#fillOrRelease(key.id, leaseIds[i]!, seq as number, result, ttlMs, key);
+        const wrote = await this.#fillOrRelease(key.id, leaseIds[i]!, seq as number, result, life, key);
         // Overtaken by an invalidation in Redis: this key is loaded again, alone.
         if (wrote === 'overtaken') return one(i);
         results[i]!.resolve({
@@ -539,6 +689,7 @@ export class FleetLease {
           tagIds: result.tagIds,
           source: 'loaded',
           seq: fenceOf(seq as number, result),
+          delta: result.delta,
         });
       }),
     );
@@ -551,7 +702,8 @@ export class FleetLease {
    * lease go, each tag's state moves up, and every other process is told. Resolves false when any
    * step failed (the caller retries the whole: a later sequence only fences more).
    */
-  async invalidate(keyIds: readonly string[], tagIds: readonly string[]): Promise<boolean> {
+  async invalidate(hard: InvalidationIds, soft: InvalidationIds): Promise<boolean> {
+    const { keyIds, tagIds } = hard;
     // Outside the circuit: the queue re-sends with its own backoff, and must land as soon as Redis
     // answers again, not a breaker cooldown later (other processes read the old values meanwhile).
     const seq = await this.#sequence(true);
@@ -568,6 +720,12 @@ export class FleetLease {
           ),
       ),
       ...tagIds.map((id) => () => this.#eval(INVALIDATE_TAG, [this.#keys.tag(id)], args, true)),
+      ...soft.keyIds.map(
+        (id) => () => this.#eval(SOFTEN, [this.#keys.soft(id), this.#keys.value(id)], args, true),
+      ),
+      ...soft.tagIds.map(
+        (id) => () => this.#eval(SOFTEN, [this.#keys.soft(id), this.#keys.tag(id)], args, true),
+      ),
     ];
     // In chunks: a backlog of thousands of ids (queued through an outage) pipelined at once would
     // keep its last replies past the store deadline, and the round would fail again and again.
@@ -575,15 +733,19 @@ export class FleetLease {
       const done = await Promise.all(calls.slice(i, i + INVALIDATION_CHUNK).map((call) => call()));
       if (done.includes(FAILED)) return false;
     }
-    const ids = [...keyIds, ...tagIds];
     // One message per chunk of ids, so no message grows with the backlog either.
-    for (let i = 0; i < ids.length; i += INVALIDATION_CHUNK) {
-      const chunk = ids.slice(i, i + INVALIDATION_CHUNK);
-      const published = await this.#guarded(
-        () => this.#client.publish(this.#channel, `i|${this.#instance}|${chunk.join(' ')}`),
-        true,
-      );
-      if (published === FAILED) return false;
+    for (const [kind, ids] of [
+      ['i', [...keyIds, ...tagIds]],
+      ['s', [...soft.keyIds, ...soft.tagIds]],
+    ] as const) {
+      for (let i = 0; i < ids.length; i += INVALIDATION_CHUNK) {
+        const chunk = ids.slice(i, i + INVALIDATION_CHUNK);
+        const published = await this.#guarded(
+          () => this.#client.publish(this.#channel, `${kind}|${this.#instance}|${chunk.join(' ')}`),
+          true,
+        );
+        if (published === FAILED) return false;
+      }
     }
     // Waiters here on a lease that is gone look again at once.
     for (const id of keyIds) this.#wake(id, 'invalidated');
@@ -619,22 +781,29 @@ export class FleetLease {
   async #served<T>(
     id: string,
     raw: string,
-  ): Promise<{ value: T; tagIds: readonly string[]; seq: number } | undefined | typeof FAILED> {
+    keySoft: string | null | undefined,
+  ): Promise<(Omit<FleetFound<T>, 'pttl'> & { soft: boolean }) | undefined | typeof FAILED> {
     const record = decodeRecord(raw);
     if (record === undefined) return this.#dropUnreadable(id, raw);
     if (record.tagIds.some((tag) => this.#deps.isPending(tag))) return FAILED;
+    let soft = keySoft != null && Number(keySoft) > record.seq;
     if (record.tagIds.length > 0) {
-      const seqs = await Promise.all(
-        record.tagIds.map((tag) => this.#guarded(() => this.#client.get(this.#keys.tag(tag)))),
+      // Each tag's state and soft state: one MGET of one slot.
+      const states = await Promise.all(
+        record.tagIds.map((tag) =>
+          this.#guarded(() => this.#client.mGet([this.#keys.tag(tag), this.#keys.soft(tag)])),
+        ),
       );
-      if (seqs.includes(FAILED)) return FAILED;
+      if (states.includes(FAILED)) return FAILED;
+      const pairs = states as Array<Array<string | null>>;
       // A tag's state outlives every value filled under it (TAG_CHECK): one that is gone was lost
       // (evicted, flushed), and with it what it knew, so the value is taken as retired.
-      if (seqs.some((seq) => seq === null || Number(seq) > record.seq)) {
+      if (pairs.some(([seq]) => seq == null || Number(seq) > record.seq)) {
         this.#stats.staleDropped++;
-        await this.#eval(DROP_STALE, [this.#keys.value(id)], [`${record.seq}\n${record.tagIds.join(' ')}\n`]);
+        await this.#eval(DROP_STALE, [this.#keys.value(id)], [record.head]);
         return undefined;
       }
+      if (!soft) soft = pairs.some(([, softSeq]) => softSeq != null && Number(softSeq) > record.seq);
     }
     let value: T;
     try {
@@ -642,7 +811,14 @@ export class FleetLease {
     } catch {
       return this.#dropUnreadable(id, raw);
     }
-    return { value, tagIds: record.tagIds, seq: record.seq };
+    return {
+      value,
+      tagIds: record.tagIds,
+      seq: record.seq,
+      life: { swrMs: record.swrMs, sieMs: record.sieMs },
+      delta: record.delta,
+      soft,
+    };
   }
 
   /**
@@ -667,10 +843,12 @@ export class FleetLease {
   async #lead<T>(
     id: string,
     leaseId: string,
-    ttlMs: number,
+    life: Lifetime,
     load: () => Promise<Loaded<T>>,
     signal: AbortSignal,
     keep: (loaded: Loaded<T>) => boolean,
+    mode: FetchMode<T>,
+    failures: number,
   ): Promise<{ loaded: Loaded<T>; overtaken: boolean; seq?: number }> {
     const leased = leaseId !== '';
     const heartbeat =
@@ -692,7 +870,17 @@ export class FleetLease {
       loaded = await load();
     } catch (error) {
       clearInterval(heartbeat);
-      if (leased) await this.#release(id, leaseId, 'failed');
+      if (leased && mode.backoff !== undefined && life.sieMs > 0) {
+        // The fleet's next attempt waits out the backoff: the lease stays, marked (MARK_FAILED).
+        const n = failures + 1;
+        const backoff = Math.ceil(Math.min(mode.backoff.maxMs, mode.backoff.initialMs * 2 ** (n - 1)));
+        const keptMs = backoff + Math.ceil(life.ttlMs + life.sieMs);
+        await this.#eval(
+          MARK_FAILED,
+          [this.#keys.lease(id)],
+          [leaseId, String(n), String(backoff), String(keptMs), this.#channel, id],
+        );
+      } else if (leased) await this.#release(id, leaseId, 'failed');
       throw error;
     }
     clearInterval(heartbeat);
@@ -702,7 +890,7 @@ export class FleetLease {
       this.#stats.fallbacks++;
       return { loaded, overtaken: false };
     }
-    const wrote = await this.#fillOrRelease(id, leaseId, seq, loaded, ttlMs, { signal, keep });
+    const wrote = await this.#fillOrRelease(id, leaseId, seq, loaded, life, { signal, keep });
     return { loaded, overtaken: wrote === 'overtaken', seq: fenceOf(seq, loaded) };
   }
 
@@ -716,7 +904,7 @@ export class FleetLease {
     leaseId: string,
     seq: number,
     loaded: Loaded<T>,
-    ttlMs: number,
+    life: Lifetime,
     key: { signal: AbortSignal; keep: (loaded: Loaded<T>) => boolean },
   ): Promise<'filled' | 'refused' | 'overtaken'> {
     const leased = leaseId !== '';
@@ -733,7 +921,9 @@ export class FleetLease {
       if (leased) await this.#release(id, leaseId, 'released');
       return 'refused';
     }
-    const ttl = Math.ceil(ttlMs);
+    // Redis holds it for its TTL and its longer window past it.
+    const ttl = Math.ceil(life.ttlMs + Math.max(life.swrMs, life.sieMs));
+    const windowed = life.swrMs > 0 || life.sieMs > 0 || life.early;
     const guardTtl = String(ttl + Math.ceil(this.#deps.fenceTtlMs));
     // The sequence now, with each tag's state: below the load's own, Redis lost its data since
     // the load began (a restart), and no fence set before that restart is left to trust.
@@ -756,7 +946,12 @@ export class FleetLease {
       [
         leaseId,
         String(fence),
-        encodeRecord(fence, loaded.tagIds, encodeStored(loaded.value)),
+        encodeRecord(
+          fence,
+          loaded.tagIds,
+          encodeStored(loaded.value),
+          windowed ? { swrMs: life.swrMs, sieMs: life.sieMs, delta: loaded.delta ?? 0 } : undefined,
+        ),
         String(ttl),
         this.#channel,
         id,
@@ -794,16 +989,16 @@ export class FleetLease {
 
   /**
    * A message: `f|id`, `r|id`, `x|id` (a fill, a release, a failed load) wake this process's
-   * waiters for the key; `i|<instance>|<ids>` is another process's invalidation.
+   * waiters for the key; `i|<instance>|<ids>` is another process's invalidation, `s|…` its soft purge.
    */
   #deliver(message: string): void {
     const bar = message.indexOf('|');
     if (bar !== 1) return;
-    if (message[0] === 'i') {
+    if (message[0] === 'i' || message[0] === 's') {
       const second = message.indexOf('|', 2);
       if (second < 0 || message.slice(2, second) === this.#instance) return;
       const ids = message.slice(second + 1).split(' ');
-      this.#deps.onInvalidated(ids);
+      this.#deps.onInvalidated(ids, message[0] === 's');
       for (const id of ids) this.#wake(id, 'invalidated');
       return;
     }
@@ -882,6 +1077,20 @@ function deferred<T>(): Deferred<T> {
   });
   return { promise, resolve, reject };
 }
+
+/** A minPttl above any PTTL: every value is a miss (a soft-purged value's refresh). */
+const FORCED = Number.MAX_SAFE_INTEGER;
+
+/** What a reader counts a found value's PTTL as: a soft-purged value has no fresh time left. */
+function servablePttl(
+  found: { soft: boolean; life: { swrMs: number; sieMs: number } },
+  pttl: number,
+): number {
+  return found.soft ? Math.min(pttl, Math.max(found.life.swrMs, found.life.sieMs)) : pttl;
+}
+
+/** A plain fetch: any value found is served as it is. */
+const ANY_VALUE: FetchMode<never> = { minPttl: -1, refresh: false };
 
 /** The sequence a loaded value is fenced by: its load's, or its oldest input's when older. */
 function fenceOf(seq: number, loaded: Loaded<unknown>): number {

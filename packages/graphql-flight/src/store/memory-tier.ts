@@ -12,6 +12,21 @@ export interface Envelope<T = unknown> {
   ids?: readonly string[] | undefined;
   /** The invalidation sequence the value's data is as fresh as, when Redis said (see Reads). */
   seq?: number | undefined;
+  /** The value's freshness windows, when it has any past its TTL (see Windows). */
+  w?: Windows | undefined;
+}
+
+/**
+ * When a value stops being fresh, and how long it may be served stale after that, on the tier's
+ * clock: until `staleUntil` at once while a refresh runs, until `errorUntil` while refreshes fail.
+ * The entry stays in the tier until the later of the two.
+ */
+export interface Windows {
+  freshUntil: number;
+  staleUntil: number;
+  errorUntil: number;
+  /** How long the value's load took, in ms (XFetch weighs early refreshes by it). */
+  delta: number;
 }
 
 export interface MemoryTierOptions {
@@ -126,6 +141,36 @@ export class MemoryTier {
     // Each deleted entry was unindexed (the id left with its last entry); nothing else names it.
     this.#dropId(id);
     return dropped;
+  }
+
+  /**
+   * A soft purge of `id` at time `now`: an entry carrying it with a revalidate window is stale from
+   * now on (its windows start now, none longer than it had), and one without is dropped. Resolves
+   * how many entries it softened or dropped.
+   */
+  soften(id: string, now: number): number {
+    const keys = this.#byId.get(id);
+    if (keys === undefined) return 0;
+    let touched = 0;
+    for (const key of [...keys]) {
+      const envelope = this.#lru.peek(key);
+      if (envelope === undefined) continue;
+      touched++;
+      const w = envelope.w;
+      if (w === undefined || w.staleUntil <= w.freshUntil) {
+        this.#lru.delete(key);
+        continue;
+      }
+      if (w.freshUntil <= now) continue; // already stale: its windows run on as they are
+      const from = w.freshUntil;
+      envelope.w = {
+        freshUntil: now,
+        staleUntil: Math.min(w.staleUntil, now + (w.staleUntil - from)),
+        errorUntil: Math.min(w.errorUntil, now + (w.errorUntil - from)),
+        delta: w.delta,
+      };
+    }
+    return touched;
   }
 
   #dropId(id: string): void {

@@ -46,6 +46,11 @@ export class RedisKeys {
     return `${this.namespace}:{${id}}:l`;
   }
 
+  /** The soft state of a key or tag: the sequence of its last soft purge (see Invalidation.soft). */
+  soft(id: string): string {
+    return `${this.namespace}:{${id}}:s`;
+  }
+
   /** The state of a key or tag: the sequence of its last invalidation. */
   tag(id: string): string {
     return `${this.namespace}:{${id}}:t`;
@@ -58,18 +63,34 @@ export class RedisKeys {
 }
 
 /**
- * A value as Redis holds it: the invalidation sequence its load began at, the ids of its tags,
+ * A value as Redis holds it: the invalidation sequence its load began at (with, when it has any,
+ * its windows past its TTL and how long its load took: `seq,swr,sie,delta`), the ids of its tags,
  * and the value (one line each; the value is `encodeStored`'s JSON, which holds no raw newline).
- * The sequence comes first so a script can drop exactly the record a reader found stale.
+ * The sequence comes first so a script can drop exactly the record a reader found stale (`head`).
  */
 export interface StoredRecord {
   seq: number;
   tagIds: string[];
   payload: string;
+  /** The revalidate and error windows it was written with (ms), and its load's duration (ms). */
+  swrMs: number;
+  sieMs: number;
+  delta: number;
+  /** The record up to its payload: what identifies this very record. */
+  head: string;
 }
 
-export function encodeRecord(seq: number, tagIds: readonly string[], payload: string): string {
-  return `${seq}\n${tagIds.join(' ')}\n${payload}`;
+export function encodeRecord(
+  seq: number,
+  tagIds: readonly string[],
+  payload: string,
+  windows?: { swrMs: number; sieMs: number; delta: number },
+): string {
+  const first =
+    windows === undefined
+      ? String(seq)
+      : `${seq},${Math.ceil(windows.swrMs)},${Math.ceil(windows.sieMs)},${Math.ceil(windows.delta)}`;
+  return `${first}\n${tagIds.join(' ')}\n${payload}`;
 }
 
 /** The record's parts, or undefined for a string this cache did not write. */
@@ -77,8 +98,25 @@ export function decodeRecord(raw: string): StoredRecord | undefined {
   const first = raw.indexOf('\n');
   const second = first < 0 ? -1 : raw.indexOf('\n', first + 1);
   if (second < 0) return undefined;
-  const seq = Number(raw.slice(0, first));
+  const [seqPart, ...rest] = raw.slice(0, first).split(',');
+  const seq = Number(seqPart);
   if (!Number.isSafeInteger(seq)) return undefined;
+  let swrMs = 0;
+  let sieMs = 0;
+  let delta = 0;
+  if (rest.length > 0) {
+    if (rest.length !== 3) return undefined;
+    [swrMs, sieMs, delta] = rest.map(Number) as [number, number, number];
+    if (![swrMs, sieMs, delta].every((n) => Number.isSafeInteger(n) && n >= 0)) return undefined;
+  }
   const tags = raw.slice(first + 1, second);
-  return { seq, tagIds: tags === '' ? [] : tags.split(' '), payload: raw.slice(second + 1) };
+  return {
+    seq,
+    tagIds: tags === '' ? [] : tags.split(' '),
+    payload: raw.slice(second + 1),
+    swrMs,
+    sieMs,
+    delta,
+    head: raw.slice(0, second + 1),
+  };
 }
