@@ -6,7 +6,7 @@ import {
   nonNegativeMs,
   positiveMs,
 } from '../errors.js';
-import type { FleetOptions, FleetStats } from '../fleet/redis-lease.js';
+import { type FleetOptions, type FleetStats, RefreshThrottledError } from '../fleet/redis-lease.js';
 import { SingleFlight, type SingleFlightStats } from '../flight/single-flight.js';
 import { type Envelope, MemoryTier, type Windows } from '../store/memory-tier.js';
 import { connectRedis } from '../store/redis-store.js';
@@ -16,6 +16,7 @@ import { type CacheKey, encodeKey } from './keys.js';
 import {
   type BatchKey,
   type FetchMode,
+  type Held,
   type Lifetime,
   type Loaded,
   MemoryStrategy,
@@ -778,7 +779,17 @@ export class FlightCache {
             }
           : {}),
       };
-      let fetched = await this.#tier.fetch(k, id, life, loadOnce, signal, keep, mode);
+      let fetched: TierFetch<T> | Held;
+      try {
+        fetched = await this.#tier.fetch(k, id, life, loadOnce, signal, keep, mode);
+      } catch (error) {
+        // The fleet's attempts are failing and throttled: this process waits them out too.
+        if (error instanceof RefreshThrottledError) {
+          const failures = Math.max(1, this.#refreshState.get(k)?.failures ?? 0);
+          this.#track(k, { failures, nextAt: this.#clock() + error.retryInMs });
+        }
+        throw error;
+      }
       if ('held' in fetched) {
         // Another process is refreshing the key: look again shortly (or when its value lands).
         this.#track(k, {

@@ -63,6 +63,8 @@ describe.skipIf(!enabled)('the Redis key layout', () => {
     await b.remember(email, async () => 'old@example.com', { tags: [TAG] });
     await a.invalidate({ keys: [email] });
     await a.invalidate({ tags: ['Order:77'] });
+    // Soft purges (issue 13) leave soft states beside the states.
+    await a.invalidate({ keys: [recentOrders], tags: [TAG], soft: true });
 
     // A load of `email` held open: its lease is in Redis, beside the fence of its invalidation.
     const gate = deferred<string>();
@@ -76,11 +78,11 @@ describe.skipIf(!enabled)('the Redis key layout', () => {
     return [...new Set([...during, ...after])].sort();
   }
 
-  it('names every key by a digest: no viewer id, tag or encoded key in the clear, only v|l|i|t keys and the sequence', async () => {
+  it('names every key by a digest: no viewer id, tag or encoded key in the clear, only v|l|t|s keys and the sequence', async () => {
     const { namespace } = caches;
     const seen = await run(caches.open, namespace);
 
-    const shape = new RegExp(`^${namespace}:(\\{[A-Za-z0-9_-]{22}\\}:(v|l|i|t)|\\{seq\\})$`);
+    const shape = new RegExp(`^${namespace}:(\\{[A-Za-z0-9_-]{22}\\}:(v|l|t|s)|\\{seq\\})$`);
     expect(seen.filter((key) => !shape.test(key))).toEqual([]);
     const clear = [
       String(VIEWER),
@@ -96,10 +98,9 @@ describe.skipIf(!enabled)('the Redis key layout', () => {
         text,
       ).toEqual([]);
 
-    // Every kind was written: values, a lease, a fence, tag states, the sequence.
-    // Every kind was written: values, a lease, a key's fence, tag states, the sequence.
+    // Every kind was written: values, a lease, a key's fence, tag states, soft states, the sequence.
     const kinds = new Set(seen.map((key) => key.slice(key.lastIndexOf(':') + 1)));
-    for (const kind of ['v', 'l', 't', '{seq}']) expect(kinds.has(kind), kind).toBe(true);
+    for (const kind of ['v', 'l', 't', 's', '{seq}']) expect(kinds.has(kind), kind).toBe(true);
     const { lease, fence } = layoutOf(namespace, encodeKey(email));
     expect(seen).toEqual(expect.arrayContaining([lease, fence]));
     expect(seen).toContain(tagKey(namespace, TAG));
@@ -123,6 +124,10 @@ describe.skipIf(!enabled)('the Redis key layout', () => {
     expect(new Set(slots).size).toBe(1);
     expect(slots[0]).toBe(calculateSlot(id));
     expect(calculateSlot.generateMulti([value, lease, fence])).toBe(slots[0]);
+    // A soft state sits in the slot of its key's value.
+    const soft = layoutOf(namespace, encodeKey(recentOrders));
+    expect(seen).toContain(soft.soft);
+    expect(calculateSlot(soft.soft)).toBe(calculateSlot(soft.value));
     // Different logical keys spread over slots (they are not all tagged alike).
     const values = [recentOrders, email, ...batch].map((key) => layoutOf(namespace, encodeKey(key)).value);
     expect(new Set(values.map((key) => calculateSlot(key))).size).toBeGreaterThan(1);

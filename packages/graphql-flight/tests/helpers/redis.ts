@@ -265,11 +265,11 @@ export async function replyHoldingProxy(targetPort: number): Promise<{
   };
 }
 
-/** The Redis keys of an encoded cache key `k` in `namespace` (see RedisKeys): value, lease, fence. */
+/** The Redis keys of an encoded cache key `k` in `namespace` (see RedisKeys): value, lease, fence, soft state. */
 export function layoutOf(namespace: string, k: string, secret?: string) {
   const keys = new RedisKeys(namespace, secret);
   const id = keys.keyId(k);
-  return { id, value: keys.value(id), lease: keys.lease(id), fence: keys.tag(id) };
+  return { id, value: keys.value(id), lease: keys.lease(id), fence: keys.tag(id), soft: keys.soft(id) };
 }
 
 /** The Redis key of the value of the encoded cache key `k`. */

@@ -1,0 +1,243 @@
+/**
+ * Freshness across processes on one Redis (issue 13): each cache instance stands for a process.
+ * Redis's own clock decides a value's phase (its PTTL), so a test moves a value into a phase by
+ * setting its PTTL; the memory tiers run on an injected clock.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { encodeKey } from '../../src/index.js';
+import { deferred, flushMicrotasks } from '../helpers/deferred.js';
+import {
+  cachesOn,
+  eventually,
+  invalidateSilently,
+  layoutOf,
+  rawClient,
+  recordValue,
+  redisSuiteEnabled,
+} from '../helpers/redis.js';
+
+const enabled = await redisSuiteEnabled();
+
+function manualClock() {
+  let now = 1_000;
+  return {
+    now: () => now,
+    advance(ms: number) {
+      now += ms;
+    },
+  };
+}
+
+/** Sets the PTTL of the key's value in Redis: the value is then that far from its end there. */
+async function expireIn(namespace: string, key: string, ms: number): Promise<void> {
+  const client = await rawClient();
+  try {
+    expect(await client.pExpire(layoutOf(namespace, encodeKey(key)).value, ms)).toBe(1);
+  } finally {
+    client.destroy();
+  }
+}
+
+async function stored<T>(namespace: string, key: string): Promise<T | undefined> {
+  const client = await rawClient();
+  try {
+    return recordValue<T>(await client.get(layoutOf(namespace, encodeKey(key)).value));
+  } finally {
+    client.destroy();
+  }
+}
+
+describe.skipIf(!enabled)('freshness across processes', () => {
+  const caches = cachesOn('freshness');
+  afterEach(() => caches.closeAll());
+
+  it('refreshes a stale key once for the fleet: every process answers stale at once, one loads, all get the new value', async () => {
+    const clock = manualClock();
+    const open = () => caches.open({ now: clock.now, localTtlMs: 1_000, storeTimeoutMs: 1_000 });
+    const processes = [open(), open(), open()];
+    const options = { ttlMs: 60_000, staleWhileRevalidateMs: 60_000 };
+    await processes[0]!.remember('hot', async () => 'v1', options);
+    for (const cache of processes.slice(1))
+      await expect(cache.remember('hot', async () => 'x', options)).resolves.toBe('v1');
+
+    // Past its TTL in Redis (59 s of its 120 s left: 1 s into the revalidate window), and past
+    // every process's local copy.
+    await expireIn(caches.namespace, 'hot', 59_000);
+    clock.advance(1_001);
+    const gate = deferred<string>();
+    const load = vi.fn(() => gate.promise);
+    const answers = await Promise.all(processes.map((cache) => cache.remember('hot', load, options)));
+    expect(answers).toEqual(['v1', 'v1', 'v1']); // the load has not settled: nobody waited for it
+    await eventually(() => load.mock.calls.length === 1);
+    const refreshes = () => processes.reduce((sum, cache) => sum + cache.stats().refreshes, 0);
+    await eventually(() => refreshes() === 3);
+    gate.resolve('v2');
+    await eventually(async () => (await stored(caches.namespace, 'hot')) === 'v2');
+    // The others look again at the key (within 50 ms) and take the new value from Redis.
+    for (const cache of processes) {
+      await eventually(async () => {
+        clock.advance(60);
+        return (await cache.remember('hot', load, options)) === 'v2';
+      });
+    }
+    expect(load).toHaveBeenCalledTimes(1);
+  });
+
+  it('refuses in Redis the write-back of a refresh an invalidation came during, though its message was lost; the fleet never serves it', async () => {
+    const clock = manualClock();
+    const a = caches.open({ now: clock.now, storeTimeoutMs: 1_000 });
+    const b = caches.open({ now: clock.now, storeTimeoutMs: 1_000 });
+    const options = { ttlMs: 60_000, staleWhileRevalidateMs: 60_000, tags: ['Product:1'] };
+    await a.remember('p', async () => 'old', options);
+    await expireIn(caches.namespace, 'p', 59_000);
+    clock.advance(1_001);
+    const first = deferred<string>();
+    const loads: string[] = [];
+    const load = vi.fn(() => {
+      loads.push(loads.length === 0 ? 'first' : 'again');
+      return loads.length === 1 ? first.promise : Promise.resolve('after the write');
+    });
+    await expect(a.remember('p', load, options)).resolves.toBe('old'); // the refresh starts
+    await eventually(() => load.mock.calls.length === 1);
+    // An invalidation whose message never reaches a: only Redis's fence can refuse the refresh.
+    await invalidateSilently(caches.namespace, { tags: ['Product:1'] });
+    first.resolve('read before the write');
+    // Redis refuses the fill (the tag's state is above the load's sequence); the leader loads again.
+    await eventually(async () => (await stored(caches.namespace, 'p')) === 'after the write');
+    expect(loads).toEqual(['first', 'again']);
+    for (const cache of [a, b]) {
+      clock.advance(1_001);
+      await expect(cache.remember('p', load, options)).resolves.toBe('after the write');
+    }
+    expect(load).toHaveBeenCalledTimes(2);
+  });
+
+  it('throttles failing attempts for the fleet: one attempt, then none before the backoff, stale answers everywhere', async () => {
+    const clock = manualClock();
+    const open = () =>
+      caches.open({
+        now: clock.now,
+        localTtlMs: 1_000,
+        storeTimeoutMs: 1_000,
+        refreshBackoff: { initialMs: 60_000, maxMs: 60_000 },
+      });
+    const a = open();
+    const b = open();
+    const options = { ttlMs: 60_000, staleWhileRevalidateMs: 1_000, staleIfErrorMs: 60_000 };
+    await a.remember('k', async () => 'old', options);
+    // 58 s left of 120 s: 2 s past its TTL, past the revalidate window, inside the error window.
+    await expireIn(caches.namespace, 'k', 58_000);
+    clock.advance(1_001);
+    const load = vi.fn(async () => {
+      throw new Error('origin down');
+    });
+    await expect(a.remember('k', load, options)).resolves.toBe('old');
+    expect(load).toHaveBeenCalledTimes(1);
+    // b has never failed itself: Redis's mark tells it the fleet is failing, and when to try again.
+    for (let i = 0; i < 5; i++) {
+      clock.advance(1_001);
+      await expect(b.remember('k', load, options)).resolves.toBe('old');
+      await expect(a.remember('k', load, options)).resolves.toBe('old');
+    }
+    expect(load).toHaveBeenCalledTimes(1);
+    expect(a.stats().staleIfErrorServes + b.stats().staleIfErrorServes).toBe(11);
+  });
+
+  it("waits out the fleet's backoff before the next attempt, and the value recovers", async () => {
+    const clock = manualClock();
+    const open = () =>
+      caches.open({
+        now: clock.now,
+        localTtlMs: 1_000,
+        storeTimeoutMs: 1_000,
+        refreshBackoff: { initialMs: 300, maxMs: 300 },
+      });
+    const a = open();
+    const b = open();
+    const options = { ttlMs: 60_000, staleWhileRevalidateMs: 1_000, staleIfErrorMs: 60_000 };
+    await a.remember('k', async () => 'old', options);
+    await expireIn(caches.namespace, 'k', 58_000);
+    clock.advance(1_001);
+    const attempts: number[] = [];
+    let up = false;
+    const load = vi.fn(async () => {
+      attempts.push(performance.now());
+      if (!up) throw new Error('origin down');
+      return 'new';
+    });
+    await expect(a.remember('k', load, options)).resolves.toBe('old');
+    up = true;
+    // Callers keep asking; the next attempt comes only once Redis's clock passed the backoff.
+    await eventually(async () => {
+      clock.advance(1_001);
+      await b.remember('k', load, options);
+      return (await stored(caches.namespace, 'k')) === 'new';
+    });
+    expect(attempts).toHaveLength(2);
+    expect(attempts[1]! - attempts[0]!).toBeGreaterThanOrEqual(290);
+  });
+
+  it('soft-purges across processes and in Redis: stale answers at once, one refresh for the fleet', async () => {
+    const clock = manualClock();
+    const open = () => caches.open({ now: clock.now, localTtlMs: 1_000, storeTimeoutMs: 1_000 });
+    const a = open();
+    const b = open();
+    const options = { ttlMs: 60_000, staleWhileRevalidateMs: 5_000, tags: ['Product:1'] };
+    await a.remember('p', async () => 'old', options);
+    await expect(b.remember('p', async () => 'x', options)).resolves.toBe('old');
+    await a.invalidate({ tags: ['Product:1'], soft: true });
+    // b is told (its copy is stale now), and a process with no copy reads Redis's soft state.
+    const c = open();
+    const gate = deferred<string>();
+    const load = vi.fn(() => gate.promise);
+    await eventually(async () => {
+      await flushMicrotasks();
+      return (await b.fetch('p', load, options)).source === 'stale';
+    });
+    await expect(c.fetch('p', load, options)).resolves.toEqual({ value: 'old', source: 'stale' });
+    await expect(a.fetch('p', load, options)).resolves.toEqual({ value: 'old', source: 'stale' });
+    await eventually(() => load.mock.calls.length === 1);
+    gate.resolve('new');
+    await eventually(async () => (await stored(caches.namespace, 'p')) === 'new');
+    for (const cache of [a, b, c]) {
+      await eventually(async () => {
+        clock.advance(60);
+        return (await cache.remember('p', load, options)) === 'new';
+      });
+    }
+    expect(load).toHaveBeenCalledTimes(1);
+  });
+
+  it('soft-purges a key in Redis: a process with no copy of it reads it as stale, and one refresh follows', async () => {
+    const a = caches.open({ storeTimeoutMs: 1_000 });
+    const options = { ttlMs: 60_000, staleWhileRevalidateMs: 5_000 };
+    await a.remember('q', async () => 'old', options);
+    await a.invalidate({ keys: ['q'], soft: true });
+    const c = caches.open({ storeTimeoutMs: 1_000 });
+    const gate = deferred<string>();
+    const load = vi.fn(() => gate.promise);
+    await expect(c.fetch('q', load, options)).resolves.toEqual({ value: 'old', source: 'stale' });
+    await eventually(() => load.mock.calls.length === 1);
+    gate.resolve('new');
+    await eventually(async () => (await stored(caches.namespace, 'q')) === 'new');
+  });
+
+  it('hands an error to callers past the windows, and never inside them', async () => {
+    const clock = manualClock();
+    const a = caches.open({ now: clock.now, localTtlMs: 1_000, storeTimeoutMs: 1_000 });
+    const options = { ttlMs: 60_000, staleIfErrorMs: 5_000 };
+    await a.remember('k', async () => 'old', options);
+    await expireIn(caches.namespace, 'k', 4_000); // 1 s past its TTL: inside the error window
+    clock.advance(1_001);
+    const failing = async () => {
+      throw new Error('origin down');
+    };
+    await expect(a.remember('k', failing, options)).resolves.toBe('old');
+    // Gone from Redis and from memory: the error reaches the caller.
+    const client = await rawClient();
+    await client.del(layoutOf(caches.namespace, encodeKey('k')).value);
+    client.destroy();
+    clock.advance(60_001);
+    await expect(a.remember('k', failing, options)).rejects.toThrow();
+  });
+});
