@@ -4,6 +4,7 @@ export {
   createCache,
   type Fetched,
   FlightCache,
+  type Freshness,
   type Invalidation,
   type LoadMany,
   Reads,
