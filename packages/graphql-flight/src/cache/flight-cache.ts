@@ -105,9 +105,21 @@ export class Reads {
   unsequenced = false;
 }
 
-export interface RememberOptions<T = unknown> {
-  /** How long the value stays fresh, in milliseconds. Default: the cache's `defaultTtlMs`. */
+/** A value's freshness windows (all in milliseconds, all optional). */
+export interface Freshness {
+  /** How long the value stays fresh. Default: the cache's defaultTtlMs. */
   ttlMs?: number;
+  /** After ttlMs, for this long: callers get the stale value at once and one refresh runs in the background. */
+  staleWhileRevalidateMs?: number;
+  /** After ttlMs, for this long: while refreshes fail (throttled: one in flight, backoff capped at 1 s), the stale value is served and the error never reaches a caller. */
+  staleIfErrorMs?: number;
+  /** Past the revalidate window, inside the error window: a caller waits this long for the load, then gets the stale value (the load goes on and fills). */
+  softTimeoutMs?: number;
+  /** XFetch: a fresh hit refreshes in the background when now - delta*beta*ln(random()) >= expiry (delta = the value's load time). beta default 1. */
+  earlyRefresh?: { beta?: number };
+}
+
+export interface RememberOptions<T = unknown> extends Freshness {
   /**
    * Tags of the value (an entity `Product:42`, a coordinate, anything): `invalidate({ tags })`
    * retires every value carrying one of them, everywhere. A list, or a function of the loaded value.
@@ -146,6 +158,8 @@ export interface RememberManyOptions<T = unknown, K = CacheKey> extends Omit<Rem
 export interface Invalidation {
   keys?: readonly CacheKey[];
   tags?: readonly string[];
+  /** Marks entries stale instead of retiring them (issue 13; the lead's core gives it effect). */
+  soft?: boolean;
 }
 
 /**
@@ -193,6 +207,16 @@ export interface CacheStats {
   flights: SingleFlightStats;
   /** The fleet-wide flight (Redis only); `enabled: false` otherwise. */
   fleet: FleetStats;
+  /** Calls answered with a stale value (revalidate window, soft purge, error window, soft timeout). */
+  staleHits: number;
+  /** Background refreshes started (stale hits and early refreshes). */
+  refreshes: number;
+  /** Of them, XFetch early refreshes. */
+  earlyRefreshes: number;
+  /** Background refresh attempts that failed. */
+  refreshFailures: number;
+  /** Calls answered stale because the load or refresh failed (or the soft timeout passed). */
+  staleIfErrorServes: number;
 }
 
 const NAMESPACE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -819,6 +843,12 @@ export class FlightCache {
       store: { kind: this.#tier.kind, breaker: store.state, skipped: store.skipped },
       flights: this.#flight.stats(),
       fleet: this.#tier.fleetStats(),
+      // Types only (issue 13): the lead's core counts these.
+      staleHits: 0,
+      refreshes: 0,
+      earlyRefreshes: 0,
+      refreshFailures: 0,
+      staleIfErrorServes: 0,
     };
   }
 
