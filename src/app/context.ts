@@ -17,6 +17,16 @@ export const TTL = {
   recentOrders: 30_000,
 } as const;
 
+/**
+ * Revalidate windows (issue 13): after its TTL, for this long, a value is served stale at once while
+ * one refresh runs. Only where a moment of staleness is honest: the best-seller ranking is public
+ * and read by everyone, and a write that changes it (an order, a price change) still invalidates it
+ * at once; the window only spares readers the wait at each expiry.
+ */
+export const STALE_WHILE_REVALIDATE = {
+  topProducts: 30_000,
+} as const;
+
 export interface AppLoaders {
   product: DataLoader<number, ProductRow | null>;
   productStats: DataLoader<number, ProductStatsRow>;

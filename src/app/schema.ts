@@ -4,7 +4,7 @@ import { noteWrite } from '../plugins/hardening.js';
 import { type FlightStatsSnapshot, flightStatsSnapshot } from '../plugins/flight-stats.js';
 import CachePolicyPlugin from 'graphql-flight/pothos';
 import { forbidden, unauthenticated } from './auth.js';
-import { type AppContext, TTL } from './context.js';
+import { type AppContext, STALE_WHILE_REVALIDATE, TTL } from './context.js';
 import {
   type Cents,
   type CustomerRow,
@@ -229,6 +229,23 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
       errors: t.exposeFloat('errors'),
       timeouts: t.exposeFloat('timeouts'),
       hitRatio: t.exposeFloat('hitRatio'),
+      staleHits: t.exposeFloat('staleHits', {
+        description:
+          'Calls answered with a stale value: inside its revalidate window, after a soft purge, in its error window, or after its soft timeout.',
+      }),
+      refreshes: t.exposeFloat('refreshes', {
+        description:
+          'Background refreshes this process started (after stale hits, and early refreshes); one another process of the fleet runs is not counted here.',
+      }),
+      earlyRefreshes: t.exposeFloat('earlyRefreshes', {
+        description: 'Of the refreshes, those started early (XFetch) on a fresh hit.',
+      }),
+      refreshFailures: t.exposeFloat('refreshFailures', {
+        description: 'Background refresh attempts that failed (their error reached no caller).',
+      }),
+      staleIfErrorServes: t.exposeFloat('staleIfErrorServes', {
+        description: 'Calls answered stale because the load or refresh failed, or the soft timeout passed.',
+      }),
       store: t.expose('store', { type: StoreHealth }),
       fleet: t.expose('fleet', { type: FleetStats }),
       invalidations: t.expose('invalidations', { type: InvalidationStats }),
@@ -261,8 +278,12 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
       topProducts: t.field({
         type: [Product],
         args: { limit: t.arg.int({ defaultValue: 10 }) },
-        // Cached below through TOP_PRODUCTS_KEY (one entry for every limit).
-        cache: { ttlMs: TTL.topProducts, hintOnly: true },
+        // Cached below through TOP_PRODUCTS_KEY (one entry for every limit), with the same windows.
+        cache: {
+          ttlMs: TTL.topProducts,
+          staleWhileRevalidateMs: STALE_WHILE_REVALIDATE.topProducts,
+          hintOnly: true,
+        },
         description: `The best sellers by units sold. One cached aggregate serves every limit up to ${TOP_PRODUCTS_MAX}.`,
         resolve: async (_root, args, ctx, info) => {
           const limit = boundedInt('limit', args.limit ?? 10, 1, TOP_PRODUCTS_MAX);
@@ -272,6 +293,7 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
             {
               signal: signalOf(info),
               ttlMs: TTL.topProducts,
+              staleWhileRevalidateMs: STALE_WHILE_REVALIDATE.topProducts,
               // An order changes the ranking; a price change, the products in it.
               tags: (rows) => [TAGS.sales, typeTag('Product'), ...rows.map((row) => TAGS.product(row.id))],
               ...readInto(ctx),

@@ -14,6 +14,12 @@ export interface FlightStatsSnapshot {
   timeouts: number;
   /** hits / (hits + misses), 0 before the first call. */
   hitRatio: number;
+  /** Stale serving and background refreshes (issue 13), as `stats()` counts them. */
+  staleHits: number;
+  refreshes: number;
+  earlyRefreshes: number;
+  refreshFailures: number;
+  staleIfErrorServes: number;
   store: { kind: string; healthy: boolean; breaker: string; errors: number };
   /** The fleet-wide flight over Redis (all zero and `enabled: false` without Redis). */
   fleet: CacheStats['fleet'];
@@ -53,6 +59,11 @@ export function flightStatsSnapshot(
     errors: stats.errors,
     timeouts: stats.flights.timedOut,
     hitRatio: lookups === 0 ? 0 : stats.hits / lookups,
+    staleHits: stats.staleHits,
+    refreshes: stats.refreshes,
+    earlyRefreshes: stats.earlyRefreshes,
+    refreshFailures: stats.refreshFailures,
+    staleIfErrorServes: stats.staleIfErrorServes,
     store: {
       kind: stats.store.kind,
       healthy: stats.store.breaker === 'closed',

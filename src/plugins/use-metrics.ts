@@ -120,6 +120,31 @@ export function createMetrics(options: MetricsOptions): Metrics {
   total('cache_store_hits_total', 'Flights answered by the shared store (Redis).', () => cache.storeHits);
   total('cache_loads_total', 'Keys handed to a data source.', () => cache.loads);
   total('cache_load_errors_total', 'Keys whose load failed (never cached).', () => cache.errors);
+  total(
+    'cache_stale_hits_total',
+    'Calls answered with a stale value (revalidate window, soft purge, error window, soft timeout).',
+    () => cache.staleHits,
+  );
+  total(
+    'cache_refreshes_total',
+    'Background refreshes started in this process (stale hits and early refreshes).',
+    () => cache.refreshes,
+  );
+  total(
+    'cache_early_refreshes_total',
+    'Background refreshes started early (XFetch) on a fresh hit.',
+    () => cache.earlyRefreshes,
+  );
+  total(
+    'cache_refresh_failures_total',
+    'Background refresh attempts that failed (no caller got the error).',
+    () => cache.refreshFailures,
+  );
+  total(
+    'cache_stale_if_error_serves_total',
+    'Calls answered stale because the load or refresh failed, or the soft timeout passed.',
+    () => cache.staleIfErrorServes,
+  );
   gauge('cache_entries', 'Entries in the memory tier.', () => cache.entries);
   gauge('cache_bytes', "The memory tier's estimated bytes (at most CACHE_MAX_BYTES).", () => cache.bytes);
   total(

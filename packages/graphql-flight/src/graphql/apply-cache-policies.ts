@@ -17,8 +17,9 @@ import {
 } from 'graphql';
 import type { FlightCache } from '../cache/flight-cache.js';
 import { InvalidOptionError } from '../errors.js';
-import { hintFromDirectives } from './cache-control.js';
+import { type DirectiveHint, hintFromDirectives } from './cache-control.js';
 import { cachedResolver, checkFieldTags, type FieldCacheContext, type FieldTags } from './field-cache.js';
+import { checkFreshness, FRESHNESS_KEYS } from './freshness-policy.js';
 import { rebuildSchema } from './rebuild-schema.js';
 import { type CachePolicyExtension, POLICY_EXTENSION } from './response-policy.js';
 import type { CacheScope } from './types.js';
@@ -35,6 +36,26 @@ export interface CachePolicyEntry {
   scope?: CacheScope;
   /** Apollo's `inheritMaxAge` (see CachePolicyExtension); not together with `ttlMs`. */
   inheritMaxAge?: boolean;
+  /**
+   * After `ttlMs`, for this long (ms): the stale result is served at once while one refresh runs
+   * (`@cacheControl(staleWhileRevalidate:)` in seconds). Also the stored responses' window. Only
+   * with a `ttlMs` > 0 in the same entry. Default 0: none.
+   */
+  staleWhileRevalidateMs?: number;
+  /**
+   * After `ttlMs`, for this long (ms): while refreshes fail, the stale result is served instead of
+   * the error (`staleIfError:` in seconds). Also the stored responses' window. Only with a
+   * `ttlMs` > 0 in the same entry. Default 0: none.
+   */
+  staleIfErrorMs?: number;
+  /**
+   * Fields only: past the revalidate window, inside the error window, how long (ms, > 0) a caller
+   * waits for the load before it gets the stale result. Only with a `staleIfErrorMs` longer than
+   * `staleWhileRevalidateMs`, and not with `hintOnly`.
+   */
+  softTimeoutMs?: number;
+  /** Fields only: XFetch early refresh; `beta` > 0, default 1. Not with `hintOnly`. */
+  earlyRefresh?: { beta?: number };
   /**
    * Fields only. true: the entry only tells the response cache how long results may be reused;
    * the resolver is not wrapped (for a field that caches through its own loader). Default false.
@@ -65,10 +86,13 @@ export interface ApplyCachePoliciesOptions<TContext> {
   privateRoots?: readonly string[];
 }
 
-const ENTRY_KEYS = new Set(['ttlMs', 'scope', 'inheritMaxAge', 'hintOnly', 'tags']);
+const ENTRY_KEYS = new Set(['ttlMs', 'scope', 'inheritMaxAge', 'hintOnly', 'tags', ...FRESHNESS_KEYS]);
 
-/** A coordinate's hint as read from its directive or entry, before it is published. */
-type Hint = CachePolicyExtension & { hintOnly?: boolean; tags?: CachePolicyEntry['tags'] };
+/**
+ * A coordinate's hint as read from its directive or entry, before it is published (without
+ * `hintOnly`, `tags`, `softTimeoutMs` and `earlyRefresh`, which only the field cache reads).
+ */
+type Hint = DirectiveHint & { hintOnly?: boolean; tags?: CachePolicyEntry['tags'] };
 
 /**
  * A new schema (`schema` is left as it is) whose cache hints come from `@cacheControl` on its
@@ -116,7 +140,8 @@ export function applyCachePolicies<TContext>(
     if (!typeHints.has(type.name)) {
       typeHints.set(
         type.name,
-        policies.get(type.name) ?? hintFromDirectives([type.astNode, ...type.extensionASTNodes], type.name),
+        policies.get(type.name) ??
+          hintFromDirectives([type.astNode, ...type.extensionASTNodes], type.name, 'type'),
       );
     }
     return typeHints.get(type.name);
@@ -129,7 +154,10 @@ export function applyCachePolicies<TContext>(
     if (!isObjectType(type) && !isInterfaceType(type)) continue;
     for (const field of Object.values(type.getFields())) {
       const coordinate = `${type.name}.${field.name}`;
-      fieldHints.set(coordinate, policies.get(coordinate) ?? hintFromDirectives([field.astNode], coordinate));
+      fieldHints.set(
+        coordinate,
+        policies.get(coordinate) ?? hintFromDirectives([field.astNode], coordinate, 'field'),
+      );
     }
   }
 
@@ -142,7 +170,7 @@ export function applyCachePolicies<TContext>(
     },
     field(owner: GraphQLObjectType | GraphQLInterfaceType, name, config) {
       const coordinate = `${owner.name}.${name}`;
-      const { hintOnly, tags, ...hint } = fieldHints.get(coordinate) ?? {};
+      const { hintOnly, tags, softTimeoutMs, earlyRefresh, ...hint } = fieldHints.get(coordinate) ?? {};
       const privateRoot = owner === queryType && context.privateRoots.has(name);
       if (privateRoot) hint.privateRoot = true;
       let mapped: GraphQLFieldConfig<unknown, unknown> = config;
@@ -183,7 +211,16 @@ export function applyCachePolicies<TContext>(
         ...mapped,
         resolve: cachedResolver(
           resolver,
-          { coordinate, ttlMs, scope, tags: tags as FieldTags<TContext> | undefined },
+          {
+            coordinate,
+            ttlMs,
+            staleWhileRevalidateMs: hint.staleWhileRevalidateMs,
+            staleIfErrorMs: hint.staleIfErrorMs,
+            softTimeoutMs,
+            earlyRefresh,
+            scope,
+            tags: tags as FieldTags<TContext> | undefined,
+          },
           context,
         ) as GraphQLFieldResolver<unknown, unknown>,
       };
@@ -300,7 +337,7 @@ function checkPolicies(
       if (!ENTRY_KEYS.has(key)) {
         throw new InvalidOptionError(
           `${option}.${key}`,
-          'absent (not ttlMs, scope, inheritMaxAge, hintOnly or tags)',
+          `absent (not ttlMs, scope, inheritMaxAge, hintOnly, tags, ${FRESHNESS_KEYS.join(', ')})`,
           key,
         );
       }
@@ -325,8 +362,23 @@ function checkPolicies(
     if (hintOnly !== undefined && (typeof hintOnly !== 'boolean' || fieldName === undefined)) {
       throw new InvalidOptionError(`${option}.hintOnly`, 'a boolean, on a field entry only', hintOnly);
     }
+    const freshness = checkFreshness(entry, ttlMs, { option: (name) => `${option}.${name}` });
+    for (const name of ['softTimeoutMs', 'earlyRefresh'] as const) {
+      if (freshness[name] === undefined) continue;
+      if (fieldName === undefined) {
+        throw new InvalidOptionError(`${option}.${name}`, 'on a field entry only', entry[name]);
+      }
+      if (hintOnly === true) {
+        throw new InvalidOptionError(
+          `${option}.${name}`,
+          'absent with hintOnly (the resolver is not wrapped: give it to your own remember call)',
+          entry[name],
+        );
+      }
+    }
     checked.set(coordinate, {
       ...(ttlMs === undefined ? {} : { ttlMs }),
+      ...freshness,
       ...(scope === undefined ? {} : { scope }),
       ...(inheritMaxAge === true ? { inheritMaxAge } : {}),
       ...(hintOnly === undefined ? {} : { hintOnly }),

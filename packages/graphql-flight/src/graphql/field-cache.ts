@@ -11,10 +11,11 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
-import type { FlightCache, Reads, RememberOptions } from '../cache/flight-cache.js';
+import type { FlightCache, Freshness, Reads, RememberOptions } from '../cache/flight-cache.js';
 import type { KeyPart } from '../cache/keys.js';
 import { InvalidOptionError, ValueTooDeepError } from '../errors.js';
 import { argumentsKeyPart, defaultKeyParts, fieldKeyEncoder } from './field-key.js';
+import type { FreshnessPolicy } from './freshness-policy.js';
 import { readsOf, valueEntityTags } from './response-tags.js';
 import type { CacheScope } from './types.js';
 
@@ -28,8 +29,8 @@ export interface FieldCacheContext<TContext> {
   privateRoots: ReadonlySet<string>;
 }
 
-/** One field's own cache policy, already checked. */
-export interface FieldCacheRule<TContext> {
+/** One field's own cache policy, already checked (its freshness options by checkFreshness). */
+export interface FieldCacheRule<TContext> extends FreshnessPolicy {
   /** `Type.field`: the first part of every key of the field. */
   coordinate: string;
   /** How long a result stays fresh, in milliseconds (> 0). */
@@ -79,9 +80,11 @@ export function cachedResolver<TContext>(
   const own = rule.tags;
   const dynamic = typeof own === 'function';
   const fixed = [rule.coordinate, ...(dynamic ? [] : (own ?? []))];
+  // The TTL and the windows every call hands to remember, worked out once for the field.
+  const freshness = freshnessOf(rule);
   /** The options of a call whose tags depend on the call (built per call only then). */
   const optionsOf = (parent: unknown, args: unknown, context: TContext, info: GraphQLResolveInfo) => ({
-    ttlMs: rule.ttlMs,
+    ...freshness,
     tags: (value: unknown) => [
       ...ownTags(parent, args, context, value),
       ...valueEntityTags(info.schema, info.returnType, value),
@@ -94,7 +97,7 @@ export function cachedResolver<TContext>(
   // Without own tags that depend on the call, one options object serves every call of the field
   // (the schema and the return type are the field's, whoever calls).
   const fixedOptions = (schema: GraphQLSchema, type: GraphQLOutputType): RememberOptions => ({
-    ttlMs: rule.ttlMs,
+    ...freshness,
     tags: (value: unknown) => [...fixed, ...valueEntityTags(schema, type, value)],
   });
   let shared: RememberOptions | undefined;
@@ -139,6 +142,17 @@ export function cachedResolver<TContext>(
         perCall(callOptions, readsOf(context), signalOf(info)),
       );
   };
+}
+
+/** The rule's TTL and the freshness options it sets (only those: an absent one stays absent). */
+function freshnessOf(rule: FreshnessPolicy & { ttlMs: number }): Freshness {
+  const freshness: Freshness = { ttlMs: rule.ttlMs };
+  if (rule.staleWhileRevalidateMs !== undefined)
+    freshness.staleWhileRevalidateMs = rule.staleWhileRevalidateMs;
+  if (rule.staleIfErrorMs !== undefined) freshness.staleIfErrorMs = rule.staleIfErrorMs;
+  if (rule.softTimeoutMs !== undefined) freshness.softTimeoutMs = rule.softTimeoutMs;
+  if (rule.earlyRefresh !== undefined) freshness.earlyRefresh = rule.earlyRefresh;
+  return freshness;
 }
 
 /**

@@ -9,6 +9,10 @@ export interface Plan {
   policy: ResponsePolicy;
   /** The response's TTL (0 when it is not cacheable). */
   ttlMs: number;
+  /** The response's revalidate window (the policy's; 0 when it is not cacheable). */
+  staleWhileRevalidateMs: number;
+  /** The response's error window (the policy's; 0 when it is not cacheable). */
+  staleIfErrorMs: number;
   /** Start of every response key of this operation: a digest of schema, document, operation name. */
   prefix: string;
   /**
@@ -94,6 +98,8 @@ export class OperationPlans {
       plan = {
         policy,
         ttlMs: policy.cacheable ? policy.ttlMs : 0,
+        staleWhileRevalidateMs: policy.cacheable ? policy.staleWhileRevalidateMs : 0,
+        staleIfErrorMs: policy.cacheable ? policy.staleIfErrorMs : 0,
         // One short digest for schema, document and operation keeps a key's encoding short (no
         // hashing of the whole key on every lookup) for all but long variables.
         prefix: `response:${digest(`${this.#schemaDigest}\0${entry.digest}\0${name}`).slice(0, 22)}:`,

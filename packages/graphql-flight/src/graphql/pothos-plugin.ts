@@ -2,6 +2,7 @@ import { BasePlugin, type PothosOutputFieldConfig, type SchemaTypes } from '@pot
 import type { GraphQLFieldResolver } from 'graphql';
 import { InvalidOptionError, positiveMs } from '../errors.js';
 import { cachedResolver, checkFieldTags, type FieldTags } from './field-cache.js';
+import { checkFreshness, type FreshnessPolicy, responseWindows } from './freshness-policy.js';
 import type { FieldCachePolicy } from './pothos-types.js';
 import { type CachePolicyExtension, POLICY_EXTENSION } from './response-policy.js';
 
@@ -26,13 +27,15 @@ export class PothosCachePolicyPlugin<Types extends SchemaTypes> extends BasePlug
    * cache reads), and marks the private roots, after checking the option.
    */
   override onOutputFieldConfig(fieldConfig: PothosOutputFieldConfig<Types>): PothosOutputFieldConfig<Types> {
-    const policy = this.#policy(fieldConfig);
+    const checked = this.#policy(fieldConfig);
+    const policy = checked?.policy;
     const privateRoot =
       fieldConfig.kind === 'Query' &&
       (this.builder.options.cachePolicy?.privateRoots ?? ['viewer']).includes(fieldConfig.name);
     if (policy === undefined && !privateRoot) return fieldConfig;
     const extension: CachePolicyExtension = {
       ...(policy === undefined ? {} : { ttlMs: policy.ttlMs }),
+      ...responseWindows(checked?.freshness),
       ...(policy?.scope === undefined ? {} : { scope: policy.scope }),
       ...(privateRoot ? { privateRoot: true } : {}),
     };
@@ -43,8 +46,9 @@ export class PothosCachePolicyPlugin<Types extends SchemaTypes> extends BasePlug
     resolver: GraphQLFieldResolver<unknown, Types['Context'], object>,
     fieldConfig: PothosOutputFieldConfig<Types>,
   ): GraphQLFieldResolver<unknown, Types['Context'], object> {
-    const policy = this.#policy(fieldConfig);
-    if (policy === undefined || policy.hintOnly === true) return resolver;
+    const checked = this.#policy(fieldConfig);
+    if (checked === undefined || checked.policy.hintOnly === true) return resolver;
+    const { policy, freshness } = checked;
 
     const options = this.builder.options.cachePolicy!;
     return cachedResolver(
@@ -52,6 +56,7 @@ export class PothosCachePolicyPlugin<Types extends SchemaTypes> extends BasePlug
       {
         coordinate: `${fieldConfig.parentType}.${fieldConfig.name}`,
         ttlMs: policy.ttlMs,
+        ...freshness,
         scope: policy.scope,
         key: policy.key,
         tags: policy.tags as FieldTags<Types['Context']> | undefined,
@@ -64,8 +69,13 @@ export class PothosCachePolicyPlugin<Types extends SchemaTypes> extends BasePlug
     );
   }
 
-  /** The field's `cache` option, checked (a bad one throws when the schema is built), or undefined. */
-  #policy(fieldConfig: PothosOutputFieldConfig<Types>): FieldCachePolicy<Types, never, never> | undefined {
+  /**
+   * The field's `cache` option and its freshness options, checked (a bad one throws when the
+   * schema is built), or undefined.
+   */
+  #policy(
+    fieldConfig: PothosOutputFieldConfig<Types>,
+  ): { policy: FieldCachePolicy<Types, never, never>; freshness: FreshnessPolicy } | undefined {
     const policy = fieldConfig.pothosOptions.cache as FieldCachePolicy<Types, never, never> | undefined;
     if (policy === undefined) return undefined;
     const coordinate = `${fieldConfig.parentType}.${fieldConfig.name}`;
@@ -91,6 +101,21 @@ export class PothosCachePolicyPlugin<Types extends SchemaTypes> extends BasePlug
       throw new InvalidOptionError(`${coordinate} cache.hintOnly`, 'a boolean', policy.hintOnly);
     }
     checkFieldTags(`${coordinate} cache.tags`, policy.tags);
-    return policy;
+    const freshness = checkFreshness(policy, policy.ttlMs, {
+      option: (name) => `${coordinate} cache.${name}`,
+    });
+    // A hint-only field's resolver is not wrapped: options only the field cache reads would do nothing.
+    if (policy.hintOnly === true) {
+      for (const name of ['softTimeoutMs', 'earlyRefresh'] as const) {
+        if (freshness[name] !== undefined) {
+          throw new InvalidOptionError(
+            `${coordinate} cache.${name}`,
+            'absent with hintOnly (the resolver is not wrapped: give it to your own remember call)',
+            policy[name],
+          );
+        }
+      }
+    }
+    return { policy, freshness };
   }
 }

@@ -8,6 +8,28 @@ export interface FieldCachePolicy<Types extends SchemaTypes, Parent, Args, Value
   /** How long a result stays fresh, in milliseconds. */
   ttlMs: number;
   /**
+   * After `ttlMs`, for this long (ms): a caller gets the stale result at once, and one refresh
+   * runs in the background. Also the window of the stored responses that read the field (see
+   * responsePolicy). Default 0: none.
+   */
+  staleWhileRevalidateMs?: number;
+  /**
+   * After `ttlMs`, for this long (ms): while refreshes fail, the stale result is served and the
+   * error reaches no caller. Also the stored responses' window. Default 0: none.
+   */
+  staleIfErrorMs?: number;
+  /**
+   * Past the revalidate window, inside the error window: how long (ms, > 0) a caller waits for the
+   * load before it gets the stale result (the load goes on and fills). Only with a
+   * `staleIfErrorMs` longer than `staleWhileRevalidateMs`, and not with `hintOnly`.
+   */
+  softTimeoutMs?: number;
+  /**
+   * Probabilistic early refresh (XFetch) of a hot result before `ttlMs` passes; `beta` (> 0,
+   * default 1) makes it earlier. Not with `hintOnly`.
+   */
+  earlyRefresh?: { beta?: number };
+  /**
    * Default: PRIVATE for a field inside the subtree of one of the plugin's `privateRoots` (the
    * `viewer` field by default), PUBLIC elsewhere.
    */
@@ -23,7 +45,7 @@ export interface FieldCachePolicy<Types extends SchemaTypes, Parent, Args, Value
   /**
    * true: the policy only tells the response cache how long results of this field may be reused;
    * the resolver is not wrapped (for a field that caches through its own loader or
-   * `cache.remember`, whose TTL should match `ttlMs`). Default false.
+   * `cache.remember`, whose TTL and windows should match these). Default false.
    */
   hintOnly?: boolean;
   /**

@@ -17,10 +17,15 @@ export interface StoredResponse {
   expiresAt: number;
 }
 
-/** A request the response cache may answer: its key, TTL and media type, and the stored response if any. */
+/**
+ * A request the response cache may answer: its key, TTL, windows (its plan's, see
+ * responsePolicy) and media type, and the stored response if any.
+ */
 export interface Found {
   key: string;
   ttlMs: number;
+  staleWhileRevalidateMs: number;
+  staleIfErrorMs: number;
   mediaType: string;
   stored?: StoredResponse;
 }

@@ -271,8 +271,14 @@ export class ResponseCache {
   #lookUp(plan: Plan, vars: string, mediaType: string): Found {
     const key = responseKey(plan.prefix, vars);
     const stored = this.cache.peek<StoredResponse>(key);
-    return stored === undefined
-      ? { key, ttlMs: plan.ttlMs, mediaType }
-      : { key, ttlMs: plan.ttlMs, mediaType, stored };
+    const found: Found = {
+      key,
+      ttlMs: plan.ttlMs,
+      staleWhileRevalidateMs: plan.staleWhileRevalidateMs,
+      staleIfErrorMs: plan.staleIfErrorMs,
+      mediaType,
+    };
+    if (stored !== undefined) found.stored = stored;
+    return found;
   }
 }

@@ -31,6 +31,14 @@ export interface CachePolicyExtension {
    * Absent: this hint sets no maxAge (the field inherits, or defaults to 0, by the rules below).
    */
   ttlMs?: number;
+  /**
+   * After `ttlMs`, for this long (ms), the result may be served stale while one refresh runs
+   * (`@cacheControl(staleWhileRevalidate:)` × 1000). It goes with this hint's `ttlMs`: a field's
+   * windows are those of the hint its maxAge comes from. Absent: 0.
+   */
+  staleWhileRevalidateMs?: number;
+  /** After `ttlMs`, for this long (ms), the result may be served stale while refreshes fail; like staleWhileRevalidateMs. */
+  staleIfErrorMs?: number;
   /** PRIVATE: the result is per viewer, so a response touching it is never stored here. */
   scope?: CacheScope;
   /**
@@ -49,6 +57,14 @@ export type ResponsePolicy =
       cacheable: true;
       /** The smallest `ttlMs` of the fields the operation touches. */
       ttlMs: number;
+      /**
+       * The smallest `staleWhileRevalidateMs` among the fields whose `ttlMs` counts (those that
+       * give one): a field without a window makes it 0, as a field without a maxAge makes the
+       * response uncacheable.
+       */
+      staleWhileRevalidateMs: number;
+      /** The smallest `staleIfErrorMs` among the same fields, computed the same way. */
+      staleIfErrorMs: number;
       /** Coordinates (`Type.field`) of the fields with a policy it touches: what invalidates it. */
       coordinates: readonly string[];
     }
@@ -63,6 +79,9 @@ export type ResponsePolicy =
  *   key by key (maxAge, scope) by the field's own hint;
  * - a field with a maxAge contributes it, and the response lives as long as the smallest one;
  *   a maxAge of 0 makes the response uncacheable;
+ * - such a field contributes its windows too (`staleWhileRevalidateMs`, `staleIfErrorMs`, from
+ *   the hint its maxAge comes from), and the response's windows are the smallest ones: a field
+ *   without a window makes that window 0;
  * - a leaf field (scalar or enum) without a maxAge inherits its parent's, and `__typename` is free;
  * - a root field, or a field returning an object, interface or union, without a maxAge makes the
  *   response uncacheable (maxAge 0: nobody said how long it may be reused), unless it is not a
@@ -92,17 +111,34 @@ export function responsePolicy(
   for (const definition of document.definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
   }
-  const state: WalkState = { schema, fragments, ttlMs: Infinity, coordinates: new Set(), walked: new Set() };
+  const state: WalkState = {
+    schema,
+    fragments,
+    ttlMs: Infinity,
+    staleWhileRevalidateMs: Infinity,
+    staleIfErrorMs: Infinity,
+    coordinates: new Set(),
+    walked: new Set(),
+  };
   const failure = walk(state, operation.selectionSet, queryType, true, new Set());
   if (failure !== undefined) return { cacheable: false, reason: failure };
   if (state.ttlMs === Infinity) return { cacheable: false, reason: 'no field with a policy' };
-  return { cacheable: true, ttlMs: state.ttlMs, coordinates: [...state.coordinates].sort() };
+  return {
+    cacheable: true,
+    ttlMs: state.ttlMs,
+    // Finite: every field that set the ttlMs set these too (0 without a window).
+    staleWhileRevalidateMs: state.staleWhileRevalidateMs,
+    staleIfErrorMs: state.staleIfErrorMs,
+    coordinates: [...state.coordinates].sort(),
+  };
 }
 
 interface WalkState {
   schema: GraphQLSchema;
   fragments: Map<string, FragmentDefinitionNode>;
   ttlMs: number;
+  staleWhileRevalidateMs: number;
+  staleIfErrorMs: number;
   coordinates: Set<string>;
   /** Fragments walked already (name + whether at the root): walking one again adds nothing. */
   walked: Set<string>;
@@ -193,7 +229,17 @@ function applyPolicy(
     // A hand-written extension is checked as the plugin checks the option; 0 is Apollo's "never".
     if (typeof hint.ttlMs !== 'number' || !(hint.ttlMs > 0) || hint.ttlMs === Infinity)
       return `${coordinate} has an invalid ttlMs`;
+    // A window is a non-negative, finite number of milliseconds; absent, 0.
+    const windows = { staleWhileRevalidateMs: 0, staleIfErrorMs: 0 };
+    for (const name of ['staleWhileRevalidateMs', 'staleIfErrorMs'] as const) {
+      const window = hint[name] ?? 0;
+      if (typeof window !== 'number' || !(window >= 0) || window === Infinity)
+        return `${coordinate} has an invalid ${name}`;
+      windows[name] = window;
+    }
     state.ttlMs = Math.min(state.ttlMs, hint.ttlMs);
+    state.staleWhileRevalidateMs = Math.min(state.staleWhileRevalidateMs, windows.staleWhileRevalidateMs);
+    state.staleIfErrorMs = Math.min(state.staleIfErrorMs, windows.staleIfErrorMs);
     state.coordinates.add(coordinate);
     return undefined;
   }
@@ -216,16 +262,29 @@ function hintOf(extensions: { readonly [key: string]: unknown } | null | undefin
 /**
  * A field's hint as Apollo computes it: its return type's hint, then its own hint key by key. A
  * field hint with `inheritMaxAge` sets no maxAge (a type's maxAge still counts), only its scope.
+ * The windows go with the maxAge: they are those of the hint whose maxAge counts.
  */
 function effectiveHint(
   own: CachePolicyExtension | undefined,
   ofType: CachePolicyExtension | undefined,
-): { ttlMs: unknown; scope: unknown; inheritMaxAge: boolean } {
-  let ttlMs: unknown = ofType?.ttlMs;
+): {
+  ttlMs: unknown;
+  staleWhileRevalidateMs: unknown;
+  staleIfErrorMs: unknown;
+  scope: unknown;
+  inheritMaxAge: boolean;
+} {
+  let timed = ofType;
   let scope: unknown = ofType?.scope;
   let inheritMaxAge = ofType?.inheritMaxAge === true;
   if (own?.inheritMaxAge === true) inheritMaxAge = true;
-  else if (own?.ttlMs !== undefined) ttlMs = own.ttlMs;
+  else if (own?.ttlMs !== undefined) timed = own;
   if (own?.scope !== undefined) scope = own.scope;
-  return { ttlMs, scope, inheritMaxAge };
+  return {
+    ttlMs: timed?.ttlMs,
+    staleWhileRevalidateMs: timed?.staleWhileRevalidateMs,
+    staleIfErrorMs: timed?.staleIfErrorMs,
+    scope,
+    inheritMaxAge,
+  };
 }

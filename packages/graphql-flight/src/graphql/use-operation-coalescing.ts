@@ -453,6 +453,8 @@ export class OperationCoalescing {
     this.#willExecute(entities.document, operationName, {
       policy: { cacheable: false, reason: 'a mutation' },
       ttlMs: 0,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       prefix: '',
       mutation: true,
       entities,

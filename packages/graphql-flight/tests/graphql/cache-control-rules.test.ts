@@ -73,6 +73,8 @@ const uncacheable = (reason: string): ResponsePolicy => ({ cacheable: false, rea
 const cacheable = (ttlMs: number, ...coordinates: string[]): ResponsePolicy => ({
   cacheable: true,
   ttlMs,
+  staleWhileRevalidateMs: 0,
+  staleIfErrorMs: 0,
   coordinates: coordinates.sort(),
 });
 

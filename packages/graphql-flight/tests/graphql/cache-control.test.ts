@@ -163,7 +163,7 @@ function extensionOf(schema: GraphQLSchema, coordinate: string): unknown {
 }
 
 describe('cacheControlDirective', () => {
-  it("is Apollo Server's definition of @cacheControl and CacheControlScope", () => {
+  it("is Apollo Server's definition of @cacheControl and CacheControlScope, with issue 13's freshness arguments", () => {
     expect(cacheControlDirective).toBe(`enum CacheControlScope {
   PUBLIC
   PRIVATE
@@ -173,6 +173,10 @@ directive @cacheControl(
   maxAge: Int
   scope: CacheControlScope
   inheritMaxAge: Boolean
+  staleWhileRevalidate: Int
+  staleIfError: Int
+  softTimeoutMs: Int
+  earlyRefreshBeta: Float
 ) on FIELD_DEFINITION | OBJECT | INTERFACE | UNION
 `);
   });
@@ -319,6 +323,8 @@ describe('applyCachePolicies: published hints', () => {
     expect(responsePolicy(schema, parse('{ a { x } }'), undefined)).toEqual({
       cacheable: true,
       ttlMs: 9_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       coordinates: ['Query.a'],
     });
   });

@@ -43,6 +43,21 @@ builder.queryType({
     badScope: t.string({ cache: { ttlMs: 1, scope: 'SHARED' }, resolve: () => 'x' }),
     // @ts-expect-error a key is a list of strings and numbers
     badKey: t.string({ cache: { ttlMs: 1, key: () => [{}] }, resolve: () => 'x' }),
+    // The freshness options of issue 13, in milliseconds.
+    fresh: t.string({
+      cache: {
+        ttlMs: 1_000,
+        staleWhileRevalidateMs: 2_000,
+        staleIfErrorMs: 60_000,
+        softTimeoutMs: 100,
+        earlyRefresh: { beta: 1 },
+      },
+      resolve: () => 'x',
+    }),
+    // @ts-expect-error a window is a number of milliseconds
+    badWindow: t.string({ cache: { ttlMs: 1, staleWhileRevalidateMs: '2s' }, resolve: () => 'x' }),
+    // @ts-expect-error earlyRefresh is { beta }
+    badBeta: t.string({ cache: { ttlMs: 1, earlyRefresh: 1 }, resolve: () => 'x' }),
   }),
 });
 

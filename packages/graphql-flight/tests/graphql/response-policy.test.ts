@@ -147,12 +147,20 @@ describe('responsePolicy: TTL and coordinates', () => {
     expect(policyOf('{ hello product(id: 1) { name price } }')).toEqual({
       cacheable: true,
       ttlMs: 10_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       coordinates: ['Product.name', 'Product.price', 'Query.hello', 'Query.product'],
     });
   });
 
   it('a single field gives its own ttlMs', () => {
-    expect(policyOf('{ hello }')).toEqual({ cacheable: true, ttlMs: 30_000, coordinates: ['Query.hello'] });
+    expect(policyOf('{ hello }')).toEqual({
+      cacheable: true,
+      ttlMs: 30_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
+      coordinates: ['Query.hello'],
+    });
   });
 
   it('lists each coordinate with a policy once, sorted, whatever the order and aliases', () => {
@@ -163,6 +171,8 @@ describe('responsePolicy: TTL and coordinates', () => {
     ).toEqual({
       cacheable: true,
       ttlMs: 10_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       coordinates: ['Product.name', 'Product.price', 'Query.hello', 'Query.product', 'Query.products'],
     });
   });
@@ -173,6 +183,8 @@ describe('responsePolicy: leaves and __typename', () => {
     expect(policyOf('{ product(id: 1) { id } }')).toEqual({
       cacheable: true,
       ttlMs: 60_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       coordinates: ['Query.product'],
     });
   });
@@ -181,6 +193,8 @@ describe('responsePolicy: leaves and __typename', () => {
     expect(policyOf('{ product(id: 1) { status } }')).toEqual({
       cacheable: true,
       ttlMs: 60_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       coordinates: ['Query.product'],
     });
   });
@@ -189,6 +203,8 @@ describe('responsePolicy: leaves and __typename', () => {
     expect(policyOf('{ __typename product(id: 1) { __typename price } }')).toEqual({
       cacheable: true,
       ttlMs: 10_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       coordinates: ['Product.price', 'Query.product'],
     });
   });
@@ -231,6 +247,8 @@ describe('responsePolicy: fields without a policy', () => {
     expect(policyOf('{ product(id: 1) { reviews { stars } } }')).toEqual({
       cacheable: true,
       ttlMs: 30_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       coordinates: ['Product.reviews', 'Query.product'],
     });
   });
@@ -293,6 +311,8 @@ describe('responsePolicy: private fields', () => {
     expect(policyOf('{ product(id: 1) { catalog { account { nick } } } }')).toEqual({
       cacheable: true,
       ttlMs: 60_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       coordinates: ['Me.nick', 'Product.catalog', 'Query.account', 'Query.product'],
     });
   });
@@ -308,6 +328,8 @@ describe('responsePolicy: fragments', () => {
     expect(policyOf('query Q { product(id: 1) { ...P } } fragment P on Product { name price }')).toEqual({
       cacheable: true,
       ttlMs: 10_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       coordinates: ['Product.name', 'Product.price', 'Query.product'],
     });
   });
@@ -316,6 +338,8 @@ describe('responsePolicy: fragments', () => {
     expect(policyOf('{ product(id: 1) { ... on Product { price } } }')).toEqual({
       cacheable: true,
       ttlMs: 10_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       coordinates: ['Product.price', 'Query.product'],
     });
   });
@@ -324,6 +348,8 @@ describe('responsePolicy: fragments', () => {
     expect(policyOf('{ product(id: 1) { ... @include(if: true) { price } } }')).toEqual({
       cacheable: true,
       ttlMs: 10_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       coordinates: ['Product.price', 'Query.product'],
     });
   });
@@ -345,6 +371,8 @@ describe('responsePolicy: fragments', () => {
     expect(policyOf(source)).toEqual({
       cacheable: true,
       ttlMs: 10_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       coordinates: [
         'Product.name',
         'Product.price',
@@ -367,6 +395,8 @@ describe('responsePolicy: fragments', () => {
     expect(policyOf(source)).toEqual({
       cacheable: true,
       ttlMs: 10_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       coordinates: ['Product.price', 'Query.product'],
     });
   });
@@ -408,6 +438,8 @@ describe('responsePolicy: interfaces and unions', () => {
     expect(policyOf('{ node(id: 1) { id name } }')).toEqual({
       cacheable: true,
       ttlMs: 20_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       coordinates: ['Node.name', 'Product.name', 'Query.node'],
     });
   });
@@ -427,6 +459,8 @@ describe('responsePolicy: interfaces and unions', () => {
     expect(policyOf('{ node(id: 1) { ... on Product { name link { id } summary } } }')).toEqual({
       cacheable: true,
       ttlMs: 20_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       coordinates: ['Product.link', 'Product.name', 'Product.summary', 'Query.node'],
     });
   });
@@ -435,6 +469,8 @@ describe('responsePolicy: interfaces and unions', () => {
     expect(policyOf('{ search { __typename ... on Product { price } ... on Article { body } } }')).toEqual({
       cacheable: true,
       ttlMs: 10_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       coordinates: ['Article.body', 'Product.price', 'Query.search'],
     });
   });
@@ -456,17 +492,31 @@ describe('responsePolicy: operation selection and invalid documents', () => {
   `;
 
   it('selects the named operation among several', () => {
-    expect(policyOf(document, 'A')).toEqual({ cacheable: true, ttlMs: 30_000, coordinates: ['Query.hello'] });
+    expect(policyOf(document, 'A')).toEqual({
+      cacheable: true,
+      ttlMs: 30_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
+      coordinates: ['Query.hello'],
+    });
     expect(policyOf(document, 'B')).toEqual({
       cacheable: true,
       ttlMs: 10_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       coordinates: ['Product.price', 'Query.product'],
     });
     expect(policyOf(document, 'C')).toEqual(uncacheable('Query.mine is private'));
   });
 
   it('selects the only operation of an anonymous document when no name is given', () => {
-    const cacheable = { cacheable: true, ttlMs: 30_000, coordinates: ['Query.hello'] };
+    const cacheable = {
+      cacheable: true,
+      ttlMs: 30_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
+      coordinates: ['Query.hello'],
+    };
     expect(policyOf('{ hello }', null)).toEqual(cacheable);
     expect(policyOf('{ hello }', undefined)).toEqual(cacheable);
     expect(policyOf('query Only { hello }', null)).toEqual(cacheable);
@@ -606,6 +656,8 @@ describe('the Pothos plugin publishes the policy extensions', () => {
     expect(policy('{ hello pub account { nick } }')).toEqual({
       cacheable: true,
       ttlMs: 1_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       coordinates: ['Me.nick', 'Query.account', 'Query.hello', 'Query.pub'],
     });
     expect(policy('{ hello viewer { nick } }')).toEqual(uncacheable('Query.viewer is private'));
@@ -627,6 +679,8 @@ describe('the Pothos plugin publishes the policy extensions', () => {
     expect(responsePolicy(built, parse('{ hinted }'), undefined)).toEqual({
       cacheable: true,
       ttlMs: 6_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
       coordinates: ['Query.hinted'],
     });
     cache = createCache();
