@@ -1,12 +1,16 @@
 import DataLoader from 'dataloader';
-import type { FlightCache, Reads } from '../cache/flight-cache.js';
+import type { FlightCache, Freshness, Reads } from '../cache/flight-cache.js';
 import type { KeyPart } from '../cache/keys.js';
 import { InvalidOptionError } from '../errors.js';
 
-export interface CachedLoaderOptions<K extends KeyPart, V> {
+export interface CachedLoaderOptions<K extends KeyPart, V> extends Omit<Freshness, 'ttlMs'> {
   /** Names this kind of entry in the cache key (`['loader', name, key]`), e.g. `product`. */
   name: string;
-  /** How long a loaded value stays fresh, in milliseconds. */
+  /**
+   * How long a loaded value stays fresh, in milliseconds. The windows past it
+   * (`staleWhileRevalidateMs`, `staleIfErrorMs`, `softTimeoutMs`, `earlyRefresh`: see Freshness)
+   * apply key by key; a stale key is refreshed alone, through `load([key])`.
+   */
   ttlMs: number;
   /**
    * Loads the values of keys that no request has in the cache or in flight: one result per key,
@@ -52,14 +56,22 @@ export function createCachedLoader<K extends KeyPart, V>(
   cache: FlightCache,
   options: CachedLoaderOptions<K, V>,
 ): DataLoader<K, V> {
-  const { name, ttlMs, load, tags } = options;
+  const { name, ttlMs, load, tags, staleWhileRevalidateMs, staleIfErrorMs, softTimeoutMs, earlyRefresh } =
+    options;
   if (typeof name !== 'string' || name.length === 0)
     throw new InvalidOptionError('name', 'a non-empty string', name);
   if (typeof load !== 'function') throw new InvalidOptionError('load', 'a function', load);
+  const freshness: Freshness = {
+    ttlMs,
+    ...(staleWhileRevalidateMs === undefined ? {} : { staleWhileRevalidateMs }),
+    ...(staleIfErrorMs === undefined ? {} : { staleIfErrorMs }),
+    ...(softTimeoutMs === undefined ? {} : { softTimeoutMs }),
+    ...(earlyRefresh === undefined ? {} : { earlyRefresh }),
+  };
   const remember =
     typeof tags === 'function'
-      ? { ttlMs, tags: (key: readonly KeyPart[], value: V) => tags(key[2] as K, value) }
-      : { ttlMs, ...(tags === undefined ? {} : { tags }) };
+      ? { ...freshness, tags: (key: readonly KeyPart[], value: V) => tags(key[2] as K, value) }
+      : { ...freshness, ...(tags === undefined ? {} : { tags }) };
   const readInto = options.readInto;
   const signalOf = options.signal;
   const batch = (keys: readonly K[]) => {

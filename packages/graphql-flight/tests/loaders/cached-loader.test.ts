@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createCache, type FlightCache } from '../../src/index.js';
 import { createCachedLoader, loaderCacheKey } from '../../src/loaders/index.js';
-import { deferred } from '../helpers/deferred.js';
+import { deferred, flushMicrotasks } from '../helpers/deferred.js';
 
 /** DataLoader batches wait here until the test dispatches them. */
 function manualScheduler() {
@@ -119,5 +119,58 @@ describe('cached DataLoader', () => {
     const loader = createCachedLoader(cache, { name: 'n', ttlMs: 60_000, load, maxBatchSize: 2 });
     await loader.loadMany([1, 2, 3, 4, 5]);
     expect(load.mock.calls.map(([ids]) => ids)).toEqual([[1, 2], [3, 4], [5]]);
+  });
+
+  it('serves a stale key at once inside its revalidate window and refreshes it alone; a failed load inside the error window answers stale', async () => {
+    let now = 1_000;
+    cache = createCache({ now: () => now });
+    const rows = new Map([
+      [1, 'one'],
+      [2, 'two'],
+    ]);
+    const gate = deferred<void>();
+    let holding = false;
+    let failing = false;
+    const load = vi.fn(async (ids: number[]) => {
+      if (holding) await gate.promise;
+      if (failing) throw new Error('origin down');
+      return ids.map((id) => rows.get(id) ?? null);
+    });
+    const options = { name: 'row', ttlMs: 100, staleWhileRevalidateMs: 1_000, staleIfErrorMs: 10_000, load };
+    await createCachedLoader(cache, options).loadMany([1, 2]);
+    now += 150;
+    rows.set(1, 'ONE');
+    holding = true;
+    // Inside the window: answered before the refresh's load settles.
+    await expect(createCachedLoader(cache, options).load(1)).resolves.toBe('one');
+    expect(load.mock.calls.map((call) => call[0])).toEqual([[1, 2], [1]]);
+    gate.resolve();
+    await flushMicrotasks();
+    expect(cache.peek(loaderCacheKey('row', 1))).toBe('ONE');
+    // Past the revalidate window, inside the error window: a failed load answers the stale row.
+    now += 2_000;
+    holding = false;
+    failing = true;
+    await expect(createCachedLoader(cache, options).load(2)).resolves.toBe('two');
+  });
+
+  it('hands softTimeoutMs and earlyRefresh to rememberMany', async () => {
+    cache = createCache();
+    const spy = vi.spyOn(cache, 'rememberMany');
+    const load = async (ids: number[]) => ids;
+    const loader = createCachedLoader(cache, {
+      name: 'n',
+      ttlMs: 100,
+      staleIfErrorMs: 1_000,
+      softTimeoutMs: 50,
+      earlyRefresh: { beta: 2 },
+      load,
+    });
+    await loader.load(1);
+    expect(spy.mock.calls[0]![2]).toMatchObject({
+      softTimeoutMs: 50,
+      earlyRefresh: { beta: 2 },
+      staleIfErrorMs: 1_000,
+    });
   });
 });
