@@ -74,6 +74,8 @@ export interface ServerOptions {
   data?: Pick<OpenShopDataOptions, 'seed' | 'schema'>;
   /** A cache to use instead of one built from the config (tests, or a shared one). */
   cache?: FlightCache;
+  /** The monotonic clock of the cache built from the config (tests inject one). Default performance.now. */
+  cacheClock?: () => number;
   /** Set false to ignore `cache` field options (the benchmark's baseline). Default true. */
   fieldCache?: boolean;
   /** A mutation rate limiter to use instead of one built from the config (tests inject a clock). */
@@ -136,6 +138,8 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       // the execution's 503 EXECUTION_TIMEOUT, never by a flight timeout before it.
       timeoutMs: limits.executionTimeoutMs + FLIGHT_DEADLINE_MARGIN_MS,
       ...(config.cacheMaxBytes === undefined ? {} : { maxBytes: config.cacheMaxBytes }),
+      onRefreshError: (error) => storeLog.refreshError(error),
+      ...(options.cacheClock === undefined ? {} : { now: options.cacheClock }),
       ...(config.redisUrl === undefined
         ? {}
         : {

@@ -23,6 +23,11 @@ export interface StoreLogOptions {
  */
 export interface StoreLog {
   error(error: unknown): void;
+  /**
+   * A background refresh failed (createCache's onRefreshError: its callers were answered stale,
+   * so the log is where the error is seen), limited per kind like store errors.
+   */
+  refreshError(error: unknown): void;
   stateChange(change: { from: BreakerState; to: BreakerState }): void;
   /**
    * The kind of the last error, for /ready: its code (ECONNREFUSED), else its name, else its
@@ -94,6 +99,18 @@ export function createStoreLog(options: StoreLogOptions): StoreLog {
         'warn',
         message,
         (detail) => `${head}: ${detail}`,
+        (count, detail) => `${head}: ${count} more in the last ${seconds}, the last: ${detail}`,
+      );
+    },
+    refreshError(error) {
+      const message = oneLine(error instanceof Error ? error.message : String(error)) || 'failed';
+      const label = errorLabel(error);
+      const head = label === undefined ? 'background refresh failed' : `background refresh failed (${label})`;
+      limited(
+        `refresh:${label ?? message}`,
+        'warn',
+        message,
+        (detail) => `${head}, stale values served: ${detail}`,
         (count, detail) => `${head}: ${count} more in the last ${seconds}, the last: ${detail}`,
       );
     },

@@ -43,6 +43,8 @@ export async function startTestServer(
     rateLimiter?: ServerOptions['rateLimiter'];
     /** Where the server's operational lines go (createServer's `log`); default: nowhere. */
     log?: ServerOptions['log'];
+    /** The clock of the server's own cache (createServer's cacheClock). */
+    cacheClock?: ServerOptions['cacheClock'];
   } = {},
 ): Promise<TestServer> {
   const schema = DATABASE_URL === undefined ? undefined : `t_server_${randomBytes(4).toString('hex')}`;
@@ -60,6 +62,7 @@ export async function startTestServer(
     ...(options.fieldCache === undefined ? {} : { fieldCache: options.fieldCache }),
     ...(options.rateLimiter === undefined ? {} : { rateLimiter: options.rateLimiter }),
     ...(options.log === undefined ? {} : { log: options.log }),
+    ...(options.cacheClock === undefined ? {} : { cacheClock: options.cacheClock }),
   });
   return {
     server,

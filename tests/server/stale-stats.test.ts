@@ -174,4 +174,24 @@ describe('the freshness figures (issue 13)', () => {
     expect(sampleOf(text, SERIES.staleHits)).toBe(1);
     expect(sampleOf(text, SERIES.refreshes)).toBe(1);
   });
+
+  it('logs a failed background refresh of topProducts while its callers get the stale list', async () => {
+    let now = 1_000;
+    const lines: string[] = [];
+    t = await startTestServer({
+      responseCache: false,
+      cacheClock: () => now,
+      log: (level, line) => lines.push(`${level} ${line}`),
+    });
+    const first = await t.request(TopProductsDocument, { variables: { limit: 3 } });
+    expect(first.body.errors).toBeUndefined();
+    now += TTL.topProducts + 1;
+    t.server.data.topProducts = async () => {
+      throw new Error('database down');
+    };
+    const stale = await t.request(TopProductsDocument, { variables: { limit: 3 } });
+    expect(stale.body).toEqual(first.body);
+    await vi.waitFor(() => expect(t!.server.cache.stats().refreshFailures).toBe(1));
+    expect(lines).toContain('warn background refresh failed, stale values served: database down');
+  });
 });

@@ -45,6 +45,20 @@ describe('the store log (rate-limited store errors, circuit changes)', () => {
     log.close();
   });
 
+  it('logs failed background refreshes, limited per kind like store errors', async () => {
+    const log = open();
+    log.refreshError(new Error('connection terminated'));
+    for (let i = 0; i < 9; i++) log.refreshError(new Error('connection terminated'));
+    expect(lines).toEqual(['warn background refresh failed, stale values served: connection terminated']);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(lines[1]).toBe(
+      'warn background refresh failed: 9 more in the last 10 s, the last: connection terminated',
+    );
+    log.refreshError(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
+    expect(lines[2]).toBe('warn background refresh failed (ETIMEDOUT), stale values served: timeout');
+    log.close();
+  });
+
   it('keeps kinds apart: by code, by error name, and by message for a plain Error', async () => {
     const log = open();
     log.error(refused(1));
