@@ -597,7 +597,10 @@ export class FlightCache {
     this.#refreshes++;
     if (early) this.#earlyRefreshes++;
     // A value in Redis with more life left than this copy was written after it: a refresh landed.
-    const minPttl = Math.max(life.swrMs, life.sieMs) + Math.max(0, w.freshUntil - now) + 1;
+    // This copy's freshness may end earlier than Redis's view of it by its load's time (it counts
+    // from the load's start) and a round trip: the margin covers both.
+    const minPttl =
+      Math.max(life.swrMs, life.sieMs) + Math.max(0, w.freshUntil - now) + 2 * w.delta + REFRESH_MARGIN_MS;
     const refresh: RefreshMode = { minPttl, early };
     this.#flight
       .join(fk, (signal) => this.#fill(k, load, life, options, fixedTagIds, signal, refresh))
@@ -1318,6 +1321,9 @@ export class FlightCache {
     for (const [id, seq] of this.#invalidatedAt) if (seq <= oldest) this.#invalidatedAt.delete(id);
   }
 }
+
+/** See #refresh's minPttl. */
+const REFRESH_MARGIN_MS = 10;
 
 /** How soon a key another process is refreshing is looked at again in Redis (its new value, or its lease gone). */
 const HELD_RECHECK_MS = 50;

@@ -222,6 +222,40 @@ describe.skipIf(!enabled)('freshness across processes', () => {
     await eventually(async () => (await stored(caches.namespace, 'q')) === 'new');
   });
 
+  it('refreshes a hot key early with Redis (XFetch): the fleet loads before Redis expires it, and nobody waits', async () => {
+    const clock = manualClock();
+    const a = caches.open({
+      now: clock.now,
+      localTtlMs: 1_000,
+      storeTimeoutMs: 1_000,
+      random: () => 0.000_1,
+    });
+    const options = { ttlMs: 60_000, earlyRefresh: { beta: 1 } };
+    // Its load takes 20 ms: the record keeps that.
+    await a.remember(
+      'x',
+      async () => {
+        clock.advance(20);
+        return 'v1';
+      },
+      options,
+    );
+    await expireIn(caches.namespace, 'x', 500); // 500 ms left in Redis
+    clock.advance(1_001); // past the local copy: the next call reads Redis's PTTL
+    const load = vi.fn(async () => 'v2');
+    await expect(a.remember('x', load, options)).resolves.toBe('v1');
+    // Fresh, 500 ms from its end; -20 ms * ln(0.0001) = 184 ms: no early refresh yet.
+    await expect(a.remember('x', load, options)).resolves.toBe('v1');
+    expect(load).not.toHaveBeenCalled();
+    // 100 ms from its end, on both clocks (Redis's PTTL set to agree with the injected one).
+    clock.advance(400);
+    await expireIn(caches.namespace, 'x', 100);
+    await expect(a.remember('x', load, options)).resolves.toBe('v1');
+    await eventually(async () => (await stored(caches.namespace, 'x')) === 'v2');
+    expect(load).toHaveBeenCalledTimes(1);
+    expect(a.stats()).toMatchObject({ earlyRefreshes: 1, staleHits: 0 });
+  });
+
   it('hands an error to callers past the windows, and never inside them', async () => {
     const clock = manualClock();
     const a = caches.open({ now: clock.now, localTtlMs: 1_000, storeTimeoutMs: 1_000 });
