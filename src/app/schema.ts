@@ -354,6 +354,11 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
         args: {
           tags: t.arg.stringList({ defaultValue: [] }),
           types: t.arg.stringList({ defaultValue: [] }),
+          soft: t.arg.boolean({
+            defaultValue: false,
+            description:
+              'A soft purge: values with a revalidate window (topProducts) are served stale within it while one refresh runs, instead of being retired; the others are retired.',
+          }),
         },
         resolve: async (_root, args, ctx, info) => {
           if (!ctx.viewer?.operator) throw forbidden('invalidateCache is for operators only');
@@ -378,7 +383,7 @@ export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
             }
           }
           const retired = [...new Set([...tags, ...types.map(typeTag)])];
-          await invalidateAfterWrite(ctx, ctx.cache, { tags: retired });
+          await invalidateAfterWrite(ctx, ctx.cache, { tags: retired, soft: args.soft === true });
           return { tags: retired, pending: pendingInvalidation(ctx) !== undefined };
         },
       }),

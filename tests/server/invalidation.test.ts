@@ -17,6 +17,8 @@ const PRODUCTS_7_9 = '{ products(ids: [7, 9]) { id priceCents } }';
 const TOP_ALL = '{ topProducts(limit: 60) { id priceCents } }';
 const INVALIDATE =
   'mutation ($tags: [String!], $types: [String!]) { invalidateCache(tags: $tags, types: $types) { tags pending } }';
+const SOFT_INVALIDATE =
+  'mutation ($tags: [String!]) { invalidateCache(tags: $tags, soft: true) { tags pending } }';
 
 /** Sends `query` until the response cache answers it (a second identical request is a HIT). */
 async function cached(t: TestServer, query: string | DocumentNode): Promise<void> {
@@ -151,5 +153,28 @@ describe('invalidateCache (one server, memory cache)', () => {
     expect(sales.body).toEqual({ data: { invalidateCache: { tags: ['sales'], pending: false } } });
     expect((await send(t, SalesSummaryDocument)).xCache).toBe('MISS');
     expect((await send(t, product(22))).xCache).toBe('HIT');
+  });
+});
+
+describe('invalidateCache(soft: true) (field cache only)', () => {
+  it('serves topProducts stale at once while one refresh runs, and retires salesSummary (no window)', async () => {
+    const t = await startTestServer({ responseCache: false });
+    try {
+      const operator = await t.token(2, { operator: true });
+      await send(t, TOP_ALL);
+      await send(t, SalesSummaryDocument);
+      const before = t.server.cache.stats();
+      const soft = await send(t, SOFT_INVALIDATE, { token: operator, variables: { tags: ['sales'] } });
+      expect(soft.body).toEqual({ data: { invalidateCache: { tags: ['sales'], pending: false } } });
+      const summaries = t.server.data.queryCounts().salesSummary ?? 0;
+      await send(t, TOP_ALL);
+      await send(t, SalesSummaryDocument);
+      const after = t.server.cache.stats();
+      expect(after.staleHits - before.staleHits).toBe(1);
+      expect(after.refreshes - before.refreshes).toBe(1);
+      expect(t.server.data.queryCounts().salesSummary).toBe(summaries + 1);
+    } finally {
+      await t.close();
+    }
   });
 });
