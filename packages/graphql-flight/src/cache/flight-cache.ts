@@ -807,17 +807,20 @@ export class FlightCache {
           refresh: false,
         })) as TierFetch<T>;
       }
-      if (this.#refreshState.size > 0 && fetched.source === 'loaded') this.#refreshState.delete(k);
       const ids = idsOf(id, fetched.tagIds);
       const seq = fetched.seq;
       if (fetched.source === 'store') this.#storeHits++;
-      else if (!storable || fetched.retired === true)
+      else if (!storable || fetched.retired === true) {
+        if (this.#refreshState.size > 0) this.#refreshState.delete(k);
         return { value: fetched.value, source: 'loaded', ids, seq };
+      }
       const w = this.#keep(run.k, started, startedAt, ids, fetched, life, options?.sizeOf, signal);
       const source =
         fetched.source === 'store' && w !== undefined && this.#clock() >= w.freshUntil
           ? 'stale'
           : fetched.source;
+      // A fresh value (loaded here, or another process's from Redis): the origin answers again.
+      if (this.#refreshState.size > 0 && source !== 'stale') this.#refreshState.delete(k);
       return { value: fetched.value, source, ids, seq };
     } finally {
       this.#end(run);

@@ -201,6 +201,33 @@ describe('the error window (staleIfErrorMs)', () => {
     expect(load).toHaveBeenCalledTimes(1);
   });
 
+  it('forgets the failures once a load succeeds: the next error window waits for a load again', async () => {
+    const clock = manualClock();
+    cache = createCache({ now: clock.now });
+    const options = { ttlMs: 100, staleIfErrorMs: 5_000 };
+    await cache.remember('k', async () => 'v1', options);
+    clock.advance(200);
+    await expect(cache.remember('k', async () => Promise.reject(new Error('down')), options)).resolves.toBe(
+      'v1',
+    );
+    clock.advance(100); // the backoff passed: a refresh attempt, failing again
+    await expect(cache.remember('k', async () => Promise.reject(new Error('down')), options)).resolves.toBe(
+      'v1',
+    );
+    await flushMicrotasks();
+    clock.advance(200); // the next backoff passed: this attempt succeeds
+    await expect(cache.remember('k', async () => 'v2', options)).resolves.toBe('v1');
+    await flushMicrotasks();
+    await expect(cache.remember('k', async () => 'x', options)).resolves.toBe('v2');
+    clock.advance(200); // v2 is past its TTL: the origin is not known to fail, so a caller waits
+    const { load, calls } = loader<string>();
+    const call = track(cache.remember('k', load, options));
+    await flushMicrotasks();
+    expect(call.settled).toBe(false);
+    calls[0]!.resolve('v3');
+    await expect(call.promise).resolves.toBe('v3');
+  });
+
   it('hands the error to a caller with no stale value', async () => {
     cache = createCache();
     const options = { ttlMs: 100, staleWhileRevalidateMs: 1_000, staleIfErrorMs: 5_000 };
