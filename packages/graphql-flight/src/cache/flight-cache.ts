@@ -596,12 +596,21 @@ export class FlightCache {
     }
     this.#refreshes++;
     if (early) this.#earlyRefreshes++;
-    // A value in Redis with more life left than this copy was written after it: a refresh landed.
-    // This copy's freshness may end earlier than Redis's view of it by its load's time (it counts
-    // from the load's start) and a round trip: the margin covers both.
-    const minPttl =
-      Math.max(life.swrMs, life.sieMs) + Math.max(0, w.freshUntil - now) + 2 * w.delta + REFRESH_MARGIN_MS;
-    const refresh: RefreshMode = { minPttl, early };
+    // With Redis, a value of another revision than this copy's is a newer write: another process
+    // refreshed it, and it is taken instead of loading. A copy without a revision (a record of an
+    // older version) takes a value with more life left than its own as the newer write; its
+    // freshness may end earlier than Redis's view by its load's time and a round trip: the margin.
+    const refresh: RefreshMode =
+      w.rev === undefined
+        ? {
+            minPttl:
+              Math.max(life.swrMs, life.sieMs) +
+              Math.max(0, w.freshUntil - now) +
+              2 * w.delta +
+              REFRESH_MARGIN_MS,
+            early,
+          }
+        : { minPttl: Number.MAX_SAFE_INTEGER, staleRev: w.rev, early };
     this.#flight
       .join(fk, (signal) => this.#fill(k, load, life, options, fixedTagIds, signal, refresh))
       .result.catch(() => {}); // counted and reported where it failed (#failed)
@@ -765,6 +774,7 @@ export class FlightCache {
       const mode: FetchMode<T> = {
         minPttl: refresh?.minPttl ?? (life.sieMs > life.swrMs ? life.sieMs - life.swrMs : -1),
         refresh: refresh !== undefined,
+        ...(refresh?.staleRev === undefined ? {} : { staleRev: refresh.staleRev }),
         ...(life.sieMs > 0
           ? {
               onStale: (found: StoreFound<T>) =>
@@ -863,6 +873,7 @@ export class FlightCache {
         staleUntil: freshUntil + swr,
         errorUntil: freshUntil + sie,
         delta: fetched.delta ?? 0,
+        rev: fetched.rev,
       };
     }
     this.#memory.set(
@@ -1334,6 +1345,7 @@ const HELD_RECHECK_MS = 50;
 /** A background refresh: what a value in Redis must have left to be taken as already refreshed, and why it runs. */
 interface RefreshMode {
   minPttl: number;
+  staleRev?: string;
   early: boolean;
 }
 

@@ -41,6 +41,8 @@ export interface TierFetch<T> {
   life?: { swrMs: number; sieMs: number };
   /** How long its load took, in ms. */
   delta?: number;
+  /** The revision of its record in Redis (windowed values). */
+  rev?: string | undefined;
 }
 
 /**
@@ -246,7 +248,7 @@ export class RedisStrategy implements TierStrategy {
 
 /** A fleet fetch as the tier reports it: from Redis it is `store`, any load of this process `loaded`. */
 function tierFetch<T>(fetched: FleetFetch<T>): TierFetch<T> {
-  const { value, tagIds, pttl, seq, retired, life, delta } = fetched;
+  const { value, tagIds, pttl, seq, retired, life, delta, rev } = fetched;
   const source = fetched.source === 'redis' ? 'store' : 'loaded';
-  return { value, tagIds, source, pttl, seq, retired, life, delta };
+  return { value, tagIds, source, pttl, seq, retired, life, delta, rev };
 }

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { FlightError, positiveMs } from '../errors.js';
 import { decodeRecord, encodeRecord, type RedisKeys } from '../store/redis-keys.js';
 import { decodeStored, encodeStored, type RedisClient } from '../store/redis-store.js';
@@ -89,6 +89,8 @@ export interface FleetFound<T> {
   /** The windows it was written with. */
   life: { swrMs: number; sieMs: number };
   delta: number;
+  /** Its write's revision (windowed records). */
+  rev: string | undefined;
 }
 
 /** How a fetch treats a value it finds (see FlightCache's freshness). */
@@ -100,6 +102,11 @@ export interface FetchMode<T> {
   minPttl: number;
   /** A background refresh: a lease another process holds is not waited for (`held`). */
   refresh: boolean;
+  /**
+   * For a refresh: the revision of the stale value it replaces. A value with another revision is
+   * a newer write (another process refreshed it): it is served as found, whatever its PTTL.
+   */
+  staleRev?: string;
   onStale?: (found: FleetFound<T>) => void;
   /** A failed load of a value with an error window marks the lease for this long (see FAILED_MARK). */
   backoff?: { initialMs: number; maxMs: number };
@@ -153,6 +160,8 @@ export interface FleetFetch<T> {
   life?: { swrMs: number; sieMs: number };
   /** How long its load took, in ms. */
   delta?: number;
+  /** The revision of its write (its record's, or the fill this load made), for windowed values. */
+  rev?: string;
 }
 
 /** One key of a batch: its encoded key, its id, its flight's signal, and its keep check. */
@@ -179,6 +188,8 @@ const OUTCOMES: Record<string, Outcome> = { f: 'filled', x: 'failed', r: 'releas
 /**
  * Read the value; on a miss (no value, or one with at most ARGV[3] ms left: past its revalidate
  * window, or a refresh's) take the lease if nobody holds it (ARGV[1] '' : no lease, read only).
+ * ARGV[4], for a refresh: the revision of the stale value; a value of another revision is a newer
+ * write, served as found.
  * A lease `f|<failures>|<not before>` marks failed loads of a key with an error window: while a
  * value is there it is not taken before that time (Redis's clock), so the fleet's attempts keep
  * one backoff apart; after it, or with no value left, it is taken over.
@@ -191,6 +202,12 @@ local pttl = -2
 if value then
   pttl = redis.call('PTTL', KEYS[1])
   if pttl > tonumber(ARGV[3]) then return {1, value, pttl, redis.call('GET', KEYS[3])} end
+  if ARGV[4] ~= '' then
+    local head = string.sub(value, 1, (string.find(value, string.char(10), 1, true) or 0) - 1)
+    if string.sub(head, -#ARGV[4] - 1) ~= ',' .. ARGV[4] then
+      return {1, value, pttl, redis.call('GET', KEYS[3])}
+    end
+  end
 end
 if ARGV[1] == '' then return {2, 0, pttl, value} end
 local lease = redis.call('GET', KEYS[2])
@@ -505,7 +522,12 @@ export class FleetLease {
         const reply = await this.#eval(
           GET_OR_LEASE,
           [this.#keys.value(id), this.#keys.lease(id), this.#keys.soft(id)],
-          [leaseId, String(this.#leaseTtlMs), String(forced ? FORCED : mode.minPttl)],
+          [
+            leaseId,
+            String(this.#leaseTtlMs),
+            String(forced ? FORCED : mode.minPttl),
+            forced ? '' : (mode.staleRev ?? ''),
+          ],
         );
         if (reply === FAILED) return await this.#fallback(load);
         const [kind, first, second, raw] = reply as [number, string | number, number, string | null];
@@ -537,7 +559,15 @@ export class FleetLease {
           if (led.overtaken && ++attempts < MAX_ATTEMPTS) continue;
           // Still overtaken after the last attempt: it answers this flight, and is kept nowhere.
           const { value, tagIds, delta } = led.loaded;
-          return { value, tagIds, source: 'loaded', seq: led.seq, retired: led.overtaken, delta };
+          return {
+            value,
+            tagIds,
+            source: 'loaded',
+            seq: led.seq,
+            retired: led.overtaken,
+            delta,
+            rev: led.rev,
+          };
         }
         if (!waited) {
           waited = true;
@@ -606,7 +636,7 @@ export class FleetLease {
           : this.#eval(
               GET_OR_LEASE,
               [this.#keys.value(key.id), this.#keys.lease(key.id), this.#keys.soft(key.id)],
-              [leaseIds[i]!, String(this.#leaseTtlMs), '-1'],
+              [leaseIds[i]!, String(this.#leaseTtlMs), '-1', ''],
             ),
       ),
     );
@@ -683,13 +713,14 @@ export class FleetLease {
         }
         const wrote = await this.#fillOrRelease(key.id, leaseIds[i]!, seq as number, result, life, key);
         // Overtaken by an invalidation in Redis: this key is loaded again, alone.
-        if (wrote === 'overtaken') return one(i);
+        if (wrote.outcome === 'overtaken') return one(i);
         results[i]!.resolve({
           value: result.value,
           tagIds: result.tagIds,
           source: 'loaded',
           seq: fenceOf(seq as number, result),
           delta: result.delta,
+          rev: wrote.rev,
         });
       }),
     );
@@ -817,6 +848,7 @@ export class FleetLease {
       seq: record.seq,
       life: { swrMs: record.swrMs, sieMs: record.sieMs },
       delta: record.delta,
+      rev: record.rev,
       soft,
     };
   }
@@ -849,7 +881,7 @@ export class FleetLease {
     keep: (loaded: Loaded<T>) => boolean,
     mode: FetchMode<T>,
     failures: number,
-  ): Promise<{ loaded: Loaded<T>; overtaken: boolean; seq?: number }> {
+  ): Promise<{ loaded: Loaded<T>; overtaken: boolean; seq?: number; rev?: string }> {
     const leased = leaseId !== '';
     const heartbeat =
       leased && this.#heartbeat
@@ -891,7 +923,7 @@ export class FleetLease {
       return { loaded, overtaken: false };
     }
     const wrote = await this.#fillOrRelease(id, leaseId, seq, loaded, life, { signal, keep });
-    return { loaded, overtaken: wrote === 'overtaken', seq: fenceOf(seq, loaded) };
+    return { loaded, overtaken: wrote.outcome === 'overtaken', seq: fenceOf(seq, loaded), rev: wrote.rev };
   }
 
   /**
@@ -906,12 +938,12 @@ export class FleetLease {
     loaded: Loaded<T>,
     life: Lifetime,
     key: { signal: AbortSignal; keep: (loaded: Loaded<T>) => boolean },
-  ): Promise<'filled' | 'refused' | 'overtaken'> {
+  ): Promise<{ outcome: 'filled' | 'refused' | 'overtaken'; rev?: string }> {
     const leased = leaseId !== '';
     if (loaded.localOnly === true) {
       // Made from a value whose freshness Redis cannot vouch for: it answers here, and that is all.
       if (leased) await this.#release(id, leaseId, 'released');
-      return 'refused';
+      return { outcome: 'refused' };
     }
     // A value made from other values is only as fresh as its oldest input.
     const fence = fenceOf(seq, loaded);
@@ -919,11 +951,13 @@ export class FleetLease {
       // Not to be stored (late, or invalidated while it loaded): let a waiter elsewhere load afresh.
       if (!key.signal.aborted) this.#stats.fillsRefused++;
       if (leased) await this.#release(id, leaseId, 'released');
-      return 'refused';
+      return { outcome: 'refused' };
     }
     // Redis holds it for its TTL and its longer window past it.
     const ttl = Math.ceil(life.ttlMs + Math.max(life.swrMs, life.sieMs));
     const windowed = life.swrMs > 0 || life.sieMs > 0 || life.early;
+    // A windowed record names its write, so a refresh elsewhere can tell it from the stale one.
+    const rev = windowed ? randomBytes(6).toString('hex') : undefined;
     const guardTtl = String(ttl + Math.ceil(this.#deps.fenceTtlMs));
     // The sequence now, with each tag's state: below the load's own, Redis lost its data since
     // the load began (a restart), and no fence set before that restart is left to trust.
@@ -933,12 +967,12 @@ export class FleetLease {
     ]);
     if (now === FAILED || seqs.includes(FAILED)) {
       if (leased) await this.#release(id, leaseId, 'released');
-      return 'refused';
+      return { outcome: 'refused' };
     }
     if ((now as number) < seq || seqs.some((tagSeq) => Number(tagSeq) > fence)) {
       this.#stats.fillsRefused++;
       if (leased) await this.#release(id, leaseId, 'released');
-      return 'overtaken';
+      return { outcome: 'overtaken' };
     }
     const filled = await this.#eval(
       FILL,
@@ -950,17 +984,19 @@ export class FleetLease {
           fence,
           loaded.tagIds,
           encodeStored(loaded.value),
-          windowed ? { swrMs: life.swrMs, sieMs: life.sieMs, delta: loaded.delta ?? 0 } : undefined,
+          rev === undefined
+            ? undefined
+            : { swrMs: life.swrMs, sieMs: life.sieMs, delta: loaded.delta ?? 0, rev },
         ),
         String(ttl),
         this.#channel,
         id,
       ],
     );
-    if (filled === 1) return 'filled';
-    if (filled === FAILED) return 'refused';
+    if (filled === 1) return { outcome: 'filled', ...(rev === undefined ? {} : { rev }) };
+    if (filled === FAILED) return { outcome: 'refused' };
     this.#stats.fillsRefused++;
-    return filled === -1 ? 'overtaken' : 'refused';
+    return { outcome: filled === -1 ? 'overtaken' : 'refused' };
   }
 
   async #release(id: string, leaseId: string, why: 'failed' | 'released'): Promise<void> {

@@ -27,6 +27,8 @@ export interface Windows {
   errorUntil: number;
   /** How long the value's load took, in ms (XFetch weighs early refreshes by it). */
   delta: number;
+  /** With Redis: the revision of the record it came from (a refresh tells a newer write by it). */
+  rev?: string | undefined;
 }
 
 export interface MemoryTierOptions {
@@ -168,6 +170,7 @@ export class MemoryTier {
         staleUntil: Math.min(w.staleUntil, now + (w.staleUntil - from)),
         errorUntil: Math.min(w.errorUntil, now + (w.errorUntil - from)),
         delta: w.delta,
+        rev: w.rev,
       };
     }
     return touched;

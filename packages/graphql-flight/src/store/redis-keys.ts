@@ -64,7 +64,8 @@ export class RedisKeys {
 
 /**
  * A value as Redis holds it: the invalidation sequence its load began at (with, when it has any,
- * its windows past its TTL and how long its load took: `seq,swr,sie,delta`), the ids of its tags,
+ * its windows past its TTL, how long its load took and its revision, a random name of this one
+ * write: `seq,swr,sie,delta,rev`), the ids of its tags,
  * and the value (one line each; the value is `encodeStored`'s JSON, which holds no raw newline).
  * The sequence comes first so a script can drop exactly the record a reader found stale (`head`).
  */
@@ -76,6 +77,8 @@ export interface StoredRecord {
   swrMs: number;
   sieMs: number;
   delta: number;
+  /** The write's random name (windowed records only): a refresh tells a newer write by it. */
+  rev: string | undefined;
   /** The record up to its payload: what identifies this very record. */
   head: string;
 }
@@ -84,12 +87,12 @@ export function encodeRecord(
   seq: number,
   tagIds: readonly string[],
   payload: string,
-  windows?: { swrMs: number; sieMs: number; delta: number },
+  windows?: { swrMs: number; sieMs: number; delta: number; rev: string },
 ): string {
   const first =
     windows === undefined
       ? String(seq)
-      : `${seq},${Math.ceil(windows.swrMs)},${Math.ceil(windows.sieMs)},${Math.ceil(windows.delta)}`;
+      : `${seq},${Math.ceil(windows.swrMs)},${Math.ceil(windows.sieMs)},${Math.ceil(windows.delta)},${windows.rev}`;
   return `${first}\n${tagIds.join(' ')}\n${payload}`;
 }
 
@@ -104,9 +107,11 @@ export function decodeRecord(raw: string): StoredRecord | undefined {
   let swrMs = 0;
   let sieMs = 0;
   let delta = 0;
+  let rev: string | undefined;
   if (rest.length > 0) {
-    if (rest.length !== 3) return undefined;
-    [swrMs, sieMs, delta] = rest.map(Number) as [number, number, number];
+    if (rest.length !== 4 || !/^[0-9a-f]{1,32}$/.test(rest[3]!)) return undefined;
+    rev = rest[3];
+    [swrMs, sieMs, delta] = rest.slice(0, 3).map(Number) as [number, number, number];
     if (![swrMs, sieMs, delta].every((n) => Number.isSafeInteger(n) && n >= 0)) return undefined;
   }
   const tags = raw.slice(first + 1, second);
@@ -117,6 +122,7 @@ export function decodeRecord(raw: string): StoredRecord | undefined {
     swrMs,
     sieMs,
     delta,
+    rev,
     head: raw.slice(0, second + 1),
   };
 }

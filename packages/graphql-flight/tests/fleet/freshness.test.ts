@@ -83,6 +83,34 @@ describe.skipIf(!enabled)('freshness across processes', () => {
     expect(load).toHaveBeenCalledTimes(1);
   });
 
+  it("takes another process's refresh by its revision, however little of its freshness is left", async () => {
+    const clock = manualClock();
+    const open = () => caches.open({ now: clock.now, localTtlMs: 1_000, storeTimeoutMs: 1_000 });
+    const a = open();
+    const b = open();
+    const options = { ttlMs: 60_000, staleWhileRevalidateMs: 60_000 };
+    await a.remember('r', async () => 'v1', options);
+    await expect(b.remember('r', async () => 'x', options)).resolves.toBe('v1');
+    await expireIn(caches.namespace, 'r', 59_000);
+    clock.advance(1_001);
+    const gate = deferred<string>();
+    const load = vi.fn(() => gate.promise);
+    await expect(a.remember('r', load, options)).resolves.toBe('v1'); // a refreshes
+    await eventually(() => load.mock.calls.length === 1);
+    await expect(b.remember('r', load, options)).resolves.toBe('v1'); // held by a
+    gate.resolve('v2');
+    await eventually(async () => (await stored(caches.namespace, 'r')) === 'v2');
+    // By the time b looks again, a's value has 5 ms of freshness left in Redis: still a's write.
+    await expireIn(caches.namespace, 'r', 60_005);
+    clock.advance(60);
+    await expect(b.remember('r', load, options)).resolves.toBe('v1');
+    await eventually(async () => {
+      await flushMicrotasks();
+      return b.peek('r') === 'v2';
+    });
+    expect(load).toHaveBeenCalledTimes(1);
+  });
+
   it('refuses in Redis the write-back of a refresh an invalidation came during, though its message was lost; the fleet never serves it', async () => {
     const clock = manualClock();
     const a = caches.open({ now: clock.now, storeTimeoutMs: 1_000 });
