@@ -459,7 +459,9 @@ export class FlightCache {
     if (typeof k !== 'string') return k;
     const hit = this.#memory.get(k);
     if (hit !== undefined) {
-      if (hit.w === undefined || this.#freshHit(k, hit.w, load, options)) {
+      const fresh = hit.w === undefined ? FRESH : this.#freshness(hit.w, options?.earlyRefresh);
+      if (fresh !== STALE) {
+        if (fresh === REFRESH_EARLY) this.#refresh(k, hit.w!, load, options, true);
         this.#hits++;
         if (options?.readInto !== undefined) readInto(options.readInto, hit.ids, hit.seq);
         return Promise.resolve(hit.value as T);
@@ -482,7 +484,9 @@ export class FlightCache {
     if (typeof k !== 'string') return k;
     const hit = this.#memory.get(k);
     if (hit !== undefined) {
-      if (hit.w === undefined || this.#freshHit(k, hit.w, load, options)) {
+      const fresh = hit.w === undefined ? FRESH : this.#freshness(hit.w, options?.earlyRefresh);
+      if (fresh !== STALE) {
+        if (fresh === REFRESH_EARLY) this.#refresh(k, hit.w!, load, options, true);
         this.#hits++;
         if (options?.readInto !== undefined) readInto(options.readInto, hit.ids, hit.seq);
         return Promise.resolve({ value: hit.value as T, source: 'memory' });
@@ -517,24 +521,16 @@ export class FlightCache {
   }
 
   /**
-   * Whether a hit that has windows is still fresh. A fresh one starts one early refresh when
-   * XFetch says so: `now - delta * beta * ln(random())` has reached the end of its freshness.
+   * Whether a hit that has windows is still fresh, and if so whether XFetch says to refresh it
+   * early now: `now - delta * beta * ln(random())` has reached the end of its freshness.
    */
-  #freshHit<T>(
-    k: string,
-    w: Windows,
-    load: (signal: AbortSignal) => Promise<T>,
-    options: RememberOptions<T> | undefined,
-  ): boolean {
+  #freshness(w: Windows, early: { beta?: number } | undefined): FreshState {
     const now = this.#clock();
-    if (now >= w.freshUntil) return false;
-    const early = options?.earlyRefresh;
-    if (early !== undefined) {
-      const beta = early.beta ?? 1;
-      if (now - w.delta * beta * Math.log(this.#random()) >= w.freshUntil)
-        this.#refresh(k, w, load, options, true);
-    }
-    return true;
+    if (now >= w.freshUntil) return STALE;
+    if (early === undefined) return FRESH;
+    return now - w.delta * (early.beta ?? 1) * Math.log(this.#random()) >= w.freshUntil
+      ? REFRESH_EARLY
+      : FRESH;
   }
 
   /**
@@ -932,23 +928,25 @@ export class FlightCache {
         const hit = this.#memory.get(k);
         if (hit !== undefined) {
           const w = hit.w;
-          if (w === undefined) {
-            this.#hits++;
-            if (reads !== undefined) readInto(reads, hit.ids, hit.seq);
-            results[i] = hit.value as T;
-            continue;
-          }
-          const one = oneOf(key, loadMany, options);
-          if (this.#freshHit(k, w, one.load, one.options)) {
+          const fresh = w === undefined ? FRESH : this.#freshness(w, options?.earlyRefresh);
+          if (fresh !== STALE) {
+            if (fresh === REFRESH_EARLY) {
+              const one = oneOf(key, loadMany, options);
+              this.#refresh(k, w!, one.load, one.options, true);
+            }
             this.#hits++;
             if (reads !== undefined) readInto(reads, hit.ids, hit.seq);
             results[i] = hit.value as T;
             continue;
           }
           const now = this.#clock();
-          if (now < w.staleUntil || ((this.#refreshState.get(k)?.failures ?? 0) > 0 && now < w.errorUntil)) {
-            this.#refresh(k, w, one.load, one.options, false);
-            results[i] = this.#servedStale<T>(hit, reads, now >= w.staleUntil).value;
+          if (
+            now < w!.staleUntil ||
+            ((this.#refreshState.get(k)?.failures ?? 0) > 0 && now < w!.errorUntil)
+          ) {
+            const one = oneOf(key, loadMany, options);
+            this.#refresh(k, w!, one.load, one.options, false);
+            results[i] = this.#servedStale<T>(hit, reads, now >= w!.staleUntil).value;
             continue;
           }
         }
@@ -1335,6 +1333,12 @@ export class FlightCache {
     for (const [id, seq] of this.#invalidatedAt) if (seq <= oldest) this.#invalidatedAt.delete(id);
   }
 }
+
+/** A memory-tier hit with windows: past its freshness, fresh, or fresh and due an early refresh. */
+const STALE = 0;
+const FRESH = 1;
+const REFRESH_EARLY = 2;
+type FreshState = typeof STALE | typeof FRESH | typeof REFRESH_EARLY;
 
 /** See #refresh's minPttl. */
 const REFRESH_MARGIN_MS = 10;

@@ -359,6 +359,32 @@ describe('early refresh (earlyRefresh: XFetch)', () => {
     await expect(cache.remember('k', load, options)).resolves.toBe('v2');
   });
 
+  it('refreshes a batch key early, alone, while the batch is answered from memory', async () => {
+    const clock = manualClock();
+    cache = createCache({ now: clock.now, random: () => 0.000_1 });
+    const options = { ttlMs: 1_000, earlyRefresh: {} };
+    await cache.rememberMany(
+      [1, 2],
+      async (keys) => {
+        clock.advance(20);
+        return keys.map((k) => `v${k}`);
+      },
+      options,
+    );
+    clock.advance(900);
+    const gate = deferred<void>();
+    const loadMany = vi.fn(async (keys: number[]) => {
+      await gate.promise;
+      return keys.map((k) => `w${k}`);
+    });
+    await expect(cache.rememberMany([1, 2], loadMany, options)).resolves.toEqual(['v1', 'v2']);
+    expect(loadMany.mock.calls.map((call) => call[0])).toEqual([[1], [2]]);
+    expect(cache.stats()).toMatchObject({ earlyRefreshes: 2, staleHits: 0 });
+    gate.resolve();
+    await flushMicrotasks();
+    await expect(cache.rememberMany([1, 2], loadMany, options)).resolves.toEqual(['w1', 'w2']);
+  });
+
   it('refuses a beta that is not a positive number', async () => {
     cache = createCache();
     await expect(cache.remember('k', async () => 1, { earlyRefresh: { beta: -1 } })).rejects.toBeInstanceOf(
