@@ -212,4 +212,28 @@ describe.skipIf(!enabled)('review: freshness across processes', () => {
     // One refresh per key for the fleet, throttled: b's attempt comes 60 s after a's at the earliest.
     expect(load).toHaveBeenCalledTimes(1);
   });
+  it('a soft-purged value is served stale for its revalidate window counted from the purge, not from each read: past it the error reaches the caller', async () => {
+    const clock = manualClock();
+    const a = caches.open({ now: clock.now, localTtlMs: 1_000, storeTimeoutMs: 1_000 });
+    const options = { ttlMs: 600_000, staleWhileRevalidateMs: 5_000 };
+    await a.remember('p', async () => 'old', options);
+    await a.invalidate({ keys: ['p'], soft: true });
+    // 6 s pass, on both clocks: past the 5 s window the purge opened.
+    const layout = layoutOf(caches.namespace, encodeKey('p'));
+    const client = await rawClient();
+    try {
+      for (const key of [layout.value, layout.soft]) {
+        const left = await client.pTTL(key);
+        expect(await client.pExpire(key, left - 6_000)).toBe(1);
+      }
+    } finally {
+      client.destroy();
+    }
+    clock.advance(6_001);
+    const failing = vi.fn(async () => {
+      throw new Error('origin down');
+    });
+    // As without Redis (tests/cache/freshness.test.ts, "ends the stale window at its own end").
+    await expect(a.remember('p', failing, options)).rejects.toThrow('origin down');
+  });
 });
