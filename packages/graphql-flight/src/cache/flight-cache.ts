@@ -1,5 +1,6 @@
 import {
   CacheClosedError,
+  FlightTimeoutError,
   InvalidOptionError,
   LoadFailedError,
   LoadUndefinedError,
@@ -551,6 +552,14 @@ export class FlightCache {
       this.#refresh(k, w, load, options, false);
       return Promise.resolve(this.#servedStale<T>(hit, options?.readInto, now >= w.staleUntil));
     }
+    // The error window, the origin not known to fail: a refresh running is the load to wait for.
+    const rk = this.#refreshKey(k);
+    if (this.#flight.isInFlight(rk)) {
+      this.#misses++;
+      this.#coalesced++;
+      const joined = this.#flight.join<Flown<T>>(rk, never, callerSignal(options));
+      return this.#orStale(k, joined.result.then(asJoined), options);
+    }
     return this.#rememberMiss(k, load, options);
   }
 
@@ -575,8 +584,10 @@ export class FlightCache {
     early: boolean,
   ): void {
     if (this.#closed) return;
-    const fk = this.#flightKey(k);
-    if (this.#flight.isInFlight(fk)) return;
+    // A refresh is a flight of its own: a caller who misses meanwhile (its copy expired) reads the
+    // stale value itself rather than wait for the refresh's load.
+    const rk = this.#refreshKey(k);
+    if (this.#flight.isInFlight(rk) || this.#flight.isInFlight(this.#flightKey(k))) return;
     const now = this.#clock();
     const state = this.#refreshState.size > 0 ? this.#refreshState.get(k) : undefined;
     if (state !== undefined && now < state.nextAt) return;
@@ -593,22 +604,15 @@ export class FlightCache {
     this.#refreshes++;
     if (early) this.#earlyRefreshes++;
     // With Redis, a value of another revision than this copy's is a newer write: another process
-    // refreshed it, and it is taken instead of loading. A copy without a revision (a record of an
-    // older version) takes a value with more life left than its own as the newer write; its
-    // freshness may end earlier than Redis's view by its load's time and a round trip: the margin.
-    const refresh: RefreshMode =
-      w.rev === undefined
-        ? {
-            minPttl:
-              Math.max(life.swrMs, life.sieMs) +
-              Math.max(0, w.freshUntil - now) +
-              2 * w.delta +
-              REFRESH_MARGIN_MS,
-            early,
-          }
-        : { minPttl: Number.MAX_SAFE_INTEGER, staleRev: w.rev, early };
+    // refreshed it, and it is taken instead of loading. A copy without one (a record of an older
+    // version) is refreshed by a load.
+    const refresh: RefreshMode = {
+      minPttl: Number.MAX_SAFE_INTEGER,
+      ...(w.rev === undefined ? {} : { staleRev: w.rev }),
+      early,
+    };
     this.#flight
-      .join(fk, (signal) => this.#fill(k, load, life, options, fixedTagIds, signal, refresh))
+      .join(rk, (signal) => this.#fill(k, load, life, options, fixedTagIds, signal, refresh))
       .result.catch(() => {}); // counted and reported where it failed (#failed)
   }
 
@@ -700,14 +704,22 @@ export class FlightCache {
     if (joined.shared) this.#coalesced++;
     if (life.swrMs > 0 || life.sieMs > 0) {
       // A value its flight read from Redis inside its revalidate window is stale: a refresh starts.
-      result = result.then((fetched) => {
-        if (fetched.source === 'stale') {
-          this.#staleHits++;
-          const w = this.#memory.get(k)?.w;
+      // So does a caller the fleet's backoff answered stale, once that backoff is over.
+      result = result.then(
+        (fetched) => {
+          if (fetched.source === 'stale') {
+            this.#staleHits++;
+            const w = this.#memory.get(k)?.w;
+            if (w !== undefined) this.#refresh(k, w, load, options, false);
+          }
+          return fetched;
+        },
+        (error: unknown) => {
+          const w = error instanceof RefreshThrottledError ? this.#memory.get(k)?.w : undefined;
           if (w !== undefined) this.#refresh(k, w, load, options, false);
-        }
-        return fetched;
-      });
+          throw error;
+        },
+      );
       if (life.sieMs > 0) result = this.#orStale(k, result, options);
     }
     if (!joined.shared) return reads === undefined ? result : result.then((f) => read(reads, f));
@@ -736,6 +748,20 @@ export class FlightCache {
     const shouldStore = options?.shouldStore;
     const tags = options?.tags;
     const windowed = life.swrMs > 0 || life.sieMs > 0;
+    // A load past the flight's deadline (a hung origin) failed too, for the backoff and the stats.
+    let loading = false;
+    if (windowed) {
+      signal.addEventListener(
+        'abort',
+        () => {
+          if (loading && signal.reason instanceof FlightTimeoutError) {
+            loading = false;
+            this.#failed(k, signal.reason, refresh);
+          }
+        },
+        { once: true },
+      );
+    }
     let storable = true;
     // Where the latest load began in this process's sequence (a leader may load again when Redis
     // shows its first load was overtaken): what a later invalidation is checked against.
@@ -749,14 +775,18 @@ export class FlightCache {
       let value: T;
       let tagIds: readonly string[];
       try {
+        loading = true;
         value = await load(signal);
         if (value === undefined) throw new LoadUndefinedError(k);
         tagIds = fixedTagIds ?? this.#tagIds((tags as (value: T) => readonly string[])(value));
       } catch (error) {
         this.#errors++;
-        if (windowed) this.#failed(k, error, refresh);
+        // Counted once: not again when the deadline already counted it.
+        if (windowed && loading) this.#failed(k, error, refresh);
+        loading = false;
         throw error;
       }
+      loading = false;
       // Asked once, right after the load: whether this value may be stored at all.
       storable = shouldStore?.(value) !== false;
       const loaded = loadedWith(value, tagIds, options?.inherits);
@@ -768,7 +798,8 @@ export class FlightCache {
       // A value past its revalidate window is loaded (by one process), not served as found; the
       // stale copy seen on the way is kept here as the fallback if the load fails.
       const mode: FetchMode<T> = {
-        minPttl: refresh?.minPttl ?? (life.sieMs > life.swrMs ? life.sieMs - life.swrMs : -1),
+        // Judged by the record's own windows (its writer's), whatever this caller's are.
+        minPttl: refresh?.minPttl ?? (windowed ? 'record' : -1),
         refresh: refresh !== undefined,
         ...(refresh?.staleRev === undefined ? {} : { staleRev: refresh.staleRev }),
         ...(life.sieMs > 0
@@ -784,9 +815,9 @@ export class FlightCache {
                   options?.sizeOf,
                   signal,
                 ),
-              backoff: { initialMs: this.#backoffInitialMs, maxMs: this.#backoffMaxMs },
             }
           : {}),
+        ...(windowed ? { backoff: { initialMs: this.#backoffInitialMs, maxMs: this.#backoffMaxMs } } : {}),
       };
       let fetched: TierFetch<T> | Held;
       try {
@@ -1174,6 +1205,7 @@ export class FlightCache {
         if (run.live && (run.ids === undefined || run.ids.some((id) => retired.has(id)))) {
           run.live = false;
           this.#flight.forget(this.#flightKey(run.k));
+          this.#flight.forget(this.#refreshKey(run.k));
         }
       }
       if (this.#invalidatedAt.size > 4_096) this.#prune();
@@ -1196,6 +1228,7 @@ export class FlightCache {
       if (run.live) {
         run.live = false;
         this.#flight.forget(this.#flightKey(run.k));
+        this.#flight.forget(this.#refreshKey(run.k));
       }
     }
     this.#memory.clear();
@@ -1302,6 +1335,11 @@ export class FlightCache {
     return `${this.#namespace}:${k}`;
   }
 
+  /** The flight key of a background refresh of `k` ('!' is never in a namespace, so never a #flightKey). */
+  #refreshKey(k: string): string {
+    return `${this.#namespace}!r:${k}`;
+  }
+
   /** A load of `k` starts (see Run). Runs live only while their loads do, so the set is bounded by flights. */
   #begin(k: string, ids: readonly string[] | undefined, signal: AbortSignal): Run {
     const run: Run = { k, start: this.#seq, ids, live: true };
@@ -1339,9 +1377,6 @@ const STALE = 0;
 const FRESH = 1;
 const REFRESH_EARLY = 2;
 type FreshState = typeof STALE | typeof FRESH | typeof REFRESH_EARLY;
-
-/** See #refresh's minPttl. */
-const REFRESH_MARGIN_MS = 10;
 
 /** How soon a key another process is refreshing is looked at again in Redis (its new value, or its lease gone). */
 const HELD_RECHECK_MS = 50;
@@ -1437,6 +1472,11 @@ function oneOf<T, K>(
   const tags = options?.tags;
   if (typeof tags !== 'function') return { load, options: options as RememberOptions<T> | undefined };
   return { load, options: { ...options, tags: (value: T) => tags(key, value) } };
+}
+
+/** The work of a flight that is known to be in flight already (join never calls it). */
+function never(): Promise<never> {
+  return Promise.reject(new Error('graphql-flight: joined a flight that was not in flight'));
 }
 
 function toError(reason: unknown): Error {

@@ -98,8 +98,10 @@ export interface FetchMode<T> {
   /**
    * A value with at most this PTTL left is not served as found: it is loaded (with the lease)
    * and handed to `onStale`, the fallback of callers if the load fails. -1: any value is served.
+   * 'record': by the value's own windows (its writer's): past its revalidate window, inside its
+   * error window.
    */
-  minPttl: number;
+  minPttl: number | 'record';
   /** A background refresh: a lease another process holds is not waited for (`held`). */
   refresh: boolean;
   /**
@@ -187,40 +189,50 @@ const OUTCOMES: Record<string, Outcome> = { f: 'filled', x: 'failed', r: 'releas
 
 /**
  * Read the value; on a miss (no value, or one with at most ARGV[3] ms left: past its revalidate
- * window, or a refresh's) take the lease if nobody holds it (ARGV[1] '' : no lease, read only).
+ * window, or a refresh's; ARGV[3] 'record': past the record's own revalidate window, into its
+ * error window) take the lease if nobody holds it (ARGV[1] '' : no lease, read only).
  * ARGV[4], for a refresh: the revision of the stale value; a value of another revision is a newer
  * write, served as found.
- * A lease `f|<failures>|<not before>` marks failed loads of a key with an error window: while a
- * value is there it is not taken before that time (Redis's clock), so the fleet's attempts keep
- * one backoff apart; after it, or with no value left, it is taken over.
- * Returns {1, record, pttl, soft state?} | {2, failures, pttl, record?} (lease won, or no lease asked) |
- * {3, leasePttl, pttl, record?} (held by another) | {4, retryIn, pttl, record} (failing, throttled).
+ * A lease `f|<failures>|<not before>` marks failed loads of a key with windows: while a value is
+ * there it is taken only by a refresh (ARGV[5] '1'), and not before that time (Redis's clock), so
+ * the fleet's attempts keep one backoff apart; with no value left, it is taken over at once.
+ * Returns {kind, n, pttl, record or false, the key's soft state or false, Redis's time in ms}:
+ * kind 1 served (n 0), 2 lease won or no lease asked (n: the mark's failures), 3 held by another
+ * (n: its PTTL), 4 failing and throttled (n: ms until the next attempt may start).
  */
 const GET_OR_LEASE = `
 local value = redis.call('GET', KEYS[1])
+local soft = redis.call('GET', KEYS[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local pttl = -2
 if value then
   pttl = redis.call('PTTL', KEYS[1])
-  if pttl > tonumber(ARGV[3]) then return {1, value, pttl, redis.call('GET', KEYS[3])} end
-  if ARGV[4] ~= '' then
-    local head = string.sub(value, 1, (string.find(value, string.char(10), 1, true) or 0) - 1)
-    if string.sub(head, -#ARGV[4] - 1) ~= ',' .. ARGV[4] then
-      return {1, value, pttl, redis.call('GET', KEYS[3])}
-    end
+  local head = string.sub(value, 1, (string.find(value, string.char(10), 1, true) or 0) - 1)
+  local minPttl = tonumber(ARGV[3])
+  if ARGV[3] == 'record' then
+    local _, _, swr, sie = string.find(head, '^%d+,(%d+),(%d+),')
+    minPttl = -1
+    if swr and tonumber(sie) > tonumber(swr) then minPttl = tonumber(sie) - tonumber(swr) end
+  end
+  if pttl > minPttl then return {1, 0, pttl, value, soft, now} end
+  if ARGV[4] ~= '' and string.sub(head, -#ARGV[4] - 1) ~= ',' .. ARGV[4] then
+    return {1, 0, pttl, value, soft, now}
   end
 end
-if ARGV[1] == '' then return {2, 0, pttl, value} end
+if ARGV[1] == '' then return {2, 0, pttl, value, soft, now} end
 local lease = redis.call('GET', KEYS[2])
 if lease and string.sub(lease, 1, 2) == 'f|' then
   local failures, notBefore = string.match(lease, '^f|(%d+)|(%d+)$')
-  local t = redis.call('TIME')
-  local left = tonumber(notBefore) - (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
-  if value and left > 0 then return {4, left, pttl, value} end
+  local left = tonumber(notBefore) - now
+  -- While a stale value is there, only a background refresh (ARGV[5] '1') makes the next attempt:
+  -- a caller is answered stale meanwhile instead of waiting for a load that is likely to fail.
+  if value and (left > 0 or ARGV[5] ~= '1') then return {4, math.max(left, 0), pttl, value, soft, now} end
   redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-  return {2, tonumber(failures), pttl, value}
+  return {2, tonumber(failures), pttl, value, soft, now}
 end
-if not lease and redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2, 0, pttl, value} end
-return {3, redis.call('PTTL', KEYS[2]), pttl, value}`;
+if not lease and redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2, 0, pttl, value, soft, now} end
+return {3, redis.call('PTTL', KEYS[2]), pttl, value, soft, now}`;
 
 /**
  * A load of a key with an error window failed: if the lease is still ours, it becomes the mark
@@ -254,19 +266,24 @@ if tonumber(redis.call('GET', KEYS[3]) or '0') > tonumber(ARGV[2]) then
 end
 if ours and redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+-- A soft state (KEYS[4]) outlives every value written under it: it may mark this one.
+if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[4], 'GT') end
 if ours then redis.call('DEL', KEYS[2]) end
 redis.call('PUBLISH', ARGV[5], 'f|' .. ARGV[6])
 return 1`;
 
 /**
- * Soft-purge a key or tag at sequence ARGV[1] (KEYS[1] its soft state): values loaded before it
- * are stale when read. It lives as long as what it marks may (KEYS[2]: the key's value, or the
+ * Soft-purge a key or tag at sequence ARGV[1] (KEYS[1] its soft state, `<seq>:<Redis time ms>`):
+ * values loaded before it are stale when read, their windows counted from that time. It lives as long as what it marks may (KEYS[2]: the key's value, or the
  * tag's state, which outlives its values), and at least ARGV[2] ms.
  */
 const SOFTEN = `
 local ttl = math.max(redis.call('PTTL', KEYS[2]), tonumber(ARGV[2]))
-local seq = redis.call('GET', KEYS[1])
-if not seq or tonumber(ARGV[1]) > tonumber(seq) then redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cur = redis.call('GET', KEYS[1])
+if not cur or tonumber(ARGV[1]) > tonumber(string.match(cur, '^(%d+)')) then
+  redis.call('SET', KEYS[1], ARGV[1] .. ':' .. now, 'PX', ttl)
 else redis.call('PEXPIRE', KEYS[1], ttl, 'GT') end
 return 1`;
 
@@ -289,6 +306,7 @@ return 0`;
  * to outlive the value about to be written (ARGV[1] ms), so it can still retire it.
  */
 const TAG_CHECK = `
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[1], 'GT') end
 local seq = redis.call('GET', KEYS[1])
 if seq then
   redis.call('PEXPIRE', KEYS[1], ARGV[1], 'GT')
@@ -505,14 +523,15 @@ export class FleetLease {
     let forced = false;
     // A stale value seen on the way is handed to the caller once (its fallback).
     let staleSeen = false;
-    const stale = async (raw: unknown, pttl: unknown): Promise<void> => {
-      if (staleSeen || mode.onStale === undefined || typeof raw !== 'string') return;
-      const soft = await this.#guarded(() => this.#client.get(this.#keys.soft(id)));
-      if (soft === FAILED) return;
-      const found = await this.#served<T>(id, raw, soft);
-      if (found === FAILED || found === undefined) return;
+    // Resolves false when the value turned out not servable at all (retired, or past its windows).
+    const stale = async (reply: GetOrLease): Promise<boolean> => {
+      if (staleSeen || mode.onStale === undefined || typeof reply[3] !== 'string') return true;
+      const found = await this.#served<T>(id, reply[3], reply[4], reply[5]);
+      if (found === FAILED) return true;
+      if (found === undefined || servablePttl(found, reply[2]) <= 0) return false;
       staleSeen = true;
-      mode.onStale({ ...found, pttl: servablePttl(found, Number(pttl)) });
+      mode.onStale({ ...found, pttl: servablePttl(found, reply[2]) });
+      return true;
     };
     try {
       for (;;) {
@@ -527,28 +546,31 @@ export class FleetLease {
             String(this.#leaseTtlMs),
             String(forced ? FORCED : mode.minPttl),
             forced ? '' : (mode.staleRev ?? ''),
+            mode.refresh ? '1' : '0',
           ],
         );
         if (reply === FAILED) return await this.#fallback(load);
-        const [kind, first, second, raw] = reply as [number, string | number, number, string | null];
+        const found = reply as GetOrLease;
+        const [kind, first] = found;
         if (kind === 1) {
-          const found = await this.#served<T>(id, String(first), raw);
-          if (found === FAILED) return await this.#fallback(load);
-          if (found === undefined) continue;
-          // Soft-purged: served stale (a refresh follows), unless this is that refresh, or it has
-          // no revalidate window to be served in: then it is loaded like a miss.
-          if (found.soft && (mode.refresh || found.life.swrMs === 0)) {
+          const served = await this.#served<T>(id, found[3]!, found[4], found[5]);
+          if (served === FAILED) return await this.#fallback(load);
+          if (served === undefined) continue;
+          // Soft-purged: served stale (a refresh follows), unless this is that refresh, or its
+          // revalidate window counted from the purge is over: then it is loaded like a miss.
+          if (served.soft && (mode.refresh || servablePttl(served, found[2]) <= softErrorPart(served))) {
             forced = true;
             continue;
           }
-          return { ...found, source: 'redis', pttl: servablePttl(found, Number(second)) };
+          return { ...served, source: 'redis', pttl: servablePttl(served, found[2]) };
         }
         if (kind === 4) {
-          await stale(raw, second);
-          throw new RefreshThrottledError(k, Number(first));
+          // Retired meanwhile (an invalidation): no stale value to answer with, so it is loaded.
+          if (!(await stale(found))) continue;
+          throw new RefreshThrottledError(k, first);
         }
-        if (kind === 3 && mode.refresh) return { held: Math.max(0, Number(first)) };
-        await stale(raw, second);
+        if (kind === 3 && mode.refresh) return { held: Math.max(0, first) };
+        await stale(found);
         if (kind === 2) {
           if (this.#deps.lease) {
             this.#stats.leasesWon++;
@@ -575,7 +597,7 @@ export class FleetLease {
         }
         // The lease's remaining time bounds the wait: when it expires without a value, one of the
         // waiters takes over. Equal jitter keeps the fleet's polls apart.
-        const leaseLeft = Math.max(0, Number(first)) + 5;
+        const leaseLeft = Math.max(0, first) + 5;
         const outcome = await this.#wait(
           mailbox,
           Math.min(leaseLeft, delay / 2 + (Math.random() * delay) / 2),
@@ -636,7 +658,7 @@ export class FleetLease {
           : this.#eval(
               GET_OR_LEASE,
               [this.#keys.value(key.id), this.#keys.lease(key.id), this.#keys.soft(key.id)],
-              [leaseIds[i]!, String(this.#leaseTtlMs), '-1', ''],
+              [leaseIds[i]!, String(this.#leaseTtlMs), '-1', '', '0'],
             ),
       ),
     );
@@ -645,17 +667,19 @@ export class FleetLease {
     await Promise.all(
       replies.map(async (reply, i) => {
         if (reply === FAILED) return local.push(i);
-        const [kind, first, second, soft] = reply as [number, string | number, number, string | null];
+        const got = reply as GetOrLease;
+        const kind = got[0];
         if (kind === 2) {
           if (this.#deps.lease) this.#stats.leasesWon++;
           return won.push(i);
         }
-        if (kind === 3) return one(i);
-        const found = await this.#served<T>(batch[i]!.id, String(first), soft);
+        if (kind !== 1) return one(i);
+        const found = await this.#served<T>(batch[i]!.id, got[3]!, got[4], got[5]);
         if (found === FAILED) return local.push(i);
-        // Gone, or soft-purged with no revalidate window to be served in: loaded alone.
-        if (found === undefined || (found.soft && found.life.swrMs === 0)) return one(i);
-        results[i]!.resolve({ ...found, source: 'redis', pttl: servablePttl(found, Number(second)) });
+        // Gone, or soft-purged past its revalidate window (counted from the purge): loaded alone.
+        if (found === undefined || (found.soft && servablePttl(found, got[2]) <= softErrorPart(found)))
+          return one(i);
+        results[i]!.resolve({ ...found, source: 'redis', pttl: servablePttl(found, got[2]) });
       }),
     );
     won.sort((a, b) => a - b);
@@ -813,11 +837,13 @@ export class FleetLease {
     id: string,
     raw: string,
     keySoft: string | null | undefined,
-  ): Promise<(Omit<FleetFound<T>, 'pttl'> & { soft: boolean }) | undefined | typeof FAILED> {
+    now: number,
+  ): Promise<Served<T> | undefined | typeof FAILED> {
     const record = decodeRecord(raw);
     if (record === undefined) return this.#dropUnreadable(id, raw);
     if (record.tagIds.some((tag) => this.#deps.isPending(tag))) return FAILED;
-    let soft = keySoft != null && Number(keySoft) > record.seq;
+    // The soft purges that came after its load: the first of them is when it became stale.
+    let softAt = softSince(keySoft, record.seq);
     if (record.tagIds.length > 0) {
       // Each tag's state and soft state: one MGET of one slot.
       const states = await Promise.all(
@@ -834,7 +860,10 @@ export class FleetLease {
         await this.#eval(DROP_STALE, [this.#keys.value(id)], [record.head]);
         return undefined;
       }
-      if (!soft) soft = pairs.some(([, softSeq]) => softSeq != null && Number(softSeq) > record.seq);
+      for (const [, soft] of pairs) {
+        const at = softSince(soft, record.seq);
+        if (at !== undefined && (softAt === undefined || at < softAt)) softAt = at;
+      }
     }
     let value: T;
     try {
@@ -849,7 +878,8 @@ export class FleetLease {
       life: { swrMs: record.swrMs, sieMs: record.sieMs },
       delta: record.delta,
       rev: record.rev,
-      soft,
+      soft: softAt !== undefined,
+      softFor: softAt === undefined ? 0 : Math.max(0, now - softAt),
     };
   }
 
@@ -902,11 +932,11 @@ export class FleetLease {
       loaded = await load();
     } catch (error) {
       clearInterval(heartbeat);
-      if (leased && mode.backoff !== undefined && life.sieMs > 0) {
+      if (leased && mode.backoff !== undefined && (life.swrMs > 0 || life.sieMs > 0)) {
         // The fleet's next attempt waits out the backoff: the lease stays, marked (MARK_FAILED).
         const n = failures + 1;
         const backoff = Math.ceil(Math.min(mode.backoff.maxMs, mode.backoff.initialMs * 2 ** (n - 1)));
-        const keptMs = backoff + Math.ceil(life.ttlMs + life.sieMs);
+        const keptMs = backoff + Math.ceil(life.ttlMs + Math.max(life.swrMs, life.sieMs));
         await this.#eval(
           MARK_FAILED,
           [this.#keys.lease(id)],
@@ -963,7 +993,9 @@ export class FleetLease {
     // the load began (a restart), and no fence set before that restart is left to trust.
     const [now, ...seqs] = await Promise.all([
       this.#sequence(),
-      ...loaded.tagIds.map((tag) => this.#eval(TAG_CHECK, [this.#keys.tag(tag)], [guardTtl])),
+      ...loaded.tagIds.map((tag) =>
+        this.#eval(TAG_CHECK, [this.#keys.tag(tag), this.#keys.soft(tag)], [guardTtl]),
+      ),
     ]);
     if (now === FAILED || seqs.includes(FAILED)) {
       if (leased) await this.#release(id, leaseId, 'released');
@@ -976,7 +1008,7 @@ export class FleetLease {
     }
     const filled = await this.#eval(
       FILL,
-      [this.#keys.value(id), this.#keys.lease(id), this.#keys.tag(id)],
+      [this.#keys.value(id), this.#keys.lease(id), this.#keys.tag(id), this.#keys.soft(id)],
       [
         leaseId,
         String(fence),
@@ -1117,13 +1149,35 @@ function deferred<T>(): Deferred<T> {
 /** A minPttl above any PTTL: every value is a miss (a soft-purged value's refresh). */
 const FORCED = Number.MAX_SAFE_INTEGER;
 
-/** What a reader counts a found value's PTTL as: a soft-purged value has no fresh time left. */
-function servablePttl(
-  found: { soft: boolean; life: { swrMs: number; sieMs: number } },
-  pttl: number,
-): number {
-  return found.soft ? Math.min(pttl, Math.max(found.life.swrMs, found.life.sieMs)) : pttl;
+/**
+ * What a reader counts a found value's PTTL as: a soft-purged value has no fresh time left, and
+ * its windows count from the purge (Redis's time), so they shrink by the time since.
+ */
+function servablePttl(found: Served<unknown>, pttl: number): number {
+  if (!found.soft) return pttl;
+  return Math.min(pttl, Math.max(found.life.swrMs, found.life.sieMs) - found.softFor);
 }
+
+/** The part of a soft-purged value's servable PTTL past its revalidate window (its error window's rest). */
+function softErrorPart(found: Served<unknown>): number {
+  return Math.max(0, Math.max(found.life.swrMs, found.life.sieMs) - found.life.swrMs);
+}
+
+/** When a soft state `<seq>:<time>` above `seq` was set (Redis's time), or undefined. */
+function softSince(soft: string | null | undefined, seq: number): number | undefined {
+  if (soft == null) return undefined;
+  const colon = soft.indexOf(':');
+  const softSeq = Number(colon < 0 ? soft : soft.slice(0, colon));
+  if (!(softSeq > seq)) return undefined;
+  const at = colon < 0 ? Number.NaN : Number(soft.slice(colon + 1));
+  return Number.isFinite(at) ? at : 0;
+}
+
+/** GET_OR_LEASE's reply: kind, n, the value's PTTL, the record, the key's soft state, Redis's time. */
+type GetOrLease = [number, number, number, string | null, string | null, number];
+
+/** A record read from Redis that may be served, with its soft purge: whether, and for how long. */
+type Served<T> = Omit<FleetFound<T>, 'pttl'> & { soft: boolean; softFor: number };
 
 /** A plain fetch: any value found is served as it is. */
 const ANY_VALUE: FetchMode<never> = { minPttl: -1, refresh: false };

@@ -205,6 +205,55 @@ describe.skipIf(!enabled)('freshness across processes', () => {
     expect(attempts[1]! - attempts[0]!).toBeGreaterThanOrEqual(290);
   });
 
+  it('answers stale at once in a process that never failed once the fleet is failing, and refreshes in the background', async () => {
+    const clock = manualClock();
+    const open = () =>
+      caches.open({
+        now: clock.now,
+        localTtlMs: 1_000,
+        storeTimeoutMs: 1_000,
+        refreshBackoff: { initialMs: 1, maxMs: 1 },
+      });
+    const a = open();
+    const b = open();
+    const options = { ttlMs: 60_000, staleWhileRevalidateMs: 1_000, staleIfErrorMs: 60_000 };
+    await a.remember('k', async () => 'old', options);
+    await expireIn(caches.namespace, 'k', 58_000); // past the revalidate window, inside the error window
+    clock.advance(1_001);
+    await expect(a.remember('k', async () => Promise.reject(new Error('down')), options)).resolves.toBe(
+      'old',
+    );
+    // The mark's 1 ms backoff is over (on Redis's clock). b has no copy and has never failed: its
+    // caller is answered stale without waiting for the load that takes the next attempt.
+    const client = await rawClient();
+    try {
+      const lease = layoutOf(caches.namespace, encodeKey('k')).lease;
+      await eventually(async () => {
+        const mark = String(await client.get(lease));
+        const [seconds, micros] = (await client.sendCommand(['TIME'])) as [string, string];
+        return (
+          mark.startsWith('f|') &&
+          Number(seconds) * 1_000 + Number(micros) / 1_000 > Number(mark.split('|')[2])
+        );
+      });
+    } finally {
+      client.destroy();
+    }
+    const gate = deferred<string>();
+    const load = vi.fn(() => gate.promise);
+    await expect(b.remember('k', load, options)).resolves.toBe('old');
+    // Its callers go on being answered stale at once; one of them starts the refresh.
+    await eventually(async () => {
+      clock.advance(2);
+      await expect(b.remember('k', load, options)).resolves.toBe('old');
+      return load.mock.calls.length === 1;
+    });
+    expect(b.stats().refreshes).toBe(1);
+    expect(b.stats().staleIfErrorServes).toBeGreaterThanOrEqual(2);
+    gate.resolve('new');
+    await eventually(async () => (await stored(caches.namespace, 'k')) === 'new');
+  });
+
   it('soft-purges across processes and in Redis: stale answers at once, one refresh for the fleet', async () => {
     const clock = manualClock();
     const open = () => caches.open({ now: clock.now, localTtlMs: 1_000, storeTimeoutMs: 1_000 });
@@ -282,6 +331,18 @@ describe.skipIf(!enabled)('freshness across processes', () => {
     await eventually(async () => (await stored(caches.namespace, 'x')) === 'v2');
     expect(load).toHaveBeenCalledTimes(1);
     expect(a.stats()).toMatchObject({ earlyRefreshes: 1, staleHits: 0 });
+  });
+
+  it("judges a value in Redis by its writer's windows: a reader with a longer error window does not reload a fresh one", async () => {
+    const a = caches.open({ storeTimeoutMs: 1_000 });
+    const b = caches.open({ storeTimeoutMs: 1_000 });
+    await a.remember('w', async () => 'v1', { ttlMs: 60_000, staleWhileRevalidateMs: 1_000 });
+    const load = vi.fn(async () => 'v2');
+    await expect(b.fetch('w', load, { ttlMs: 60_000, staleIfErrorMs: 120_000 })).resolves.toEqual({
+      value: 'v1',
+      source: 'store',
+    });
+    expect(load).not.toHaveBeenCalled();
   });
 
   it('hands an error to callers past the windows, and never inside them', async () => {
