@@ -19,7 +19,7 @@ afterEach(async () => {
   await cache?.close();
 });
 
-describe('review: the error window when the origin hangs', () => {
+describe('the error window when the origin hangs', () => {
   /** A value past its TTL and an origin that hangs: its loads never answer (and, like many drivers, ignore the signal). */
   async function hanging(onRefreshError?: (error: unknown) => void) {
     vi.useFakeTimers();

@@ -47,7 +47,7 @@ async function settlesWithin(call: { readonly settled: boolean }, ms: number): P
   }
 }
 
-describe.skipIf(!enabled)('review: freshness across processes', () => {
+describe.skipIf(!enabled)('freshness across processes', () => {
   const caches = cachesOn('review');
   afterEach(() => caches.closeAll());
 
