@@ -62,7 +62,8 @@ function setup(options: { cache?: FlightCache; origin?: Origin; clock?: ReturnTy
   const clock = options.clock ?? clocks();
   const cache = options.cache ?? createCache({ now: clock.now });
   const origin = options.origin ?? new Origin();
-  const contexts: Request[] = [];
+  /** The initial context of every context built (its request, and the server context's fields). */
+  const contexts: Array<{ request: Request; req?: unknown }> = [];
   const builder = new SchemaBuilder<{ Context: Context }>({
     plugins: [CachePolicyPlugin],
     cachePolicy: { cache: (ctx) => ctx.cache, viewer: () => null },
@@ -118,8 +119,8 @@ function setup(options: { cache?: FlightCache; origin?: Origin; clock?: ReturnTy
     plugins: [coalescing.plugin(), probe],
     logging: false,
     landingPage: false,
-    context: ({ request }) => {
-      contexts.push(request);
+    context: (initial) => {
+      contexts.push(initial);
       return { cache };
     },
   });
@@ -225,7 +226,7 @@ describe('a stale response inside its revalidate window', () => {
     await vi.waitFor(() => expect(t.origin.gates).toHaveLength(1));
     // The stale request built no context; the refresh built its own, from a request of its own.
     expect(t.contexts).toHaveLength(2);
-    const refresh = t.contexts[1]!;
+    const refresh = t.contexts[1]!.request;
     expect(refresh.headers.get('authorization')).toBeNull();
     expect(refresh.headers.get('cookie')).toBeNull();
     expect(refresh.headers.get('content-type')).toBe('application/json');
@@ -329,13 +330,21 @@ describe('a stale response inside its error window', () => {
     expect(t.cache.stats().staleIfErrorServes).toBe(4);
 
     t.clock.advance(59_000); // past the TTL and the 60 s error window
-    const failed = await t.post('{ shaky }');
-    expect(failed.headers.get('x-cache')).toBe('MISS');
-    expect(JSON.parse(failed.body)).toEqual({
-      data: { shaky: null },
-      errors: [{ message: 'upstream down', locations: [{ line: 1, column: 3 }], path: ['shaky'] }],
-    });
-    expect(failed.headers.get('cache-control')).toBe('no-store');
+    // Concurrent requests share the one failing execution, and each gets its error.
+    t.origin.holding = true;
+    const failing = Promise.all([t.post('{ shaky }'), t.post('{ shaky }'), t.post('{ shaky }')]);
+    await vi.waitFor(() => expect(t.origin.gates).toHaveLength(2));
+    t.origin.gates[1]!.resolve();
+    const failed = await failing;
+    expect(t.origin.shaky).toBe(3);
+    expect(failed.map((r) => r.headers.get('x-cache')).sort()).toEqual(['COALESCED', 'COALESCED', 'MISS']);
+    for (const answer of failed) {
+      expect(JSON.parse(answer.body)).toEqual({
+        data: { shaky: null },
+        errors: [{ message: 'upstream down', locations: [{ line: 1, column: 3 }], path: ['shaky'] }],
+      });
+      expect(answer.headers.get('cache-control')).toBe('no-store');
+    }
   });
 
   it('inside the revalidate window keeps answering stale while the refresh fails, and never hands its error out', async () => {
@@ -356,7 +365,8 @@ describe('a stale response inside its error window', () => {
 
 describe('the front door', () => {
   async function listen(t: ReturnType<typeof setup>) {
-    server = createServer(t.coalescing.nodeListener(t.yoga));
+    const answered: string[] = [];
+    server = createServer(t.coalescing.nodeListener(t.yoga, (answer) => answered.push(answer.outcome)));
     // Bodies read in full: the front door looks a POST up once its body has arrived.
     let bodiesRead = 0;
     server.on('request', (req) => req.once('end', () => bodiesRead++));
@@ -375,7 +385,7 @@ describe('the front door', () => {
       await vi.waitFor(() => expect(bodiesRead).toBe(count));
       await new Promise((resolve) => setImmediate(resolve));
     };
-    return { url, post, arrived };
+    return { url, post, arrived, answered };
   }
 
   it('answers stale hits at once while the refresh waits for the upstream, then the refresh as a front-door HIT', async () => {
@@ -390,6 +400,10 @@ describe('the front door', () => {
     }));
     const stale = await Promise.all([post(COUNTER), post(COUNTER), get]);
     await vi.waitFor(() => expect(t.origin.gates).toHaveLength(1));
+    // The refresh's context has none of the node:http request's server context (req, res).
+    expect(t.contexts).toHaveLength(2);
+    expect(t.contexts[0]!.req).toBeDefined();
+    expect(t.contexts[1]!.req).toBeUndefined();
     for (const response of stale) {
       expect(response.headers.get('x-cache')).toBe('STALE');
       expect(response.headers.get('cache-status')).toBe('graphql-flight; hit; fwd=stale; ttl=-1');
@@ -406,7 +420,7 @@ describe('the front door', () => {
 
   it('answers the requests it held on a failing execution with the stale response (stale-if-error), outside Yoga', async () => {
     const t = track(setup());
-    const { post, arrived } = await listen(t);
+    const { post, arrived, answered } = await listen(t);
     await post('{ shaky }');
     t.clock.advance(6_001);
     t.origin.failing = true;
@@ -425,6 +439,7 @@ describe('the front door', () => {
       expect(response.body).toBe('{"data":{"shaky":1}}');
     }
     expect(t.yogaRequests()).toBe(before);
+    expect(answered).toEqual(['STALE', 'STALE']);
     expect(t.origin.shaky).toBe(2);
   });
 });
