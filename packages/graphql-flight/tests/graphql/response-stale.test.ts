@@ -334,6 +334,7 @@ describe('a stale response inside its error window', () => {
     t.origin.holding = true;
     const failing = Promise.all([t.post('{ shaky }'), t.post('{ shaky }'), t.post('{ shaky }')]);
     await vi.waitFor(() => expect(t.origin.gates).toHaveLength(2));
+    t.origin.holding = false;
     t.origin.gates[1]!.resolve();
     const failed = await failing;
     expect(t.origin.shaky).toBe(3);
