@@ -30,6 +30,12 @@ class Origin {
   readonly gates: Array<Deferred<void>> = [];
   /** While set, `shaky` fails (after its gate, if held). */
   failing = false;
+  /** While set, every context fails to build (a result with errors, without data). */
+  contextFails = false;
+  /** While set, the params handler throws (a plugin before the response cache's). */
+  throwing = false;
+  /** The length of what `growing` answers. */
+  length = 1;
 
   async run(): Promise<void> {
     if (!this.holding) return;
@@ -55,15 +61,23 @@ function clocks() {
  * Yoga with the plugin over a Pothos schema whose policies are hints only (the response cache alone
  * decides how often resolvers run): `counter { id n }` (5 s, revalidate 30 s, error window 60 s),
  * `shaky` (5 s, revalidate 1 s, error window 60 s; fails while `origin.failing`), `fractional`
- * (5 s, windows of 1.5 s and 0.999 s), `plain` (5 s, no window), and `Mutation.bump: Counter`.
+ * (5 s, windows of 1.5 s and 0.999 s), `plain` (5 s, no window), `tagged` (through the field
+ * cache: 60 s, the windows of `counter`, tag `Custom:x`), and `Mutation.bump: Counter`.
  * Every context built is recorded with the request it was built for.
  */
-function setup(options: { cache?: FlightCache; origin?: Origin; clock?: ReturnType<typeof clocks> } = {}) {
+function setup(
+  options: {
+    cache?: FlightCache;
+    origin?: Origin;
+    clock?: ReturnType<typeof clocks>;
+    maxResponseLength?: number;
+  } = {},
+) {
   const clock = options.clock ?? clocks();
   const cache = options.cache ?? createCache({ now: clock.now });
   const origin = options.origin ?? new Origin();
   /** The initial context of every context built (its request, and the server context's fields). */
-  const contexts: Array<{ request: Request; req?: unknown }> = [];
+  const contexts: Array<{ request: Request; req?: unknown; res?: unknown }> = [];
   const builder = new SchemaBuilder<{ Context: Context }>({
     plugins: [CachePolicyPlugin],
     cachePolicy: { cache: (ctx) => ctx.cache, viewer: () => null },
@@ -98,6 +112,13 @@ function setup(options: { cache?: FlightCache; origin?: Origin; clock?: ReturnTy
         resolve: () => 1,
       }),
       plain: t.int({ cache: { ttlMs: 5_000, hintOnly: true }, resolve: () => 1 }),
+      // Through the field cache, fresh for a minute, tagged Custom:x: a response reading it
+      // inherits the tag.
+      tagged: t.int({ cache: { ttlMs: 60_000, ...windows, tags: ['Custom:x'] }, resolve: () => 7 }),
+      growing: t.string({
+        cache: { ttlMs: 5_000, ...windows, hintOnly: true },
+        resolve: () => 'g'.repeat(origin.length),
+      }),
     }),
   });
   builder.mutationType({
@@ -111,16 +132,30 @@ function setup(options: { cache?: FlightCache; origin?: Origin; clock?: ReturnTy
       yogaRequests++;
     },
   };
+  // Before the response cache's plugin: the params handler it wraps is this one's.
+  const thrower: Plugin = {
+    onParams: ({ paramsHandler, setParamsHandler }) => {
+      setParamsHandler((payload) => {
+        if (origin.throwing) throw new Error('the params handler threw');
+        return paramsHandler(payload);
+      });
+    },
+  };
   const coalescing = new OperationCoalescing({
-    responseCache: { cache, authorize: (authorization) => authorization === 'Bearer good' },
+    responseCache: {
+      cache,
+      authorize: (authorization) => authorization === 'Bearer good',
+      ...(options.maxResponseLength === undefined ? {} : { maxResponseLength: options.maxResponseLength }),
+    },
   });
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema: builder.toSchema(),
-    plugins: [coalescing.plugin(), probe],
+    plugins: [thrower, coalescing.plugin(), probe],
     logging: false,
     landingPage: false,
     context: (initial) => {
       contexts.push(initial);
+      if (origin.contextFails) throw new GraphQLError('no context');
       return { cache };
     },
   });
@@ -219,7 +254,7 @@ describe('a stale response inside its revalidate window', () => {
     t.origin.holding = true;
     const leaving = new AbortController();
     const stale = await t.post(COUNTER, {
-      headers: { authorization: 'Bearer good', cookie: 'session=ada' },
+      headers: { authorization: 'Bearer good', cookie: 'session=ada', accept: 'application/json' },
       signal: leaving.signal,
     });
     expect(stale.headers.get('x-cache')).toBe('STALE');
@@ -230,6 +265,9 @@ describe('a stale response inside its revalidate window', () => {
     expect(refresh.headers.get('authorization')).toBeNull();
     expect(refresh.headers.get('cookie')).toBeNull();
     expect(refresh.headers.get('content-type')).toBe('application/json');
+    expect(refresh.headers.get('accept')).toBe('application/json');
+    expect([refresh.method, refresh.url]).toEqual(['POST', 'http://localhost/graphql']);
+    expect(refresh).not.toBe(t.contexts[0]!.request);
     // The stale request going away does not abort the refresh: it completes and is stored.
     leaving.abort(new Error('the client left'));
     expect(refresh.signal.aborted).toBe(false);
@@ -238,6 +276,25 @@ describe('a stale response inside its revalidate window', () => {
     const hit = await t.post(COUNTER);
     expect(hit.headers.get('x-cache')).toBe('HIT');
     expect(hit.body).toBe(body(2));
+  });
+
+  it('stores the refresh with what its own execution read: invalidating a tag of a field value it read retires it', async () => {
+    const t = track(setup());
+    const query = '{ counter { id n } tagged }';
+    await t.post(query);
+    t.clock.advance(6_000);
+    t.origin.holding = true;
+    expect((await t.post(query)).headers.get('x-cache')).toBe('STALE');
+    await vi.waitFor(() => expect(t.origin.gates).toHaveLength(1));
+    t.origin.gates[0]!.resolve();
+    await vi.waitFor(() => expect(t.coalescing.stats().stored).toBe(2));
+    t.origin.holding = false;
+    const hit = await t.post(query);
+    expect(hit.headers.get('x-cache')).toBe('HIT');
+    expect(hit.body).toBe('{"data":{"counter":{"id":"c","n":2},"tagged":7}}');
+    // Custom:x is no tag of the response itself: only the field value its refresh read carries it.
+    await t.cache.invalidate({ tags: ['Custom:x'] });
+    expect((await t.post(query)).headers.get('x-cache')).toBe('MISS');
   });
 
   it('does not keep a refresh a mutation invalidated its response during: the next request executes again', async () => {
@@ -348,6 +405,41 @@ describe('a stale response inside its error window', () => {
     }
   });
 
+  it('takes a thrown execution and a context that fails as failures too', async () => {
+    const t = track(setup());
+    await t.post('{ shaky }');
+    t.clock.advance(6_001);
+    t.origin.throwing = true;
+    const thrown = await t.post('{ shaky }');
+    expect(thrown.body).toBe('{"data":{"shaky":1}}');
+    expect(thrown.headers.get('cache-status')).toBe(
+      'graphql-flight; fwd=stale; ttl=-1; detail=stale-if-error',
+    );
+    t.origin.throwing = false;
+
+    await t.post('{ counter { id n } }');
+    t.clock.advance(35_001); // past the TTL and the 30 s revalidate window of `counter`
+    t.origin.contextFails = true;
+    const failed = await t.post('{ counter { id n } }');
+    expect(failed.body).toBe(body(1));
+    expect(failed.headers.get('cache-status')).toBe(
+      'graphql-flight; fwd=stale; ttl=-30; detail=stale-if-error',
+    );
+  });
+
+  it('keeps answering stale when a refresh produces a result that is not stored', async () => {
+    const t = track(setup({ maxResponseLength: 50 }));
+    expect((await t.post('{ growing }')).body).toBe('{"data":{"growing":"g"}}');
+    t.clock.advance(6_000);
+    t.origin.length = 100; // the refresh's response is longer than maxResponseLength
+    expect((await t.post('{ growing }')).headers.get('x-cache')).toBe('STALE');
+    await vi.waitFor(() => expect(t.cache.stats().refreshFailures).toBe(1));
+    const again = await t.post('{ growing }');
+    expect(again.headers.get('x-cache')).toBe('STALE');
+    expect(again.body).toBe('{"data":{"growing":"g"}}');
+    expect(t.coalescing.stats()).toMatchObject({ refreshes: 1, stored: 1 });
+  });
+
   it('inside the revalidate window keeps answering stale while the refresh fails, and never hands its error out', async () => {
     const t = track(setup());
     await t.post('{ shaky }');
@@ -395,6 +487,7 @@ describe('the front door', () => {
     await post(COUNTER);
     t.clock.advance(6_000);
     t.origin.holding = true;
+    const before = t.yogaRequests();
     const get = fetch(`${url}?query=${encodeURIComponent(COUNTER)}`).then(async (response) => ({
       headers: response.headers,
       body: await response.text(),
@@ -405,6 +498,9 @@ describe('the front door', () => {
     expect(t.contexts).toHaveLength(2);
     expect(t.contexts[0]!.req).toBeDefined();
     expect(t.contexts[1]!.req).toBeUndefined();
+    expect(t.contexts[1]!.res).toBeUndefined();
+    // The front door handed them to Yoga, whose hooks answered them; the refresh is no request.
+    expect(t.yogaRequests() - before).toBe(3);
     for (const response of stale) {
       expect(response.headers.get('x-cache')).toBe('STALE');
       expect(response.headers.get('cache-status')).toBe('graphql-flight; hit; fwd=stale; ttl=-1');
