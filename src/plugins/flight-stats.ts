@@ -42,7 +42,16 @@ export function flightStatsSnapshot(
   stats: CacheStats,
   queryCounts: Record<string, number>,
   secret: Uint8Array,
-  operations: OperationStats = { started: 0, joined: 0, hits: 0, stored: 0, notModified: 0, frontDoor: 0 },
+  operations: OperationStats = {
+    started: 0,
+    joined: 0,
+    hits: 0,
+    stale: 0,
+    refreshes: 0,
+    stored: 0,
+    notModified: 0,
+    frontDoor: 0,
+  },
 ): FlightStatsSnapshot {
   const lookups = stats.hits + stats.misses;
   return {

@@ -50,7 +50,7 @@ export interface MetricsOptions {
 const PREFIX = 'graphql_flight_';
 const DEFAULT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Values of the X-Cache header (operation coalescing) kept as a label; anything else is "none". */
-const CACHE_OUTCOMES = new Set(['hit', 'miss', 'coalesced']);
+const CACHE_OUTCOMES = new Set(['hit', 'miss', 'coalesced', 'stale']);
 
 /**
  * /metrics in the Prometheus text format (prom-client), from a Registry of this plugin's own, so
@@ -72,7 +72,7 @@ export function useMetrics(options: MetricsOptions): Plugin {
 export interface Metrics {
   plugin: Plugin;
   /** Counts and times a response to the GraphQL endpoint that Yoga never saw (an X-Cache: HIT). */
-  recordHit(answer: { status: number; startedAt: number; outcome?: 'HIT' | 'COALESCED' }): void;
+  recordHit(answer: { status: number; startedAt: number; outcome?: 'HIT' | 'COALESCED' | 'STALE' }): void;
 }
 
 /** useMetrics, with `recordHit` for the front door (see OperationCoalescing.nodeListener). */

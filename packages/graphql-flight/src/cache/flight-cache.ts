@@ -182,9 +182,17 @@ export interface RememberOptions<T = unknown> extends Freshness {
    * load's signal aborts when none is left.
    */
   signal?: AbortSignal;
+  /**
+   * What a background refresh this call starts (a stale hit's, an early refresh's) runs instead of
+   * `load`, called like it with the refresh flight's own signal: for a caller whose `load` is bound
+   * to what the refresh outlives (a request, its signal and its context). Its value is kept with
+   * this call's other options (`tags`, `inherits`, `shouldStore`). Default: `load`.
+   */
+  refreshLoad?: (signal: AbortSignal) => Promise<T>;
 }
 
-export interface RememberManyOptions<T = unknown, K = CacheKey> extends Omit<RememberOptions<T>, 'tags'> {
+export interface RememberManyOptions<T = unknown, K = CacheKey>
+  extends Omit<RememberOptions<T>, 'tags' | 'refreshLoad'> {
   /** Tags of each value: a list for all, or a function of the key and its loaded value. */
   tags?: readonly string[] | ((key: K, value: T) => readonly string[]);
 }
@@ -212,6 +220,12 @@ export type ValueSource = 'memory' | 'joined' | 'store' | 'loaded' | 'stale';
 export interface Fetched<T> {
   value: T;
   source: ValueSource;
+  /**
+   * With `source: 'stale'`: true when it is stale because of an error (counted in
+   * `staleIfErrorServes`: a load failed, the origin was failing past the revalidate window, or the
+   * soft timeout passed), absent inside the revalidate window.
+   */
+  staleIfError?: true;
 }
 
 /** Loads the values of the keys nobody else is loading; one result per key, in the same order. */
@@ -568,7 +582,9 @@ export class FlightCache {
     this.#staleHits++;
     if (becauseOfError) this.#staleIfErrorServes++;
     if (reads !== undefined) readInto(reads, hit.ids, hit.seq);
-    return { value: hit.value as T, source: 'stale', ids: hit.ids ?? [], seq: hit.seq };
+    const stale: Flown<T> = { value: hit.value as T, source: 'stale', ids: hit.ids ?? [], seq: hit.seq };
+    if (becauseOfError) stale.staleIfError = true;
+    return stale;
   }
 
   /**
@@ -593,9 +609,11 @@ export class FlightCache {
     if (state !== undefined && now < state.nextAt) return;
     let life: Lifetime;
     let fixedTagIds: readonly string[] | undefined;
+    const refreshLoad = options?.refreshLoad ?? load;
     try {
       life = this.#lifetimeOf(options);
-      if (typeof load !== 'function') throw new InvalidOptionError('load', 'a function', load);
+      if (typeof refreshLoad !== 'function')
+        throw new InvalidOptionError('refreshLoad', 'a function', refreshLoad);
       fixedTagIds = this.#fixedTagIds(options?.tags);
     } catch (error) {
       this.#onRefreshError(error);
@@ -612,7 +630,7 @@ export class FlightCache {
       early,
     };
     this.#flight
-      .join(rk, (signal) => this.#fill(k, load, life, options, fixedTagIds, signal, refresh))
+      .join(rk, (signal) => this.#fill(k, refreshLoad, life, options, fixedTagIds, signal, refresh))
       .result.catch(() => {}); // counted and reported where it failed (#failed)
   }
 
@@ -1416,7 +1434,9 @@ function valueOfFetched<T>(fetched: Fetched<T>): T {
 }
 
 function publicFetched<T>(fetched: Flown<T>): Fetched<T> {
-  return { value: fetched.value, source: fetched.source };
+  return fetched.staleIfError === true
+    ? { value: fetched.value, source: fetched.source, staleIfError: true }
+    : { value: fetched.value, source: fetched.source };
 }
 
 /** What a call that joined another's flight gets: `joined` when that flight loaded the value. */

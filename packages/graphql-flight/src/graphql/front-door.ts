@@ -31,8 +31,11 @@ export interface FrontDoorAnswer {
   status: number;
   /** performance.now() when the request reached the front door. */
   startedAt: number;
-  /** HIT: a stored response; COALESCED: one an execution it waited for stored (or its 503). */
-  outcome: 'HIT' | 'COALESCED';
+  /**
+   * HIT: a stored response; COALESCED: one an execution it waited for stored (or its 503); STALE:
+   * the stale response the flight it waited for answered with.
+   */
+  outcome: 'HIT' | 'COALESCED' | 'STALE';
 }
 
 /** What the front door reads of the plugin that owns it, at each request. */
@@ -98,7 +101,11 @@ export function createNodeListener(
       }
       const { status, headers, body } = responses.answerJoined(request, found!, end);
       write(res, status, headers, body);
-      onAnswered?.({ status, startedAt, outcome: 'COALESCED' });
+      onAnswered?.({
+        status,
+        startedAt,
+        outcome: 'stale' in end && end.stale !== undefined ? 'STALE' : 'COALESCED',
+      });
     });
   };
   const handOn = (req: IncomingMessage, res: ServerResponse, handOff: FrontDoorHandOff) =>

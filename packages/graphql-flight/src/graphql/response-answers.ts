@@ -7,7 +7,12 @@ import { addVary, etagFor, matchesEtag, type RequestLike } from './http.js';
  * looks anything up or executes anything.
  */
 
-export type CacheOutcome = 'HIT' | 'MISS' | 'COALESCED';
+/**
+ * How a request of the response cache was answered: a fresh stored response (HIT), its own
+ * execution (MISS), one it waited for (COALESCED), or a stored response past its TTL inside one of
+ * its windows (STALE: see Served.staleIfError).
+ */
+export type CacheOutcome = 'HIT' | 'MISS' | 'COALESCED' | 'STALE';
 
 /** A stored response: the exact body Yoga would send, its ETag, and when it stops being fresh. */
 export interface StoredResponse {
@@ -18,14 +23,21 @@ export interface StoredResponse {
 }
 
 /**
- * A request the response cache may answer: its key, TTL, windows (its plan's, see
- * responsePolicy) and media type, and the stored response if any.
+ * A stored response's windows past its TTL, in milliseconds (its plan's, see responsePolicy): it is
+ * kept for the TTL and the longer window, served stale inside them, and Cache-Control states them.
  */
-export interface Found {
-  key: string;
-  ttlMs: number;
+export interface ResponseWindows {
   staleWhileRevalidateMs: number;
   staleIfErrorMs: number;
+}
+
+/**
+ * A request the response cache may answer: its key, TTL, windows and media type, and the stored
+ * response if this process holds it fresh.
+ */
+export interface Found extends ResponseWindows {
+  key: string;
+  ttlMs: number;
   mediaType: string;
   stored?: StoredResponse;
 }
@@ -35,6 +47,13 @@ export interface Served {
   outcome: CacheOutcome;
   /** Present when the response is public and cached (or cacheable): the ETag, the remaining TTL. */
   stored?: StoredResponse;
+  /** With `stored`: its windows, for Cache-Control. */
+  windows?: ResponseWindows;
+  /**
+   * STALE because of an error (inside the error window, an execution failed, or the origin is
+   * failing past the revalidate window), not a revalidate-window hit.
+   */
+  staleIfError?: boolean;
   /** Served by coalescing per credentials (bypass), not by the response cache path. */
   bypass: boolean;
 }
@@ -49,23 +68,24 @@ export interface Answer {
 /**
  * The cached answer to a request: the stored body, or a 304 for a GET whose If-None-Match matches.
  * `outcome` is HIT for a stored response, COALESCED for one that an execution this request waited
- * for has just stored.
+ * for has just stored, STALE for a stale one (`staleIfError`: because of an error).
  */
 export function answerOf(
   request: RequestLike,
   found: Found,
   stored: StoredResponse,
-  outcome: 'HIT' | 'COALESCED' = 'HIT',
+  outcome: 'HIT' | 'COALESCED' | 'STALE' = 'HIT',
+  staleIfError = false,
 ): Answer {
   const contentType = `${found.mediaType}; charset=utf-8`;
   const etag = etagFor(stored.etag, contentType);
   const headers = {
     'content-type': contentType,
     etag,
-    'cache-control': 'public, no-cache',
+    'cache-control': cacheControl(found),
     vary: 'Accept',
     'x-cache': outcome,
-    'cache-status': cacheStatus({ outcome, stored, bypass: false }),
+    'cache-status': cacheStatus({ outcome, stored, staleIfError, bypass: false }),
   };
   if (request.method === 'GET' && matchesEtag(request.headers.get('if-none-match'), etag)) {
     return { status: 304, headers, body: null };
@@ -89,7 +109,7 @@ export function decorate(request: Request, response: Response, served: Served): 
   }
   const etag = etagFor(stored.etag, headers.get('content-type'));
   headers.set('etag', etag);
-  headers.set('cache-control', 'public, no-cache');
+  headers.set('cache-control', cacheControl(served.windows));
   addVary(headers, 'Accept');
   return request.method === 'GET' && matchesEtag(request.headers.get('if-none-match'), etag);
 }
@@ -138,15 +158,44 @@ export function storableBody(result: unknown, maxLength: number): string | undef
   return body.length <= maxLength ? body : undefined;
 }
 
-/** The Cache-Status (RFC 9211) of a served request: a hit, or what the miss forwarded to. */
-function cacheStatus({ outcome, stored, bypass }: Served): string {
-  const ttl = stored === undefined ? '' : `; ttl=${ttlSeconds(stored)}`;
+/**
+ * The Cache-Control of a public stored response: HTTP caches revalidate every time (`no-cache`),
+ * and may serve it stale within its windows (RFC 5861), stated in whole seconds (rounded down; a
+ * window under a second is not stated).
+ */
+function cacheControl(windows: ResponseWindows | undefined): string {
+  let value = 'public, no-cache';
+  const swr = Math.floor((windows?.staleWhileRevalidateMs ?? 0) / 1_000);
+  const sie = Math.floor((windows?.staleIfErrorMs ?? 0) / 1_000);
+  if (swr > 0) value += `, stale-while-revalidate=${swr}`;
+  if (sie > 0) value += `, stale-if-error=${sie}`;
+  return value;
+}
+
+/**
+ * The Cache-Status (RFC 9211) of a served request: a hit, what the miss forwarded to, or a stale
+ * response: `hit; fwd=stale` when it answered at once while a refresh went forward, `fwd=stale;
+ * detail=stale-if-error` (no `hit`) when it answered because of an error.
+ */
+function cacheStatus({ outcome, stored, staleIfError, bypass }: Served): string {
+  const ttl = stored === undefined ? '' : `; ttl=${ttlSeconds(stored, outcome === 'STALE')}`;
   if (outcome === 'HIT') return `graphql-flight; hit${ttl}`;
+  if (outcome === 'STALE') {
+    return staleIfError === true
+      ? `graphql-flight; fwd=stale${ttl}; detail=stale-if-error`
+      : `graphql-flight; hit; fwd=stale${ttl}`;
+  }
   const collapsed = outcome === 'COALESCED' ? '; collapsed' : '';
   return `graphql-flight; fwd=${bypass ? 'bypass' : 'miss'}${collapsed}${stored === undefined ? '' : `; stored${ttl}`}`;
 }
 
-/** Remaining freshness in whole seconds (RFC 9211 `ttl`). */
-function ttlSeconds(stored: StoredResponse): number {
-  return Math.max(0, Math.ceil((stored.expiresAt - Date.now()) / 1_000));
+/**
+ * Remaining freshness in whole seconds, rounded up (RFC 9211 `ttl`): at least 0 for a fresh
+ * response; for a stale one at most 0, negative once it has been stale a whole second (RFC 9211:
+ * "may be negative, to indicate staleness"). The bounds hold whatever the wall clock says: the
+ * cache's own clock decided which the response is.
+ */
+function ttlSeconds(stored: StoredResponse, stale: boolean): number {
+  const left = Math.ceil((stored.expiresAt - Date.now()) / 1_000);
+  return stale ? Math.min(0, left) : Math.max(0, left);
 }

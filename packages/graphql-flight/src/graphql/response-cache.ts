@@ -1,6 +1,7 @@
+import type { ExecutionResult } from 'graphql';
 import { encodeValue } from '../cache/encode-value.js';
 import { type FlightCache, Reads } from '../cache/flight-cache.js';
-import { FlightTimeoutError, InvalidOptionError } from '../errors.js';
+import { FlightError, FlightTimeoutError, InvalidOptionError } from '../errors.js';
 import { deadlinePassed, type HandlerResult } from './coalescing.js';
 import { type RequestLike, regularMediaType } from './http.js';
 import { digest, type OperationPlans, type Plan } from './operation-plans.js';
@@ -40,6 +41,22 @@ interface Unstored {
   unstored: HandlerResult;
 }
 
+/**
+ * An execution of a stored response's flight produced a result that is not stored, and fails the
+ * flight's load so that the cache's windows apply (E_LOAD_FAILED): inside the error window the
+ * stale response answers instead of it (a miss's execution whose result failed), and a background
+ * refresh that produced nothing to store is counted as failed and backs off (the error
+ * `onRefreshError` gets). `result` still answers the requests that waited for it when there is no
+ * stale response.
+ */
+export class UnstoredResponseError extends FlightError {
+  readonly result: HandlerResult;
+  constructor(key: string, result: HandlerResult, why: string) {
+    super('E_LOAD_FAILED', `the execution of response "${key}" ${why}: nothing was stored`, { key });
+    this.result = result;
+  }
+}
+
 /** What one response flight produces: a stored response, or a result that answers its flight only. */
 type Flown = StoredResponse | Unstored;
 
@@ -51,9 +68,13 @@ const CACHE_OPTIONS = {
 
 /**
  * How a response flight this process runs ends, for the requests the front door holds on it: the
- * stored response, its deadline passed, or neither (an unstored result, a failure: Yoga answers).
+ * stored response (`stale`: a stale one, and why), its deadline passed, or neither (an unstored
+ * result, a failure: Yoga answers).
  */
-export type FlightEnd = { stored: StoredResponse } | { timeout: FlightTimeoutError } | undefined;
+export type FlightEnd =
+  | { stored: StoredResponse; stale?: 'revalidate' | 'error' }
+  | { timeout: FlightTimeoutError }
+  | undefined;
 
 const JSON_TYPES = /^application\/(json|graphql\+json)\s*(;|$)/i;
 
@@ -80,6 +101,10 @@ export class ResponseCache {
   notModified = 0;
   started = 0;
   joined = 0;
+  /** Requests answered with a stale response (STALE), 304s included. */
+  stale = 0;
+  /** Background refresh executions started (one per refresh, in this process). */
+  refreshes = 0;
 
   constructor(options: ResponseCacheOptions, plans: OperationPlans) {
     if (typeof options.cache?.peek !== 'function') {
@@ -135,9 +160,13 @@ export class ResponseCache {
 
   /**
    * The answer to a request that waited for a response flight that ended (counted as joined): what
-   * it stored, or the 503 of its deadline.
+   * it stored, the stale response it answered with (counted as stale), or the 503 of its deadline.
    */
   answerJoined(request: RequestLike, found: Found, end: NonNullable<FlightEnd>): Answer {
+    if ('stored' in end && end.stale !== undefined) {
+      this.stale++;
+      return this.#counted(answerOf(request, found, end.stored, 'STALE', end.stale === 'error'));
+    }
     this.joined++;
     if ('timeout' in end) {
       return {
@@ -158,11 +187,19 @@ export class ResponseCache {
    * A miss: one execution for every request of this key in the process (and with Redis, in the
    * fleet), stored if it is cacheable. The request that ran it is the MISS; the ones that waited
    * for it are COALESCED; one answered by the shared store is a HIT. `served` is told which.
+   *
+   * With windows (see ResponseWindows), the response is kept past its TTL. Inside its revalidate
+   * window a request gets the stale response at once (STALE) and one background refresh runs
+   * `refresh`: an execution of the same operation independent of this request (its own signal,
+   * the refresh flight's, and its own context), once per key in the process, and with Redis once
+   * for the fleet. Inside its error window, a failed execution (a thrown error, or a result with
+   * errors or without data) answers with the stale response instead (STALE, stale-if-error).
    */
   async through(
     found: Found,
     execute: () => HandlerResult | Promise<HandlerResult>,
     served: (served: Served) => void,
+    refresh: (signal: AbortSignal) => HandlerResult | Promise<HandlerResult>,
   ): Promise<HandlerResult> {
     let running: Promise<HandlerResult> | undefined;
     let end: ((end: FlightEnd) => void) | undefined;
@@ -176,32 +213,59 @@ export class ResponseCache {
         if (this.#running.get(found.key) === entry) this.#running.delete(found.key);
       });
     }
+    // What the stored response is made from, filled once the execution is done: its tags, and what
+    // it read (it is retired with those values). The cache runs at most one load of this call's
+    // options, this request's own execution (a miss) or the refresh its stale answer started, so
+    // whichever runs is the only one to fill them.
     let tags: readonly string[] = [];
-    // Filled once the execution is done: the stored response is retired with what it read.
     const inherits = new Reads();
+    const toStore = (result: HandlerResult): Flown => {
+      // Tagged by the plugin with its entities, coordinates and field tags: else never stored.
+      const tagged = typeof result === 'object' && result !== null ? resultTags.get(result) : undefined;
+      const body = tagged === undefined ? undefined : storableBody(result, this.#maxResponseLength);
+      if (body === undefined) return { unstored: result };
+      tags = tagged!.tags;
+      // What the execution read: its ids, and how fresh its oldest input is (the fence).
+      const reads = tagged!.reads;
+      if (reads !== undefined) {
+        for (const id of reads.ids) inherits.ids.add(id);
+        inherits.minSeq = Math.min(inherits.minSeq, reads.minSeq);
+        if (reads.unsequenced) inherits.unsequenced = true;
+      }
+      this.stored++;
+      return { body, etag: digest(body).slice(0, 27), expiresAt: Date.now() + found.ttlMs };
+    };
     try {
-      const { value, source } = await this.cache.fetch<Flown>(
+      const { value, source, staleIfError } = await this.cache.fetch<Flown>(
         found.key,
         async () => {
           this.started++;
           running = Promise.resolve(execute());
-          const result = await running;
-          // Tagged by the plugin with its entities, coordinates and field tags: else never stored.
-          const tagged = typeof result === 'object' && result !== null ? resultTags.get(result) : undefined;
-          const body = tagged === undefined ? undefined : storableBody(result, this.#maxResponseLength);
-          if (body === undefined) return { unstored: result };
-          tags = tagged!.tags;
-          // What the execution read: its ids, and how fresh its oldest input is (the fence).
-          const reads = tagged!.reads;
-          if (reads !== undefined) {
-            for (const id of reads.ids) inherits.ids.add(id);
-            inherits.minSeq = Math.min(inherits.minSeq, reads.minSeq);
-            if (reads.unsequenced) inherits.unsequenced = true;
+          const flown = toStore(await running);
+          // Inside an error window a failed result fails the load: the stale response answers.
+          if ('unstored' in flown && found.staleIfErrorMs > 0 && failed(flown.unstored)) {
+            throw new UnstoredResponseError(found.key, flown.unstored, 'failed');
           }
-          this.stored++;
-          return { body, etag: digest(body).slice(0, 27), expiresAt: Date.now() + found.ttlMs };
+          return flown;
         },
-        { ttlMs: found.ttlMs, tags: () => tags, inherits, ...CACHE_OPTIONS },
+        {
+          ttlMs: found.ttlMs,
+          staleWhileRevalidateMs: found.staleWhileRevalidateMs,
+          staleIfErrorMs: found.staleIfErrorMs,
+          tags: () => tags,
+          inherits,
+          refreshLoad: async (signal) => {
+            this.refreshes++;
+            const flown = toStore(await refresh(signal));
+            // Counted as a failed refresh, and the next one backs off; the stale response stays.
+            if ('unstored' in flown) {
+              const why = failed(flown.unstored) ? 'failed' : 'produced a result that is not stored';
+              throw new UnstoredResponseError(found.key, flown.unstored, why);
+            }
+            return flown;
+          },
+          ...CACHE_OPTIONS,
+        },
       );
       if ('unstored' in value) {
         end?.(undefined);
@@ -209,17 +273,30 @@ export class ResponseCache {
         served({ outcome: source === 'loaded' ? 'MISS' : 'COALESCED', bypass: false });
         return value.unstored;
       }
+      if (source === 'stale') {
+        this.stale++;
+        served({
+          outcome: 'STALE',
+          stored: value,
+          windows: found,
+          staleIfError: staleIfError === true,
+          bypass: false,
+        });
+        end?.({ stored: value, stale: staleIfError === true ? 'error' : 'revalidate' });
+        return storedReply(value, found.mediaType);
+      }
       const outcome = source === 'loaded' ? 'MISS' : source === 'joined' ? 'COALESCED' : 'HIT';
       if (outcome === 'COALESCED') this.joined++;
       else if (outcome === 'HIT') this.hits++;
-      served({ outcome, stored: value, bypass: false });
+      served({ outcome, stored: value, windows: found, bypass: false });
       end?.({ stored: value });
       // Every request of the flight is answered with the stored bytes (no parse, no serialising).
       return storedReply(value, found.mediaType);
     } catch (error) {
       end?.(error instanceof FlightTimeoutError ? { timeout: error } : undefined);
-      // This request's own execution outlived the flight's deadline (or its store write failed):
-      // it still answers this request, and is never run twice.
+      // This request's own execution outlived the flight's deadline (or its store write failed, or
+      // its result failed with no stale response to answer instead): it still answers this
+      // request, and is never run twice.
       if (running !== undefined) {
         served({ outcome: 'MISS', bypass: false });
         return running;
@@ -229,6 +306,12 @@ export class ResponseCache {
         this.joined++;
         served({ outcome: 'COALESCED', bypass: false });
         return deadlinePassed(error);
+      }
+      if (error instanceof UnstoredResponseError) {
+        // The execution this request waited for failed, and no stale response was left: its result.
+        this.joined++;
+        served({ outcome: 'COALESCED', bypass: false });
+        return error.result;
       }
       // The shared flight failed elsewhere (another process's load, a closed cache): run it here.
       this.started++;
@@ -281,4 +364,11 @@ export class ResponseCache {
     if (stored !== undefined) found.stored = stored;
     return found;
   }
+}
+
+/** A result the response cache does not store because it failed: it has errors, or no data. */
+function failed(result: HandlerResult): boolean {
+  if (typeof result !== 'object' || result === null || Symbol.asyncIterator in result) return false;
+  const { errors, data } = result as ExecutionResult;
+  return (errors !== undefined && errors.length > 0) || data == null;
 }

@@ -6,7 +6,7 @@ import {
   getOperationAST,
   OperationTypeNode,
 } from 'graphql';
-import type { FetchAPI, GraphQLParams, Plugin } from 'graphql-yoga';
+import type { FetchAPI, GraphQLParams, OnParamsEventPayload, Plugin } from 'graphql-yoga';
 import type { FlightCache } from '../cache/flight-cache.js';
 import { type EntityKeys, entityPlan } from './entity-tags.js';
 import { badVariables, Coalescing, operationKey } from './coalescing.js';
@@ -73,6 +73,10 @@ export interface OperationStats {
   joined: number;
   /** Requests answered from the response cache (HIT), 304s included. */
   hits: number;
+  /** Requests answered with a stale stored response (STALE), 304s included. */
+  stale: number;
+  /** Background refresh executions of stale responses this process started. */
+  refreshes: number;
   /** Responses written to the response cache. */
   stored: number;
   /** 304 Not Modified answers. */
@@ -118,10 +122,16 @@ interface RequestState {
  *
  * A mutation makes cached responses stale through `invalidateResponses(cache, coordinates)`.
  *
- * Headers: `X-Cache: HIT | MISS | COALESCED`, the same in `Cache-Status` (RFC 9211), and for a
- * public cacheable response `ETag`, `Cache-Control: public, no-cache` and `Vary: Accept`; a GET
- * with a matching `If-None-Match` gets `304 Not Modified`. Every other response of the GraphQL
- * endpoint gets `Cache-Control: no-store` unless something set one.
+ * A stored response with windows (its fields' smallest `staleWhileRevalidateMs`,
+ * `staleIfErrorMs`) is answered `X-Cache: STALE` past its TTL: at once inside its revalidate window,
+ * while one refresh executes (once for the fleet with Redis), and in place of a failed execution
+ * inside its error window (see ResponseCache.through).
+ *
+ * Headers: `X-Cache: HIT | MISS | COALESCED | STALE`, the same in `Cache-Status` (RFC 9211), and
+ * for a public cacheable response `ETag`, `Cache-Control: public, no-cache` (with
+ * `stale-while-revalidate` and `stale-if-error` for its windows) and `Vary: Accept`; a GET with a
+ * matching `If-None-Match` gets `304 Not Modified`. Every other response of the GraphQL endpoint
+ * gets `Cache-Control: no-store` unless something set one.
  */
 export class OperationCoalescing {
   readonly #plans: OperationPlans;
@@ -166,6 +176,8 @@ export class OperationCoalescing {
       started: this.#coalescing.started + (responses?.started ?? 0),
       joined: this.#coalescing.joined + (responses?.joined ?? 0),
       hits: responses?.hits ?? 0,
+      stale: responses?.stale ?? 0,
+      refreshes: responses?.refreshes ?? 0,
       stored: responses?.stored ?? 0,
       notModified: responses?.notModified ?? 0,
       frontDoor: this.#frontDoor,
@@ -313,7 +325,7 @@ export class OperationCoalescing {
           },
         };
       },
-      onParams: ({ params, request, paramsHandler, setParamsHandler, setResult }) => {
+      onParams: ({ params, request, paramsHandler, setParamsHandler, setResult, fetchAPI }) => {
         const state = this.#state(request);
         state.operations = (state.operations ?? 0) + 1;
         const responses = this.#responses;
@@ -325,7 +337,7 @@ export class OperationCoalescing {
           if (found?.stored !== undefined) {
             // A hit found only now (a body Yoga read): answered without parsing the document.
             responses!.hits++;
-            state.served = { outcome: 'HIT', stored: found.stored, bypass: false };
+            state.served = { outcome: 'HIT', stored: found.stored, windows: found, bypass: false };
             setResult(storedReply(found.stored, found.mediaType));
             return;
           }
@@ -337,6 +349,7 @@ export class OperationCoalescing {
                 (served) => {
                   state.served = served;
                 },
+                (signal) => paramsHandler(refreshPayload(payload, signal, fetchAPI)),
               ),
             );
             return;
@@ -520,6 +533,37 @@ export class OperationCoalescing {
     this.#state(again).found = found ?? null;
     setRequest(again);
   }
+}
+
+/** What Yoga's params handler is called with. */
+type ParamsHandlerPayload = Parameters<OnParamsEventPayload<Record<string, unknown>>['paramsHandler']>[0];
+
+/**
+ * What a background refresh of a stale response executes with: the operation of the stale request
+ * (its parameters), but none of that request's state, which the refresh outlives. A Request of its
+ * own whose signal is the refresh flight's (the stale request ending aborts nothing), carrying the
+ * URL, the method, and of the headers only Accept and Content-Type: no Authorization, no Cookie, so
+ * the execution runs with no viewer (a public response is everybody's; a viewer's context never
+ * produces it). And a server context of its own: empty (no `req`/`res` of the node:http request),
+ * so the context, and the Reads its stored response inherits, are the refresh's own.
+ */
+function refreshPayload(
+  payload: ParamsHandlerPayload,
+  signal: AbortSignal,
+  fetchAPI: FetchAPI,
+): ParamsHandlerPayload {
+  const { request, params } = payload;
+  const headers: Record<string, string> = {};
+  for (const name of ['accept', 'content-type']) {
+    const value = request.headers.get(name);
+    if (value !== null) headers[name] = value;
+  }
+  const own = new fetchAPI.Request(request.url, { method: request.method, headers, signal });
+  return {
+    request: own,
+    params,
+    context: {} as ParamsHandlerPayload['context'],
+  };
 }
 
 /** The key of an operation's plan among its document's: '' when none is named, as OperationPlans keys them. */
