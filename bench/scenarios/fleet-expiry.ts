@@ -158,7 +158,7 @@ export const scenario: Scenario = {
       rows,
       goals: goals(rows.find((row) => row.system === STALE_FLIGHT)),
       notes: [
-        'bentocache refreshes once per process (its lock is per process; the bus tells the others to drop their L1 copy), so its fleet loads grow with the processes.',
+        "bentocache's lock is per process (its bus only tells the other processes to drop their L1 copy), so each process refreshes on its own: see processes that loaded and loads per TTL window.",
         ...notes,
       ],
     };
