@@ -23,6 +23,8 @@ export interface SystemDef {
   file: string;
   /** Environment for the server process (variants of one server file). */
   env?: Record<string, string>;
+  /** The TTL this system caches the hot value for, when not TTL_MS (the http-steady expiry rows). */
+  ttlMs?: number;
   /**
    * A header a warm server must answer the query with (checked by checkHit before measuring), so
    * a row that claims a cache is not measured without it.
@@ -190,7 +192,7 @@ export async function startSystem(def: SystemDef): Promise<RunningSystem> {
     server = await spawn(def.file, {
       ...def.env,
       BENCH_UPSTREAM_URL: `http://127.0.0.1:${upstream.port}`,
-      BENCH_TTL_MS: String(TTL_MS),
+      BENCH_TTL_MS: String(def.ttlMs ?? TTL_MS),
     });
   } catch (error) {
     await stop(upstream.child);

@@ -46,10 +46,17 @@ export interface PeerOptions<V> {
   redis?: { url: string; namespace: string };
   /**
    * Serve the expired value while one caller refreshes it, for this long after the TTL, where the
-   * peer documents such a window (bentocache `grace`, async-cache-dedupe `stale`). graphql-flight
-   * has none yet; adapters without one ignore it.
+   * peer documents such a window (graphql-flight `staleWhileRevalidateMs`, bentocache `grace`,
+   * async-cache-dedupe `stale`); adapters without one ignore it.
    */
   staleMs?: number;
+  /**
+   * graphql-flight `staleIfErrorMs`: while refreshes fail, serve the stale value for this long past
+   * the TTL. bentocache's `grace` (staleMs) is one window for both; the other adapters ignore it.
+   */
+  staleIfErrorMs?: number;
+  /** graphql-flight `earlyRefresh` (XFetch); the other adapters have no such option and ignore it. */
+  earlyRefresh?: { beta?: number };
   /**
    * Bound of the in-memory tier, in entries, for scenarios whose working set would not fit a
    * peer's default (hot hits). Unset: each library's own default (the unique-keys scenario).
@@ -60,6 +67,8 @@ export interface PeerOptions<V> {
 export interface Peer<V> {
   readonly id: PeerId;
   readonly name: string;
+  /** The TTL the peer actually applies (async-cache-dedupe rounds to whole seconds). */
+  readonly ttlMs: number;
   /** Which protection is on and any setting that differs from the peer's defaults. */
   readonly note: string;
   get(key: string): Promise<V>;
@@ -87,17 +96,52 @@ export function createPeer<V>(id: PeerId, options: PeerOptions<V>): Peer<V> {
   }
 }
 
-function graphqlFlight<V>({ ttlMs, load, redis, capacity }: PeerOptions<V>): Peer<V> {
+function graphqlFlight<V>({
+  ttlMs,
+  load,
+  redis,
+  capacity,
+  staleMs,
+  staleIfErrorMs,
+  earlyRefresh,
+}: PeerOptions<V>): Peer<V> {
   const cache = createCache({
     defaultTtlMs: ttlMs,
     ...(capacity === undefined ? {} : { maxEntries: capacity }),
     ...(redis === undefined ? {} : { redisUrl: redis.url, namespace: redis.namespace }),
   });
+  // The freshness windows, one object for every call (none at all when no window is asked for).
+  const freshness = {
+    ...(staleMs === undefined ? {} : { staleWhileRevalidateMs: staleMs }),
+    ...(staleIfErrorMs === undefined ? {} : { staleIfErrorMs }),
+    ...(earlyRefresh === undefined ? {} : { earlyRefresh }),
+  };
+  const notes = [
+    `remember(): process-wide single flight per key${redis ? '; values shared through Redis, one loader per fleet (lease)' : ''}`,
+  ];
+  const windows: string[] = [];
+  if (staleMs !== undefined) windows.push(`staleWhileRevalidateMs ${staleMs}`);
+  if (staleIfErrorMs !== undefined) windows.push(`staleIfErrorMs ${staleIfErrorMs}`);
+  if (earlyRefresh !== undefined) windows.push(`earlyRefresh { beta: ${earlyRefresh.beta ?? 1} }`);
+  if (windows.length > 0) notes.push(windows.join(', '));
+  if (capacity === undefined) notes.push('default bound (maxEntries 10,000)');
+  const suffix =
+    earlyRefresh !== undefined
+      ? ' (XFetch)'
+      : staleIfErrorMs !== undefined
+        ? ' (stale-if-error)'
+        : staleMs !== undefined
+          ? ' (stale)'
+          : '';
   return {
     id: 'graphql-flight',
-    name: PEER_NAMES['graphql-flight'],
-    note: `remember(): process-wide single flight per key${redis ? '; values shared through Redis (no fleet lease yet)' : ''}${capacity === undefined ? '; default bound (maxEntries 10,000)' : ''}`,
-    get: (key) => cache.remember(key, () => load(key)),
+    name: `${PEER_NAMES['graphql-flight']}${suffix}`,
+    ttlMs,
+    note: notes.join('; '),
+    get:
+      windows.length === 0
+        ? (key) => cache.remember(key, () => load(key))
+        : (key) => cache.remember(key, () => load(key), freshness),
     close: () => cache.close(),
   };
 }
@@ -124,6 +168,7 @@ function asyncCacheDedupe<V>({ ttlMs, load, redis, staleMs, capacity }: PeerOpti
   return {
     id: 'async-cache-dedupe',
     name: stale > 0 ? `${PEER_NAMES['async-cache-dedupe']} (stale)` : PEER_NAMES['async-cache-dedupe'],
+    ttlMs: ttl * 1000,
     note: notes.join('; '),
     get: (key) => cache.fetchValue(key) as Promise<V>,
     async close() {
@@ -154,6 +199,7 @@ function bentocache<V>({ ttlMs, load, redis, staleMs, capacity }: PeerOptions<V>
   return {
     id: 'bentocache',
     name: staleMs === undefined ? PEER_NAMES.bentocache : `${PEER_NAMES.bentocache} (grace)`,
+    ttlMs,
     note: notes.join('; '),
     get: (key) => bento.getOrSet<V>({ key, factory: () => load(key) }),
     close: () => bento.disconnect(),
@@ -172,6 +218,7 @@ function cacheable<V>({ ttlMs, load, redis }: PeerOptions<V>): Peer<V> {
   return {
     id: 'cacheable',
     name: PEER_NAMES.cacheable,
+    ttlMs,
     note: notes.join('; '),
     get: (key) => cache.getOrSet(key, () => load(key)) as Promise<V>,
     async close() {
@@ -185,6 +232,7 @@ function keyvNaive<V>({ ttlMs, load }: PeerOptions<V>): Peer<V> {
   return {
     id: 'keyv-naive',
     name: PEER_NAMES['keyv-naive'],
+    ttlMs,
     note: 'no protection: await keyv.get(); on a miss load, then keyv.set() (default Map store, unbounded)',
     async get(key) {
       const hit = await keyv.get(key);
@@ -200,11 +248,12 @@ function keyvNaive<V>({ ttlMs, load }: PeerOptions<V>): Peer<V> {
 }
 
 /** A new DataLoader per simulated request, as DataLoader recommends: its memo lives one request. */
-function perRequestDataLoader<V>({ load }: PeerOptions<V>): Peer<V> {
+function perRequestDataLoader<V>({ ttlMs, load }: PeerOptions<V>): Peer<V> {
   const batch = (keys: readonly string[]) => Promise.all(keys.map((key) => load(key)));
   return {
     id: 'dataloader',
     name: PEER_NAMES.dataloader,
+    ttlMs, // not applied: nothing outlives a request
     note: 'a new DataLoader per request (batching and memo within one request only); no TTL cache',
     get: (key) => new DataLoader<string, V>(batch).load(key),
     close: async () => {},

@@ -6,10 +6,10 @@
  * against the per-process counts sent back over IPC). Keys live under a namespace unique to the
  * run and are deleted at the end. Every wait is bounded; children are killed if they overstay.
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { FleetProcess } from '../lib/fleet-process.js';
 import { deleteNamespace, PEER_NAMES, type PeerId } from '../lib/peers.js';
 import { medianRow } from '../lib/stats.js';
 import type { Row, Scenario } from '../lib/types.js';
@@ -18,7 +18,6 @@ import type { FromWorker, ToWorker } from './fleet-worker.js';
 const PROCESSES = 4;
 const CALLERS = 250;
 const LOADER_MS = 50;
-const STEP_TIMEOUT_MS = 15_000;
 const SYSTEMS: PeerId[] = ['graphql-flight', 'async-cache-dedupe', 'bentocache', 'cacheable'];
 const NOTES: Record<string, string> = {
   'graphql-flight':
@@ -29,81 +28,7 @@ const NOTES: Record<string, string> = {
     'getOrSet() with a blocking @keyv/redis secondary: coalesced per process, reads Redis before loading',
 };
 
-class Worker {
-  readonly child: ChildProcess;
-  readonly #queue: FromWorker[] = [];
-  readonly #waiters: Array<(message: FromWorker) => void> = [];
-  /** The end of the child's stderr, quoted when it dies. */
-  #stderr = '';
-  exited = false;
-
-  constructor(script: string, tsx: string) {
-    this.child = fork(script, [], {
-      execArgv: ['--conditions=@graphql-flight/source', '--import', tsx],
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    });
-    this.child.stderr?.on('data', (chunk: Buffer) => {
-      this.#stderr = (this.#stderr + chunk.toString()).slice(-1_000);
-    });
-    this.child.on('message', (message: FromWorker) => {
-      const waiter = this.#waiters.shift();
-      if (waiter) waiter(message);
-      else this.#queue.push(message);
-    });
-    this.child.on('exit', () => {
-      this.exited = true;
-    });
-  }
-
-  send(message: ToWorker): void {
-    if (!this.exited && this.child.connected) this.child.send(message);
-  }
-
-  /** The next message, or a rejection after `ms` or when the child has exited. */
-  next(ms = STEP_TIMEOUT_MS): Promise<FromWorker> {
-    const queued = this.#queue.shift();
-    if (queued) return Promise.resolve(queued);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const i = this.#waiters.indexOf(onMessage);
-        if (i >= 0) this.#waiters.splice(i, 1);
-        this.child.off('exit', onExit);
-        reject(new Error(`fleet worker ${this.child.pid} sent nothing for ${ms} ms`));
-      }, ms);
-      const onExit = () => {
-        clearTimeout(timer);
-        reject(
-          new Error(`fleet worker ${this.child.pid} exited${this.#stderr ? `: ${this.#stderr.trim()}` : ''}`),
-        );
-      };
-      const onMessage = (message: FromWorker) => {
-        clearTimeout(timer);
-        this.child.off('exit', onExit);
-        resolve(message);
-      };
-      this.#waiters.push(onMessage);
-      this.child.once('exit', onExit);
-    });
-  }
-
-  async expect<T extends FromWorker['type']>(type: T): Promise<Extract<FromWorker, { type: T }>> {
-    const message = await this.next();
-    if (message.type === 'error') throw new Error(`fleet worker ${this.child.pid}: ${message.message}`);
-    if (message.type !== type)
-      throw new Error(`fleet worker ${this.child.pid}: expected ${type}, got ${message.type}`);
-    return message as Extract<FromWorker, { type: T }>;
-  }
-
-  /** Asks the child to exit; kills it if it has not within `ms`. */
-  async stop(ms = 3_000): Promise<void> {
-    if (this.exited) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.send({ type: 'exit' });
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), ms);
-    await exited;
-    clearTimeout(timer);
-  }
-}
+type Worker = FleetProcess<ToWorker, FromWorker>;
 
 export const scenario: Scenario = {
   id: 'fleet',
@@ -137,7 +62,7 @@ export const scenario: Scenario = {
     const rows: Row[] = [];
     try {
       ctx.progress(`fleet: starting ${PROCESSES} processes`);
-      for (let i = 0; i < PROCESSES; i++) workers.push(new Worker(script, tsx));
+      for (let i = 0; i < PROCESSES; i++) workers.push(new FleetProcess<ToWorker, FromWorker>(script, tsx));
       await Promise.all(workers.map((worker) => worker.expect('hello')));
 
       for (const system of SYSTEMS) {
@@ -194,7 +119,7 @@ export const scenario: Scenario = {
       }
     } finally {
       ctx.progress('fleet: stopping processes, deleting keys');
-      await Promise.all(workers.map((worker) => worker.stop()));
+      await Promise.all(workers.map((worker) => worker.stop({ type: 'exit' })));
       await redis.quit().catch(() => {});
       const deleted = await deleteNamespace(redisUrl, namespace).catch(() => -1);
       if (deleted < 0) notes.push(`could not delete the keys of namespace ${namespace}`);

@@ -5,6 +5,12 @@
  * mercurius-cache, each in a fresh process of its own over a fresh upstream, under autocannon with
  * 100 connections on loopback. Goals: graphql-flight's response cache against the other two
  * response caches, in req/s, from the rows just measured.
+ *
+ * Beside graphql-flight's response-cache row (TTL 2 s, no window: each expiry makes the requests
+ * in flight wait for the upstream), two variants of the same server: one whose TTL outlasts the
+ * run (no expiry at all), and one with the same 2 s TTL and a revalidate window
+ * (`staleWhileRevalidateMs` on the cached field, so on the stored response too): its tail latency
+ * (p99.9, max) should stay within 2x the no-expiry run's.
  */
 import autocannon from 'autocannon';
 import {
@@ -28,6 +34,39 @@ import { medianRow } from '../lib/stats.js';
 import type { BenchContext, Goal, Row, Scenario, ScenarioResult } from '../lib/types.js';
 
 const CONNECTIONS = 100;
+/** The no-expiry row's TTL: longer than the warm-up and every round together. */
+const NO_EXPIRY_TTL_MS = 600_000;
+/** The revalidate row's window past its TTL_MS. */
+const REVALIDATE_MS = 10_000;
+const NO_EXPIRY = 'graphql-flight (response cache, no expiry)';
+const REVALIDATE = 'graphql-flight (response cache, revalidate window)';
+/** Goal: the revalidate row's p99.9 and max within this factor of the no-expiry row's. */
+const TAIL_FACTOR = 2;
+
+const EXPIRY_VARIANTS: readonly SystemDef[] = [
+  {
+    system: NO_EXPIRY,
+    file: 'graphql-flight',
+    env: { BENCH_MODE: 'response' },
+    ttlMs: NO_EXPIRY_TTL_MS,
+    hitHeader: { name: 'x-cache', value: 'HIT' },
+    note: `the response-cache server with a TTL of ${NO_EXPIRY_TTL_MS / 60_000} min: nothing expires during the run (the reference of the revalidate goals)`,
+  },
+  {
+    system: REVALIDATE,
+    file: 'graphql-flight',
+    env: { BENCH_MODE: 'response', BENCH_SWR_MS: String(REVALIDATE_MS) },
+    hitHeader: { name: 'x-cache', value: 'HIT' },
+    note:
+      `the response-cache server with Pothos \`cache: { ttlMs: ${TTL_MS}, staleWhileRevalidateMs: ${REVALIDATE_MS} }\` on ` +
+      'Query.hot: past the TTL the stored response is answered stale (X-Cache: STALE) while one execution refreshes it',
+  },
+];
+
+/** The systems in table order: the expiry variants right after graphql-flight's response-cache row. */
+const DEFS: readonly SystemDef[] = SYSTEMS.flatMap((def) =>
+  def.system === FLIGHT ? [def, ...EXPIRY_VARIANTS] : [def],
+);
 
 /** One autocannon run; bounded by its duration, with a hard stop 15 s past it. */
 function load(url: string, seconds: number): Promise<autocannon.Result> {
@@ -81,6 +120,8 @@ async function measure(def: SystemDef, ctx: BenchContext, seconds: number, warmu
         rps: result.requests.average,
         p50: result.latency.p50,
         p99: result.latency.p99,
+        p999: result.latency.p99_9,
+        max: result.latency.max,
         calls,
         per1000: sent === 0 ? null : (calls / sent) * 1_000,
       });
@@ -98,36 +139,43 @@ export const scenario: Scenario = {
     const seconds = ctx.quick ? 2 : 8;
     const warmup = ctx.quick ? 1 : 2;
     const rows: Row[] = [];
-    for (const def of SYSTEMS) {
+    for (const def of DEFS) {
       try {
         rows.push(await measure(def, ctx, seconds, warmup));
       } catch (error) {
-        rows.push(failedRow(def, error, ['rps', 'p50', 'p99', 'calls', 'per1000', 'errors']));
+        rows.push(failedRow(def, error, ['rps', 'p50', 'p99', 'p999', 'max', 'calls', 'per1000', 'errors']));
       }
     }
     throwIfAllFailed(rows);
     return {
       id: 'http-steady',
-      goals: [rpsGoal(rows, MERCURIUS, 1.4), rpsGoal(rows, YOGA_RESPONSE_CACHE, 3)],
+      goals: [
+        rpsGoal(rows, MERCURIUS, 1.4),
+        rpsGoal(rows, YOGA_RESPONSE_CACHE, 3),
+        tailGoal(rows, 'p999', 'p99.9'),
+        tailGoal(rows, 'max', 'max latency'),
+      ],
       title: 'HTTP, steady load on a hot field',
       description:
         `The query \`{ hot { total updatedAt } }\`, whose resolver fetches a counted upstream process ` +
         `(${UPSTREAM_DELAY_MS} ms per call) over loopback, under autocannon with ${CONNECTIONS} connections, ` +
         `${seconds} s per round, after a ${warmup} s warm-up; every server in a fresh process of its own, ` +
-        `every cache with a TTL of ${TTL_MS} ms. Upstream calls are counted until the count stops moving, ` +
+        `every cache with a TTL of ${TTL_MS} ms (${NO_EXPIRY}: ${NO_EXPIRY_TTL_MS / 60_000} min). Upstream calls are counted until the count stops moving, ` +
         'and divided by the requests sent.',
       baseline: BASELINE,
       metrics: [
         { key: 'rps', label: 'req/s', better: 'higher', ratio: true },
         { key: 'p50', label: 'p50 ms', better: 'lower' },
         { key: 'p99', label: 'p99 ms', better: 'lower' },
+        { key: 'p999', label: 'p99.9 ms', better: 'lower' },
+        { key: 'max', label: 'max ms', better: 'lower' },
         { key: 'calls', label: 'upstream calls / round', better: 'lower' },
         { key: 'per1000', label: 'upstream calls / 1,000 req', better: 'lower', digits: 2 },
         { key: 'errors', label: 'errors (all rounds)', better: 'lower' },
       ],
       rows,
       notes: [
-        `TTL ${TTL_MS} ms everywhere, so a ${seconds} s round sees about ${Math.round((seconds * 1_000) / TTL_MS)} ` +
+        `TTL ${TTL_MS} ms everywhere but ${NO_EXPIRY}, so a ${seconds} s round sees about ${Math.round((seconds * 1_000) / TTL_MS)} ` +
           'expiries: a cache that coalesces makes about one upstream call per expiry; one that does not makes one ' +
           `per request arriving during the ${UPSTREAM_DELAY_MS} ms refill.`,
         `${FLIGHT} answers a repeat of the public query from the stored response in its node:http front door ` +
@@ -136,6 +184,9 @@ export const scenario: Scenario = {
           'expiry the concurrent misses share one execution. The field-cache-only and operation-coalescing rows ' +
           'run parse, validate and execute on every request (the field cache answers the resolver; coalescing ' +
           'merges identical concurrent executions), which is what limits their req/s.',
+        `${FLIGHT} is the expiry-blocking row (TTL ${TTL_MS} ms, no window); ${NO_EXPIRY} and ${REVALIDATE} are the ` +
+          'same server with a TTL that outlasts the run, and with the same TTL and a revalidate window. Latencies ' +
+          "are autocannon's (whole milliseconds).",
         'Errors: socket errors, timeouts, non-2xx responses and 2xx bodies carrying GraphQL `errors` (every ' +
           'response body is checked).',
         "Client, servers and upstream share this machine's cores; req/s ratios hold better than absolute figures.",
@@ -165,5 +216,27 @@ function rpsGoal(rows: readonly Row[], other: string, factor: number): Goal {
     text,
     met: flight >= factor * base,
     detail: `${(flight / base).toFixed(2)}x (${fmt(flight)} vs ${fmt(base)} req/s)`,
+  };
+}
+
+/** The revalidate row's `key` within TAIL_FACTOR x the no-expiry row's (not met when either failed). */
+function tailGoal(rows: readonly Row[], key: 'p999' | 'max', label: string): Goal {
+  const text = `${REVALIDATE}: ${label} <= ${TAIL_FACTOR}x ${NO_EXPIRY}'s`;
+  const revalidate = rows.find((row) => row.system === REVALIDATE)?.values[key] ?? null;
+  const reference = rows.find((row) => row.system === NO_EXPIRY)?.values[key] ?? null;
+  const blocking = rows.find((row) => row.system === FLIGHT)?.values[key] ?? null;
+  if (revalidate === null || reference === null || reference <= 0) {
+    return {
+      text,
+      met: false,
+      detail: `not measured (${REVALIDATE}: ${revalidate ?? 'n/a'}, ${NO_EXPIRY}: ${reference ?? 'n/a'})`,
+    };
+  }
+  return {
+    text,
+    met: revalidate <= TAIL_FACTOR * reference,
+    detail:
+      `${revalidate} ms vs ${reference} ms = ${(revalidate / reference).toFixed(2)}x` +
+      (blocking === null ? '' : ` (without a window: ${blocking} ms)`),
   };
 }

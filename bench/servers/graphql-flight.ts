@@ -13,6 +13,10 @@
  *   operations execute once, every request still parses, validates and executes;
  * - `field`: no plugin, the field cache only.
  *
+ * BENCH_SWR_MS, when set, gives Query.hot a revalidate window (`cache: { ttlMs,
+ * staleWhileRevalidateMs }`): past its TTL the field, and the stored response built from it, are
+ * answered stale while one refresh runs (the http-steady revalidate row).
+ *
  * graphql-yoga, @pothos/core and graphql are the root project's (resolved as src/ resolves them),
  * never bench/node_modules' copies, so one graphql runs in this process.
  */
@@ -40,6 +44,11 @@ if (!MODES.includes(mode)) {
   throw new Error(`BENCH_MODE must be one of ${MODES.join(', ')} (got ${JSON.stringify(mode)})`);
 }
 
+const SWR_MS = process.env.BENCH_SWR_MS === undefined ? undefined : Number(process.env.BENCH_SWR_MS);
+if (SWR_MS !== undefined && !(SWR_MS >= 0)) {
+  throw new Error(`BENCH_SWR_MS must be a number of milliseconds (got ${process.env.BENCH_SWR_MS})`);
+}
+
 interface Context {
   cache: FlightCache;
 }
@@ -57,7 +66,11 @@ const Hot = builder.objectRef<HotValue>('Hot').implement({
 });
 builder.queryType({
   fields: (t) => ({
-    hot: t.field({ type: Hot, cache: { ttlMs: TTL_MS }, resolve: () => fetchHot() }),
+    hot: t.field({
+      type: Hot,
+      cache: SWR_MS === undefined ? { ttlMs: TTL_MS } : { ttlMs: TTL_MS, staleWhileRevalidateMs: SWR_MS },
+      resolve: () => fetchHot(),
+    }),
   }),
 });
 
