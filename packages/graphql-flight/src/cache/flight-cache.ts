@@ -119,6 +119,12 @@ export class Reads {
   minSeq = Number.POSITIVE_INFINITY;
   /** A value was read whose sequence is unknown (loaded while Redis failed, or no Redis at all). */
   unsequenced = false;
+  /**
+   * A value was read stale (past its TTL, inside a window): what is made from it (`inherits`) is
+   * not stored, so it is never kept as fresher than its inputs; it answers its own callers, and the
+   * next call makes it again, from the inputs their refreshes bring.
+   */
+  stale = false;
 }
 
 /**
@@ -581,7 +587,10 @@ export class FlightCache {
   #servedStale<T>(hit: Envelope, reads: Reads | undefined, becauseOfError: boolean): Flown<T> {
     this.#staleHits++;
     if (becauseOfError) this.#staleIfErrorServes++;
-    if (reads !== undefined) readInto(reads, hit.ids, hit.seq);
+    if (reads !== undefined) {
+      readInto(reads, hit.ids, hit.seq);
+      reads.stale = true;
+    }
     const stale: Flown<T> = { value: hit.value as T, source: 'stale', ids: hit.ids ?? [], seq: hit.seq };
     if (becauseOfError) stale.staleIfError = true;
     return stale;
@@ -806,7 +815,7 @@ export class FlightCache {
       }
       loading = false;
       // Asked once, right after the load: whether this value may be stored at all.
-      storable = shouldStore?.(value) !== false;
+      storable = shouldStore?.(value) !== false && options?.inherits?.stale !== true;
       const loaded = loadedWith(value, tagIds, options?.inherits);
       loaded.delta = this.#clock() - startedAt;
       return loaded;
@@ -1034,7 +1043,7 @@ export class FlightCache {
       waits.push(
         pending.then(
           (fetched) => {
-            if (reads !== undefined) readInto(reads, fetched.ids, fetched.seq);
+            if (reads !== undefined) read(reads, fetched);
             results[i] = fetched.value;
           },
           (error: unknown) => {
@@ -1101,7 +1110,7 @@ export class FlightCache {
           if (value === undefined) throw new LoadUndefinedError(leader.k);
           const tagIds =
             fixedTagIds ?? this.#tagIds((tags as (key: K, value: T) => readonly string[])(leader.key, value));
-          if (options?.shouldStore?.(value) !== false) storable.add(i);
+          if (options?.shouldStore?.(value) !== false && options?.inherits?.stale !== true) storable.add(i);
           const loaded = loadedWith(value, tagIds, options?.inherits);
           loaded.delta = delta;
           if (windowed && this.#refreshState.size > 0) this.#refreshState.delete(leader.k);
@@ -1452,6 +1461,7 @@ function readInto(reads: Reads, ids: readonly string[] | undefined, seq: number 
 
 function read<T>(reads: Reads, fetched: Flown<T>): Flown<T> {
   readInto(reads, fetched.ids, fetched.seq);
+  if (fetched.source === 'stale') reads.stale = true;
   return fetched;
 }
 

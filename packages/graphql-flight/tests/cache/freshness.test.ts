@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createCache, type FlightCache, InvalidOptionError } from '../../src/index.js';
+import { createCache, type FlightCache, InvalidOptionError, Reads } from '../../src/index.js';
 import { deferred, flushMicrotasks, track } from '../helpers/deferred.js';
 
 /** An injected monotonic clock for the memory tier's TTLs and windows. */
@@ -135,6 +135,31 @@ describe('the revalidate window (staleWhileRevalidateMs)', () => {
     await flushMicrotasks();
     await expect(cache.rememberMany([1, 2], loadMany, options)).resolves.toEqual(['w1', 'w2']);
     expect(cache.stats()).toMatchObject({ staleHits: 2, refreshes: 2 });
+  });
+});
+
+describe('values made from stale ones', () => {
+  it('stores nothing made from a stale input: it answers its callers, and is made again from the refreshed input', async () => {
+    const clock = manualClock();
+    cache = createCache({ now: clock.now });
+    const field = { ttlMs: 100, staleWhileRevalidateMs: 1_000 };
+    await cache.remember('field', async () => 'old', field);
+    clock.advance(150);
+    const gate = deferred<string>();
+    const derive = async () => {
+      const reads = new Reads();
+      return cache.remember(
+        'response',
+        async () => `${await cache.remember('field', () => gate.promise, { ...field, readInto: reads })}!`,
+        { ttlMs: 10_000, inherits: reads },
+      );
+    };
+    await expect(derive()).resolves.toBe('old!');
+    expect(cache.peek('response')).toBeUndefined(); // not kept as fresher than its input
+    gate.resolve('new');
+    await flushMicrotasks();
+    await expect(derive()).resolves.toBe('new!');
+    expect(cache.peek('response')).toBe('new!');
   });
 });
 
