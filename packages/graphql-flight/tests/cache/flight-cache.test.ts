@@ -11,17 +11,7 @@ import {
   SingleFlight,
 } from '../../src/index.js';
 import { type Deferred, deferred, flushMicrotasks, track } from '../helpers/deferred.js';
-
-/** An injected monotonic clock for the memory tier's TTLs. */
-function manualClock() {
-  let now = 1_000;
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms;
-    },
-  };
-}
+import { manualClock } from '../helpers/clock.js';
 
 let cache: FlightCache;
 afterEach(async () => {

@@ -1,17 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createCache, type FlightCache, InvalidOptionError, Reads } from '../../src/index.js';
 import { deferred, flushMicrotasks, track } from '../helpers/deferred.js';
-
-/** An injected monotonic clock for the memory tier's TTLs and windows. */
-function manualClock() {
-  let now = 1_000;
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms;
-    },
-  };
-}
+import { manualClock } from '../helpers/clock.js';
 
 /** A seeded PRNG (mulberry32), so the XFetch draws are the same on every run. */
 function mulberry32(seed: number): () => number {

@@ -4,16 +4,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createCache, type FlightCache } from '../../src/index.js';
 import { deferred, flushMicrotasks } from '../helpers/deferred.js';
-
-function manualClock() {
-  let now = 1_000;
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms;
-    },
-  };
-}
+import { manualClock } from '../helpers/clock.js';
 
 let cache: FlightCache;
 afterEach(async () => {

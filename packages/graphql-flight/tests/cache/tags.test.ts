@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createCache, type FlightCache } from '../../src/index.js';
 import { MemoryTier } from '../../src/store/memory-tier.js';
 import { deferred, flushMicrotasks, track } from '../helpers/deferred.js';
+import { manualClock } from '../helpers/clock.js';
 
 let cache: FlightCache;
 afterEach(async () => {
@@ -17,16 +18,6 @@ afterEach(async () => {
 function counted(name: string) {
   const load = vi.fn(async () => `${name}${load.mock.calls.length}`);
   return load;
-}
-
-function manualClock() {
-  let now = 1_000;
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms;
-    },
-  };
 }
 
 describe('tags', () => {

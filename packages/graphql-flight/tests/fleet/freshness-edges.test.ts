@@ -9,32 +9,19 @@ import { deferred, flushMicrotasks, track } from '../helpers/deferred.js';
 import {
   cachesOn,
   eventually,
+  expireValueIn,
   layoutOf,
   rawClient,
   recordValue,
   redisSuiteEnabled,
 } from '../helpers/redis.js';
+import { manualClock } from '../helpers/clock.js';
 
 const enabled = await redisSuiteEnabled();
 
-function manualClock() {
-  let now = 1_000;
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms;
-    },
-  };
-}
-
 /** Sets the PTTL of the key's value in Redis: the value is then that far from its end there. */
 async function expireIn(namespace: string, key: string, ms: number): Promise<void> {
-  const client = await rawClient();
-  try {
-    expect(await client.pExpire(layoutOf(namespace, encodeKey(key)).value, ms)).toBe(1);
-  } finally {
-    client.destroy();
-  }
+  expect(await expireValueIn(namespace, key, ms)).toBe(true);
 }
 
 /** Settles within `ms` of real time, or not: for "this caller is not waiting on the load". */

@@ -9,43 +9,23 @@ import { deferred, flushMicrotasks } from '../helpers/deferred.js';
 import {
   cachesOn,
   eventually,
+  expireValueIn,
   invalidateSilently,
   layoutOf,
   rawClient,
-  recordValue,
   redisSuiteEnabled,
+  valueInRedis,
 } from '../helpers/redis.js';
+import { manualClock } from '../helpers/clock.js';
 
 const enabled = await redisSuiteEnabled();
 
-function manualClock() {
-  let now = 1_000;
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms;
-    },
-  };
-}
-
 /** Sets the PTTL of the key's value in Redis: the value is then that far from its end there. */
 async function expireIn(namespace: string, key: string, ms: number): Promise<void> {
-  const client = await rawClient();
-  try {
-    expect(await client.pExpire(layoutOf(namespace, encodeKey(key)).value, ms)).toBe(1);
-  } finally {
-    client.destroy();
-  }
+  expect(await expireValueIn(namespace, key, ms)).toBe(true);
 }
 
-async function stored<T>(namespace: string, key: string): Promise<T | undefined> {
-  const client = await rawClient();
-  try {
-    return recordValue<T>(await client.get(layoutOf(namespace, encodeKey(key)).value));
-  } finally {
-    client.destroy();
-  }
-}
+const stored = valueInRedis;
 
 describe.skipIf(!enabled)('freshness across processes', () => {
   const caches = cachesOn('freshness');

@@ -16,20 +16,11 @@ import {
   untilListening,
   valueKey,
 } from '../helpers/redis.js';
+import { manualClock } from '../helpers/clock.js';
 
 const enabled = await redisSuiteEnabled();
 
 const LOOSE_STORE_TIMEOUT_MS = 1_000;
-
-function manualClock() {
-  let now = 1_000;
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms;
-    },
-  };
-}
 
 describe.skipIf(!enabled)('tags across processes', () => {
   const caches = cachesOn('tags');

@@ -330,3 +330,35 @@ export async function untilListening(namespace: string, count: number, url = RED
     client.destroy();
   }
 }
+
+/**
+ * Sets the PTTL of the value of the cache key `key` in Redis (encoded there as `encodeKey`
+ * does): how a test moves a value into a phase on Redis's clock. Resolves whether it was there.
+ */
+export async function expireValueIn(
+  namespace: string,
+  key: string,
+  ms: number,
+  url = REDIS_URL,
+): Promise<boolean> {
+  const client = await rawClient(url);
+  try {
+    return (await client.pExpire(valueKey(namespace, encodeKey(key)), ms)) === 1;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** The value Redis holds for the cache key `key`, or undefined. */
+export async function valueInRedis<T>(
+  namespace: string,
+  key: string,
+  url = REDIS_URL,
+): Promise<T | undefined> {
+  const client = await rawClient(url);
+  try {
+    return recordValue<T>(await client.get(valueKey(namespace, encodeKey(key))));
+  } finally {
+    client.destroy();
+  }
+}
