@@ -264,8 +264,21 @@ describe('GraphiQL in headless Chromium, offline', () => {
 
   /** Runs `operation` of the active tab: the run button, then the operation when the tab has several. */
   async function run(operation?: string): Promise<void> {
-    await page.locator('.graphiql-execute-button').click();
-    if (operation !== undefined) await page.getByRole('menuitem', { name: operation, exact: true }).click();
+    // Right after a tab switch a click on the run button can be lost (seen in CI): when the
+    // operation menu does not open, the button is pressed again.
+    for (let attempt = 1; ; attempt++) {
+      await page.locator('.graphiql-execute-button').click();
+      if (operation === undefined) return;
+      const item = page.getByRole('menuitem', { name: operation, exact: true });
+      try {
+        await item.waitFor({ state: 'visible', timeout: 2_000 });
+      } catch (error) {
+        if (attempt === 4) throw error;
+        continue;
+      }
+      await item.click();
+      return;
+    }
   }
 
   /** The text of a Monaco editor's rendered lines, joined (Monaco lays out spaces as no-break spaces). */
