@@ -231,6 +231,8 @@ export class ResponseCache {
         for (const id of reads.ids) inherits.ids.add(id);
         inherits.minSeq = Math.min(inherits.minSeq, reads.minSeq);
         if (reads.unsequenced) inherits.unsequenced = true;
+        // Made from a stale value: answered, never stored as fresher than it (Reads.stale).
+        if (reads.stale) inherits.stale = true;
       }
       this.stored++;
       return { body, etag: digest(body).slice(0, 27), expiresAt: Date.now() + found.ttlMs };

@@ -36,6 +36,8 @@ class Origin {
   throwing = false;
   /** The length of what `growing` answers. */
   length = 1;
+  /** Resolver runs of `layered`. */
+  layered = 0;
 
   async run(): Promise<void> {
     if (!this.holding) return;
@@ -115,6 +117,16 @@ function setup(
       // Through the field cache, fresh for a minute, tagged Custom:x: a response reading it
       // inherits the tag.
       tagged: t.int({ cache: { ttlMs: 60_000, ...windows, tags: ['Custom:x'] }, resolve: () => 7 }),
+      // Through the field cache, fresh for 1 s with a 30 s revalidate window: its response has the
+      // same windows, and a refresh of the response reads it.
+      layered: t.int({
+        cache: { ttlMs: 1_000, staleWhileRevalidateMs: 30_000 },
+        resolve: async () => {
+          const n = ++origin.layered;
+          await origin.run();
+          return n;
+        },
+      }),
       growing: t.string({
         cache: { ttlMs: 5_000, ...windows, hintOnly: true },
         resolve: () => 'g'.repeat(origin.length),
@@ -586,5 +598,33 @@ describe.skipIf(!enabled)('two servers on one Redis', () => {
       });
     }
     expect(origin.counter).toBe(2);
+  });
+});
+
+describe('a stale response over a stale field', () => {
+  it('stores no refresh that read the stale field: STALE until the field is refreshed, then HIT with the new value', async () => {
+    const t = track(setup());
+    const LAYERED = '{ layered }';
+    expect((await t.post(LAYERED)).headers.get('x-cache')).toBe('MISS');
+    t.clock.advance(1_500); // both the response and the field are past their 1 s TTL
+
+    t.origin.holding = true;
+    const first = await t.post(LAYERED);
+    expect(first.headers.get('x-cache')).toBe('STALE');
+    expect(first.body).toBe('{"data":{"layered":1}}');
+    // The response's refresh read the field stale (its refresh now waits on the origin): nothing
+    // it made is stored, so the next request is STALE again, not a HIT with the old value.
+    await vi.waitFor(() => expect(t.origin.gates).toHaveLength(1));
+    await flushMicrotasks();
+    const second = await t.post(LAYERED);
+    expect(second.headers.get('x-cache')).toBe('STALE');
+    t.origin.holding = false;
+    t.origin.gates[0]!.resolve();
+    await vi.waitFor(async () => {
+      const next = await t.post(LAYERED);
+      expect(next.headers.get('x-cache')).toBe('HIT');
+      expect(next.body).toBe('{"data":{"layered":2}}');
+    });
+    expect(t.origin.layered).toBe(2);
   });
 });
