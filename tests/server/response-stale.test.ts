@@ -38,9 +38,12 @@ describe('a stale topProducts response', () => {
     expect(stale.headers.get('x-cache')).toBe('STALE');
     expect(stale.headers.get('cache-control')).toBe(directives);
     expect(stale.body).toBe(miss.body);
-    // The refresh executes with the demo's context (no request of a client behind it) and is stored.
-    await vi.waitFor(() => expect(server.coalescing.stats()).toMatchObject({ refreshes: 1, stored: 2 }));
-    expect((await post()).headers.get('x-cache')).toBe('HIT');
+    // The refresh executes with the demo's context (no request of a client behind it). Its first
+    // run read the topProducts field stale too (and started that field's refresh), so it stores
+    // nothing; a later stale answer's refresh, over the refreshed field, is stored.
+    await vi.waitFor(async () => expect((await post()).headers.get('x-cache')).toBe('HIT'));
+    expect(server.coalescing.stats()).toMatchObject({ stored: 2 });
+    expect(server.coalescing.stats().refreshes).toBeGreaterThanOrEqual(2);
 
     const operator = await t.token(1, { operator: true });
     const text = await (
@@ -48,8 +51,8 @@ describe('a stale topProducts response', () => {
         headers: { authorization: `Bearer ${operator}` },
       })
     ).text();
-    expect(text).toContain(
-      'graphql_flight_http_requests_total{operation_type="query",status="200",cache="stale"} 1',
+    expect(text).toMatch(
+      /graphql_flight_http_requests_total\{operation_type="query",status="200",cache="stale"\} [1-9]/,
     );
   });
 });

@@ -234,7 +234,8 @@ export class ResponseCache {
         // Made from a stale value: answered, never stored as fresher than it (Reads.stale).
         if (reads.stale) inherits.stale = true;
       }
-      this.stored++;
+      // Made from a stale value, it answers and is not stored (see Reads.stale).
+      if (!inherits.stale) this.stored++;
       return { body, etag: digest(body).slice(0, 27), expiresAt: Date.now() + found.ttlMs };
     };
     try {
