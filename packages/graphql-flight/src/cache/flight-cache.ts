@@ -125,6 +125,12 @@ export class Reads {
    * next call makes it again, from the inputs their refreshes bring.
    */
   stale = false;
+  /**
+   * The computation is itself a refresh (a stale response's, run in the background): a stale value
+   * it reads is refreshed first and waited for, so what it makes can be stored; it reads the stale
+   * value only when that refresh cannot give a fresh one (held by another process, or failing).
+   */
+  waitFresh = false;
 }
 
 /**
@@ -570,7 +576,20 @@ export class FlightCache {
     const failing = this.#refreshState.size > 0 && (this.#refreshState.get(k)?.failures ?? 0) > 0;
     if (now < w.staleUntil || (failing && now < w.errorUntil)) {
       this.#refresh(k, w, load, options, false);
-      return Promise.resolve(this.#servedStale<T>(hit, options?.readInto, now >= w.staleUntil));
+      const reads = options?.readInto;
+      const rk = this.#refreshKey(k);
+      if (reads?.waitFresh === true && this.#flight.isInFlight(rk)) {
+        // A refresh reading this value waits for its refresh, and takes the stale value only if
+        // that gives none fresh.
+        this.#misses++;
+        this.#coalesced++;
+        const joined = this.#flight.join<Flown<T>>(rk, never, callerSignal(options));
+        return joined.result.then(
+          (fetched) => read(reads, asJoined(fetched)),
+          () => this.#servedStale<T>(hit, reads, now >= w.staleUntil),
+        );
+      }
+      return Promise.resolve(this.#servedStale<T>(hit, reads, now >= w.staleUntil));
     }
     // The error window, the origin not known to fail: a refresh running is the load to wait for.
     const rk = this.#refreshKey(k);

@@ -286,6 +286,9 @@ export class OperationCoalescing {
         const context = args.contextValue as object;
         const plan = this.#executing.get(args.document)?.get(planName(args.operationName));
         const reads = plan === undefined || plan.mutation ? undefined : openReads(context);
+        // A stale response's refresh waits for the refreshes of the stale values it reads.
+        if (reads !== undefined && REFRESHES.has((context as { request?: Request }).request as Request))
+          reads.waitFresh = true;
         return {
           onExecuteDone: ({ result, setResult }) => {
             if (!isResult(result)) return;
@@ -547,6 +550,9 @@ type ParamsHandlerPayload = Parameters<OnParamsEventPayload<Record<string, unkno
  * produces it). And a server context of its own: empty (no `req`/`res` of the node:http request),
  * so the context, and the Reads its stored response inherits, are the refresh's own.
  */
+/** The Requests of refresh executions (see refreshPayload). */
+const REFRESHES = new WeakSet<object>();
+
 function refreshPayload(
   payload: ParamsHandlerPayload,
   signal: AbortSignal,
@@ -559,6 +565,7 @@ function refreshPayload(
     if (value !== null) headers[name] = value;
   }
   const own = new fetchAPI.Request(request.url, { method: request.method, headers, signal });
+  REFRESHES.add(own);
   return {
     request: own,
     params,

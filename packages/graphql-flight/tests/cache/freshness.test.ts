@@ -153,6 +153,39 @@ describe('values made from stale ones', () => {
   });
 });
 
+describe('a refresh reading a stale value (Reads.waitFresh)', () => {
+  it("waits for that value's refresh instead of reading it stale, so what it makes is stored", async () => {
+    const clock = manualClock();
+    cache = createCache({ now: clock.now });
+    const field = { ttlMs: 100, staleWhileRevalidateMs: 1_000 };
+    await cache.remember('field', async () => 'old', field);
+    clock.advance(150);
+    const gate = deferred<string>();
+    const reads = new Reads();
+    reads.waitFresh = true;
+    const call = track(cache.remember('field', () => gate.promise, { ...field, readInto: reads }));
+    await flushMicrotasks();
+    expect(call.settled).toBe(false); // waiting for the refresh, not answered stale
+    gate.resolve('new');
+    await expect(call.promise).resolves.toBe('new');
+    expect(reads.stale).toBe(false);
+    expect(cache.stats()).toMatchObject({ refreshes: 1, staleHits: 0 });
+  });
+
+  it('takes the stale value when the refresh fails', async () => {
+    const clock = manualClock();
+    cache = createCache({ now: clock.now });
+    const field = { ttlMs: 100, staleWhileRevalidateMs: 1_000 };
+    await cache.remember('field', async () => 'old', field);
+    clock.advance(150);
+    const reads = new Reads();
+    reads.waitFresh = true;
+    const failing = async () => Promise.reject(new Error('down'));
+    await expect(cache.remember('field', failing, { ...field, readInto: reads })).resolves.toBe('old');
+    expect(reads.stale).toBe(true);
+  });
+});
+
 describe('the error window (staleIfErrorMs)', () => {
   it('serves stale while refreshes fail, one attempt at a time and a doubling backoff capped at 1 s; past the window the error reaches the caller', async () => {
     const clock = manualClock();

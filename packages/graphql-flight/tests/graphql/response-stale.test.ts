@@ -602,7 +602,7 @@ describe.skipIf(!enabled)('two servers on one Redis', () => {
 });
 
 describe('a stale response over a stale field', () => {
-  it('stores no refresh that read the stale field: STALE until the field is refreshed, then HIT with the new value', async () => {
+  it("makes its refresh wait for the stale field's refresh: STALE meanwhile, one refresh execution, then HIT with the new value", async () => {
     const t = track(setup());
     const LAYERED = '{ layered }';
     expect((await t.post(LAYERED)).headers.get('x-cache')).toBe('MISS');
@@ -626,5 +626,7 @@ describe('a stale response over a stale field', () => {
       expect(next.body).toBe('{"data":{"layered":2}}');
     });
     expect(t.origin.layered).toBe(2);
+    // The response's one refresh waited for the field's: one refresh execution in all.
+    expect(t.coalescing.stats().refreshes).toBe(1);
   });
 });
