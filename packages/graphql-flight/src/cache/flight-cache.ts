@@ -573,33 +573,44 @@ export class FlightCache {
   ): Promise<Flown<T>> {
     const w = hit.w!;
     const now = this.#clock();
-    const failing = this.#refreshState.size > 0 && (this.#refreshState.get(k)?.failures ?? 0) > 0;
-    if (now < w.staleUntil || (failing && now < w.errorUntil)) {
+    const reads = options?.readInto;
+    if (this.#servesStale(k, w, now)) {
       this.#refresh(k, w, load, options, false);
-      const reads = options?.readInto;
-      const rk = this.#refreshKey(k);
-      if (reads?.waitFresh === true && this.#flight.isInFlight(rk)) {
-        // A refresh reading this value waits for its refresh, and takes the stale value only if
-        // that gives none fresh.
-        this.#misses++;
-        this.#coalesced++;
-        const joined = this.#flight.join<Flown<T>>(rk, never, callerSignal(options));
-        return joined.result.then(
-          (fetched) => read(reads, asJoined(fetched)),
-          () => this.#servedStale<T>(hit, reads, now >= w.staleUntil),
-        );
-      }
-      return Promise.resolve(this.#servedStale<T>(hit, reads, now >= w.staleUntil));
+      // A refresh reading this value waits for its refresh, and takes the stale value only if
+      // that gives none fresh.
+      const refreshing = reads?.waitFresh === true ? this.#joinRefresh<T>(k, options) : undefined;
+      if (refreshing === undefined)
+        return Promise.resolve(this.#servedStale<T>(hit, reads, now >= w.staleUntil));
+      return refreshing.then(
+        (fetched) => read(reads!, fetched),
+        () => this.#servedStale<T>(hit, reads, now >= w.staleUntil),
+      );
     }
     // The error window, the origin not known to fail: a refresh running is the load to wait for.
+    const refreshing = this.#joinRefresh<T>(k, options);
+    return refreshing === undefined
+      ? this.#rememberMiss(k, load, options)
+      : this.#orStale(k, refreshing, options);
+  }
+
+  /**
+   * Whether a value past its freshness is answered stale at once: inside its revalidate window,
+   * or inside its error window while the origin is known to fail (its last load failed).
+   */
+  #servesStale(k: string, w: Windows, now: number): boolean {
+    if (now < w.staleUntil) return true;
+    return (
+      now < w.errorUntil && this.#refreshState.size > 0 && (this.#refreshState.get(k)?.failures ?? 0) > 0
+    );
+  }
+
+  /** The result of the refresh of `k` running now (joined, as a miss that coalesced), or undefined when none runs. */
+  #joinRefresh<T>(k: string, options: RememberOptions<T> | undefined): Promise<Flown<T>> | undefined {
     const rk = this.#refreshKey(k);
-    if (this.#flight.isInFlight(rk)) {
-      this.#misses++;
-      this.#coalesced++;
-      const joined = this.#flight.join<Flown<T>>(rk, never, callerSignal(options));
-      return this.#orStale(k, joined.result.then(asJoined), options);
-    }
-    return this.#rememberMiss(k, load, options);
+    if (!this.#flight.isInFlight(rk)) return undefined;
+    this.#misses++;
+    this.#coalesced++;
+    return this.#flight.join<Flown<T>>(rk, never, callerSignal(options)).result.then(asJoined);
   }
 
   /** A stale hit's answer, counted. */
@@ -652,11 +663,7 @@ export class FlightCache {
     // With Redis, a value of another revision than this copy's is a newer write: another process
     // refreshed it, and it is taken instead of loading. A copy without one (a record of an older
     // version) is refreshed by a load.
-    const refresh: RefreshMode = {
-      minPttl: Number.MAX_SAFE_INTEGER,
-      ...(w.rev === undefined ? {} : { staleRev: w.rev }),
-      early,
-    };
+    const refresh: RefreshMode = w.rev === undefined ? {} : { staleRev: w.rev };
     this.#flight
       .join(rk, (signal) => this.#fill(k, refreshLoad, life, options, fixedTagIds, signal, refresh))
       .result.catch(() => {}); // counted and reported where it failed (#failed)
@@ -748,28 +755,39 @@ export class FlightCache {
     const reads = options?.readInto;
     let result = joined.result;
     if (joined.shared) this.#coalesced++;
-    if (life.swrMs > 0 || life.sieMs > 0) {
-      // A value its flight read from Redis inside its revalidate window is stale: a refresh starts.
-      // So does a caller the fleet's backoff answered stale, once that backoff is over.
-      result = result.then(
-        (fetched) => {
-          if (fetched.source === 'stale') {
-            this.#staleHits++;
-            const w = this.#memory.get(k)?.w;
-            if (w !== undefined) this.#refresh(k, w, load, options, false);
-          }
-          return fetched;
-        },
-        (error: unknown) => {
-          const w = error instanceof RefreshThrottledError ? this.#memory.get(k)?.w : undefined;
-          if (w !== undefined) this.#refresh(k, w, load, options, false);
-          throw error;
-        },
-      );
-      if (life.sieMs > 0) result = this.#orStale(k, result, options);
-    }
+    if (life.swrMs > 0 || life.sieMs > 0) result = this.#withWindows(k, result, life, load, options);
     if (!joined.shared) return reads === undefined ? result : result.then((f) => read(reads, f));
     return result.then((fetched) => asJoined(reads === undefined ? fetched : read(reads, fetched)));
+  }
+
+  /**
+   * A miss's flight for a key with windows: a value it read from Redis inside its revalidate window
+   * is stale, and a refresh starts; so does a caller the fleet's backoff answered stale, once that
+   * backoff is over; and with an error window a failure (or the soft timeout) answers stale.
+   */
+  #withWindows<T>(
+    k: string,
+    pending: Promise<Flown<T>>,
+    life: Lifetime,
+    load: (signal: AbortSignal) => Promise<T>,
+    options: RememberOptions<T> | undefined,
+  ): Promise<Flown<T>> {
+    const refreshed = pending.then(
+      (fetched) => {
+        if (fetched.source === 'stale') {
+          this.#staleHits++;
+          const w = this.#memory.get(k)?.w;
+          if (w !== undefined) this.#refresh(k, w, load, options, false);
+        }
+        return fetched;
+      },
+      (error: unknown) => {
+        const w = error instanceof RefreshThrottledError ? this.#memory.get(k)?.w : undefined;
+        if (w !== undefined) this.#refresh(k, w, load, options, false);
+        throw error;
+      },
+    );
+    return life.sieMs > 0 ? this.#orStale(k, refreshed, options) : refreshed;
   }
 
   /**
@@ -845,7 +863,7 @@ export class FlightCache {
       // stale copy seen on the way is kept here as the fallback if the load fails.
       const mode: FetchMode<T> = {
         // Judged by the record's own windows (its writer's), whatever this caller's are.
-        minPttl: refresh?.minPttl ?? (windowed ? 'record' : -1),
+        minPttl: refresh !== undefined ? Number.MAX_SAFE_INTEGER : windowed ? 'record' : -1,
         refresh: refresh !== undefined,
         ...(refresh?.staleRev === undefined ? {} : { staleRev: refresh.staleRev }),
         ...(life.sieMs > 0
@@ -1017,10 +1035,7 @@ export class FlightCache {
             continue;
           }
           const now = this.#clock();
-          if (
-            now < w!.staleUntil ||
-            ((this.#refreshState.get(k)?.failures ?? 0) > 0 && now < w!.errorUntil)
-          ) {
+          if (this.#servesStale(k, w!, now)) {
             const one = oneOf(key, loadMany, options);
             this.#refresh(k, w!, one.load, one.options, false);
             results[i] = this.#servedStale<T>(hit, reads, now >= w!.staleUntil).value;
@@ -1046,16 +1061,7 @@ export class FlightCache {
         pending = joined.result;
         if (life.swrMs > 0 || life.sieMs > 0) {
           const one = oneOf(key, loadMany, options);
-          // Read from Redis inside its revalidate window: stale, and a refresh starts.
-          pending = pending.then((fetched) => {
-            if (fetched.source === 'stale') {
-              this.#staleHits++;
-              const w = this.#memory.get(k)?.w;
-              if (w !== undefined) this.#refresh(k, w, one.load, one.options, false);
-            }
-            return fetched;
-          });
-          if (life.sieMs > 0) pending = this.#orStale(k, pending, one.options);
+          pending = this.#withWindows(k, pending, life, one.load, one.options);
         }
         byKey.set(k, pending);
       }
@@ -1427,11 +1433,12 @@ type FreshState = typeof STALE | typeof FRESH | typeof REFRESH_EARLY;
 /** How soon a key another process is refreshing is looked at again in Redis (its new value, or its lease gone). */
 const HELD_RECHECK_MS = 50;
 
-/** A background refresh: what a value in Redis must have left to be taken as already refreshed, and why it runs. */
+/**
+ * A background refresh: it loads whatever value Redis holds (a refresh asks the lease for any
+ * value), unless that value is of another revision than the stale copy's: a newer write.
+ */
 interface RefreshMode {
-  minPttl: number;
   staleRev?: string;
-  early: boolean;
 }
 
 /** How long a fence is kept in Redis: twice the flight's deadline, at least a minute, at most a day. */
