@@ -165,8 +165,8 @@ describe.skipIf(!enabled)('freshness across processes', () => {
     const mine = { ttlMs: 60_000, staleWhileRevalidateMs: 1_000 };
     await expect(b.fetch('m', load, mine)).resolves.toEqual({ value: 'old', source: 'stale' });
     for (let i = 0; i < 20; i++) {
-      await flushMicrotasks();
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      // Each call after the refresh its predecessor started has settled.
+      await eventually(() => b.stats().flights.inFlight === 0);
       await b.fetch('m', load, mine);
     }
     // Stale for 20 calls, each a refresh: one of them must have loaded.
@@ -194,8 +194,8 @@ describe.skipIf(!enabled)('freshness across processes', () => {
     await expect(a.remember('k', load, options)).resolves.toBe('old'); // a's refresh fails
     await eventually(() => a.stats().refreshFailures === 1);
     await expect(b.remember('k', load, options)).resolves.toBe('old');
-    await flushMicrotasks();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // b's refresh ran (and settled) without loading: the mark in Redis held it back.
+    await eventually(() => b.stats().refreshes === 1 && b.stats().flights.inFlight === 0);
     // One refresh per key for the fleet, throttled: b's attempt comes 60 s after a's at the earliest.
     expect(load).toHaveBeenCalledTimes(1);
   });
