@@ -4,7 +4,7 @@
  * setting its PTTL; the memory tiers run on an injected clock.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { encodeKey } from '../../src/index.js';
+import { createCache, encodeKey } from '../../src/index.js';
 import { deferred, flushMicrotasks } from '../helpers/deferred.js';
 import {
   cachesOn,
@@ -14,6 +14,7 @@ import {
   layoutOf,
   rawClient,
   redisSuiteEnabled,
+  startRedis,
   valueInRedis,
 } from '../helpers/redis.js';
 import { manualClock } from '../helpers/clock.js';
@@ -342,5 +343,29 @@ describe.skipIf(!enabled)('freshness across processes', () => {
     client.destroy();
     clock.advance(60_001);
     await expect(a.remember('k', failing, options)).rejects.toThrow();
+  });
+
+  it("with Redis dead, serves a stale value from this process's copy only, for at most localTtlMs", async () => {
+    const redis = await startRedis();
+    const clock = manualClock();
+    const a = createCache({
+      redisUrl: redis.url,
+      namespace: caches.namespace,
+      now: clock.now,
+      localTtlMs: 1_000,
+    });
+    try {
+      const options = { ttlMs: 500, staleWhileRevalidateMs: 60_000 };
+      await a.remember('d', async () => 'old', options);
+      await redis.kill();
+      clock.advance(600); // past its TTL, inside the window, inside the copy's localTtlMs
+      const load = vi.fn(async () => 'loaded');
+      await expect(a.fetch('d', load, options)).resolves.toEqual({ value: 'old', source: 'stale' });
+      clock.advance(500); // past localTtlMs: nothing vouches for the value any more
+      await expect(a.fetch('d', load, options)).resolves.toMatchObject({ value: 'loaded' });
+    } finally {
+      await a.close();
+      await redis.stop();
+    }
   });
 });
